@@ -1,0 +1,55 @@
+"""Adversarial autoencoder and denoising AAE (Makhzani et al. 2015), as a plugin."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from genae_studio.model import GenerativeAutoencoder, StepFn, reconstruction_loss
+from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
+
+_bce = nn.functional.binary_cross_entropy_with_logits
+
+
+class AAE(GenerativeAutoencoder):
+    """Deterministic encoder; an adversary on z tells P(Z) samples from e(x).
+
+    The encoder minimises reconstruction + the non-saturating -log D(e(x)); the
+    adversary has its own Adam.
+    """
+
+    def __init__(self, *, image_size: int = 64, channels: int = 3, latent_dim: int = 200,
+                 width: int = 64, noise_std: float = 0.0, denoising: bool = False,
+                 adversary_hidden: int = 512, adversary_dropout: float = 0.2,
+                 encoder: nn.Module | None = None, decoder: nn.Module | None = None,
+                 **hparams):
+        encoder = encoder or DCGANEncoder(channels, image_size, latent_dim, width)
+        decoder = decoder or DCGANDecoder(latent_dim, channels, image_size, width)
+        super().__init__(encoder, decoder, latent_dim=latent_dim, image_size=image_size,
+                         channels=channels, noise_std=noise_std if denoising else 0.0,
+                         width=width, adversary_hidden=adversary_hidden,
+                         adversary_dropout=adversary_dropout, **hparams)
+        self.denoising = denoising
+        self.adversary = Adversary(latent_dim, adversary_hidden, adversary_dropout)
+
+    def encode(self, x, *, sample=True, generator=None):
+        return self.encoder(x)
+
+    def optimizer_groups(self):
+        return {"model": [*self.encoder.parameters(), *self.decoder.parameters()],
+                "adversary": list(self.adversary.parameters())}
+
+    def training_step(self, x: torch.Tensor, step: StepFn) -> dict[str, torch.Tensor]:
+        z = self.encoder(self.training_input(x))
+        # Adversary: prior samples are "real", codes are "fake".
+        real = self.adversary(torch.randn_like(z))
+        fake = self.adversary(z.detach())
+        d_loss = _bce(real, torch.ones_like(real)) + _bce(fake, torch.zeros_like(fake))
+        step("adversary", d_loss)
+        # Autoencoder: reconstruct and fool the adversary (non-saturating form).
+        rec = reconstruction_loss(self.decoder(z), x)
+        d_out = self.adversary(z)
+        adv = _bce(d_out, torch.ones_like(d_out))
+        loss = rec + adv
+        step("model", loss)
+        return {"loss": loss.detach(), "rec": rec.detach(), "adv": adv.detach(),
+                "d_loss": d_loss.detach()}

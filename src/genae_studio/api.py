@@ -1,0 +1,163 @@
+"""The Python API for scripts.
+
+    from genae_studio.api import load_run
+    run = load_run(model="vae")            # a bundled run, or load_run("path/to/run")
+    rec = run.sample(n=64, steps=[0, 1, 5, 10])
+    rec.x.shape                            # (4, 64, 3, 64, 64)
+    for step in run.chain(n=16, steps=100):  # stream a chain
+        ...
+    z = run.encode(images)                 # uint8 (N, C, H, W) or float in [0, 1]
+    x = run.decode(z)
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .chain import ChainRecord, ChainStep, markov_chain, record_chain, sampling_mode
+from .devices import resolve_device
+from .errors import CheckpointError, PluginError
+from .interpolate import four_corner_grid, interpolate
+from .plugins import PluginHost, load_plugins
+from .runs import RunConfig, load_weights, read_config
+
+RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
+
+
+def resources_dir() -> Path:
+    """The folder of bundled runs: $GENAE_STUDIO_RESOURCES or the repository's resources/."""
+    env = os.environ.get(RESOURCES_ENV)
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "resources"
+
+
+def bundled_run_dir(model: str) -> Path:
+    return resources_dir() / "runs" / model
+
+
+@dataclass
+class Interpolation:
+    """Codes along the interpolation and their decodings, before and after k chain steps."""
+
+    z: np.ndarray  # (..., K) interpolated codes (before the chain)
+    before: np.ndarray  # (..., C, H, W) decodings of z
+    after: np.ndarray  # (..., C, H, W) decodings after ``steps`` chain steps
+    z_after: np.ndarray
+    steps: int
+
+
+class Run:
+    """A loaded model with its config, on a device."""
+
+    def __init__(self, model, config: RunConfig, path: Path | None, device: torch.device):
+        self.model = model
+        self.config = config
+        self.path = path
+        self.device = device
+
+    @property
+    def name(self) -> str:
+        return self.config.model
+
+    @property
+    def denoising(self) -> bool:
+        return bool(self.model.denoising)
+
+    def chain(self, z0=None, *, n: int = 64, steps: int = 10, bn_mode: str = "batch",
+              noise_std: float | None = None, seed: int | None = None) -> Iterator[ChainStep]:
+        """Stream the chain's steps 0..steps (tensors on the run's device)."""
+        return markov_chain(self.model, self._tensor(z0), n=n, steps=steps, bn_mode=bn_mode,
+                            noise_std=noise_std, generator=self._generator(seed))
+
+    def sample(self, n: int = 64, steps: Sequence[int] = (0, 1, 5, 10), *, z0=None,
+               bn_mode: str = "batch", noise_std: float | None = None,
+               seed: int | None = None) -> ChainRecord:
+        """Chains from the prior (or z0); keeps the listed steps as numpy arrays."""
+        return record_chain(self.model, list(steps), z0=self._tensor(z0), n=n, bn_mode=bn_mode,
+                            noise_std=noise_std, generator=self._generator(seed))
+
+    def encode(self, images, *, sample: bool = False, bn_mode: str = "batch") -> torch.Tensor:
+        """Codes of images (uint8, or float in [0, 1]); the posterior mode unless ``sample``."""
+        x = self._images(images)
+        with torch.inference_mode(), sampling_mode(self.model, bn_mode):
+            return self.model.encode(x, sample=sample)
+
+    def decode(self, z, *, bn_mode: str = "batch") -> torch.Tensor:
+        with torch.inference_mode(), sampling_mode(self.model, bn_mode):
+            return self.model.decode(self._tensor(z))
+
+    def interpolate(self, endpoints: torch.Tensor, *, points: int = 8, steps: int = 5,
+                    four: bool = False, method: str = "slerp", bn_mode: str = "batch",
+                    seed: int | None = None) -> Interpolation:
+        """Interpolate between codes, then apply ``steps`` chain steps to every point.
+
+        ``endpoints``: (pairs, 2, K) for rows between pairs, or (4, K) with ``four``
+        for the paper's four-corner grid (points x points).
+        """
+        endpoints = self._tensor(endpoints)
+        if four:
+            z = four_corner_grid(endpoints, points, method)
+        else:
+            z = torch.stack([interpolate(a, b, points, method) for a, b in endpoints])
+        flat = z.reshape(-1, z.shape[-1])
+        rec = self.sample(len(flat), steps=[0, steps], z0=flat, bn_mode=bn_mode, seed=seed)
+        shape = z.shape[:-1]
+        return Interpolation(z.cpu().numpy(), rec.x[0].reshape(*shape, *rec.x.shape[2:]),
+                             rec.x[1].reshape(*shape, *rec.x.shape[2:]),
+                             rec.z[1].reshape(*shape, -1), steps)
+
+    # --- helpers ---------------------------------------------------------------------
+    def _tensor(self, value):
+        if value is None:
+            return None
+        return torch.as_tensor(value, dtype=torch.float32).to(self.device)
+
+    def _images(self, images) -> torch.Tensor:
+        x = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
+        x = x.to(self.device)
+        x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+        return x.contiguous(memory_format=torch.channels_last)
+
+    def _generator(self, seed):
+        if seed is None:
+            return None
+        return torch.Generator(self.device).manual_seed(int(seed))
+
+
+def load_run(path: str | Path | None = None, *, model: str | None = None,
+             device: str = "auto", plugins: Sequence[str] = (),
+             host: PluginHost | None = None) -> Run:
+    """Load a run folder, or the bundled run of ``model`` (vae by default) when no path is given."""
+    host = host or load_plugins(list(plugins))
+    if path is None:
+        path = bundled_run_dir(model or "vae")
+        if not path.is_dir():
+            raise CheckpointError(f"no bundled run for model {model or 'vae'!r} in "
+                                  f"{path.parent} (bundled: {', '.join(bundled_models()) or 'none'})")
+    path = Path(path)
+    config = read_config(path)
+    try:
+        spec = host.model(config.model)
+    except PluginError:
+        hint = f"; load it with --plugin {config.plugin}" if config.plugin else ""
+        raise CheckpointError(f"{path}: the run needs model {config.model!r} from plugin "
+                              f"{config.plugin!r}, which is not loaded{hint}") from None
+    dev = resolve_device(device)
+    try:
+        net = spec.factory(**config.hparams)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: cannot build model {config.model!r} from its "
+                              f"hyperparameters ({exc})") from None
+    load_weights(path, net)
+    net = net.to(dev).to(memory_format=torch.channels_last).eval()
+    return Run(net, config, path, dev)
+
+
+def bundled_models() -> list[str]:
+    root = resources_dir() / "runs"
+    return sorted(p.name for p in root.iterdir() if (p / "config.json").is_file()) \
+        if root.is_dir() else []

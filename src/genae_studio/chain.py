@@ -1,0 +1,113 @@
+"""The paper's Markov chain (section 3, Eq. 1 and 2).
+
+Start from z_0 (from the prior, or given). Each step decodes the mean image of
+z_t, corrupts it for denoising models, and encodes it: z_{t+1} ~ Q(Z|x). The
+next step starts from that output: the chain feeds back. Its stationary
+distribution is P^(Z), the distribution of encoded data.
+
+Step t of a chain holds z_t and the image shown for it, x_t = decoder mean of z_t
+(the paper's x_{t+1} ~ P(X|z_t)); step 0 is the plain prior sample.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import GenerativeAutoencoder
+
+BN_MODES = ("batch", "eval")
+
+
+@dataclass
+class ChainStep:
+    t: int
+    z: torch.Tensor  # (n, K)
+    x: torch.Tensor  # (n, C, H, W) in [0, 1]
+
+
+@contextmanager
+def sampling_mode(model: nn.Module, bn_mode: str = "batch"):
+    """Eval mode for everything; batch norm uses minibatch statistics ("batch",
+    the paper's choice) without touching the running averages, or the running
+    statistics ("eval")."""
+    if bn_mode not in BN_MODES:
+        raise ValueError(f"batch-norm mode must be one of {BN_MODES}, got {bn_mode!r}")
+    was_training = model.training
+    model.eval()
+    saved = []
+    if bn_mode == "batch":
+        # An eval-mode batch norm without running statistics normalises with the
+        # batch and has nothing to update.
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+                saved.append((m, m.running_mean, m.running_var))
+                m.running_mean = m.running_var = None
+    try:
+        yield model
+    finally:
+        for m, mean, var in saved:
+            m.running_mean, m.running_var = mean, var
+        model.train(was_training)
+
+
+def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *,
+                 n: int = 64, steps: int = 10, bn_mode: str = "batch",
+                 corrupt: bool | None = None, noise_std: float | None = None,
+                 generator: torch.Generator | None = None) -> Iterator[ChainStep]:
+    """Yield steps 0..steps of the chain. Batched, under inference mode, on the model's device.
+
+    ``corrupt`` defaults to the model's ``denoising``; ``noise_std`` to the model's.
+    """
+    corrupt = model.denoising if corrupt is None else corrupt
+    device = model.device
+
+    @torch.inference_mode()
+    def first():
+        z = model.sample_prior(n, generator=generator) if z0 is None else z0.to(device)
+        with sampling_mode(model, bn_mode):
+            return z, model.decode(z)
+
+    @torch.inference_mode()
+    def step(x):
+        with sampling_mode(model, bn_mode):
+            if corrupt:
+                x = model.corrupt(x, noise_std, generator)
+            z = model.encode(x.contiguous(memory_format=torch.channels_last),
+                             generator=generator)
+            return z, model.decode(z)
+
+    # Generators must not yield inside inference mode: it would leak into the caller.
+    z, x = first()
+    yield ChainStep(0, z, x)
+    for t in range(1, steps + 1):
+        z, x = step(x)
+        yield ChainStep(t, z, x)
+
+
+@dataclass
+class ChainRecord:
+    """Recorded steps of a chain as numpy arrays."""
+
+    steps: np.ndarray  # (S,)
+    z: np.ndarray  # (S, n, K) float32
+    x: np.ndarray  # (S, n, C, H, W) float32 in [0, 1]
+
+
+def record_chain(model: GenerativeAutoencoder, steps: list[int], **chain_kwargs) -> ChainRecord:
+    """Run a chain to max(steps) and keep only the listed steps (memory stays bounded)."""
+    wanted = sorted(set(int(s) for s in steps))
+    if not wanted or wanted[0] < 0:
+        raise ValueError("steps must be non-negative integers")
+    keep_z, keep_x = {}, {}
+    for s in markov_chain(model, steps=wanted[-1], **chain_kwargs):
+        if s.t in wanted:
+            keep_z[s.t] = s.z.float().cpu().numpy()
+            keep_x[s.t] = s.x.float().cpu().numpy()
+    order = [int(s) for s in steps]
+    return ChainRecord(np.array(order), np.stack([keep_z[t] for t in order]),
+                       np.stack([keep_x[t] for t in order]))

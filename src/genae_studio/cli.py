@@ -1,0 +1,272 @@
+"""The ``genae-studio`` command line. Heavy libraries load only in the commands that need them."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import GenaeError, UsageError
+
+PROG = "genae-studio"
+
+
+def _parse_steps(text: str) -> list[int]:
+    try:
+        steps = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"steps must be comma-separated integers, got {text!r}") \
+            from None
+    if not steps or min(steps) < 0:
+        raise argparse.ArgumentTypeError("steps must be non-negative integers, e.g. 0,1,5,10")
+    return steps
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--plugin", "-p", action="append", metavar="NAME",
+                        default=default if suppress else [],
+                        help="load a plugin by entry-point name, module name or .py path; "
+                             "no:NAME blocks one (repeatable)")
+    parser.add_argument("--debug", action="store_true",
+                        default=default if suppress else False,
+                        help="show tracebacks")
+
+
+def _model_source(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--checkpoint", type=Path, metavar="DIR", help="a run folder")
+    group.add_argument("--model", help="use the bundled run of this model (default: vae)")
+    parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
+    parser.add_argument("--bn-mode", choices=("batch", "eval"), default="batch",
+                        help="batch norm while sampling: minibatch (the paper) or running stats")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Generative autoencoders sampled with Markov chains "
+        "(Creswell et al. 2017). With no command, opens the studio.")
+    _common(parser, suppress=False)
+    parser.add_argument("--checkpoint", type=Path, metavar="DIR", help="studio: open this run")
+    parser.add_argument("--data", help="studio: dataset name or path")
+    parser.add_argument("--device", default="auto", help="studio: auto|cpu|cuda[:i]|mps")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="list loaded plugins, their models and datasets")
+    _common(p, suppress=True)
+
+    p = sub.add_parser("train", help="train a model and write a run folder")
+    _common(p, suppress=True)
+    p.add_argument("--model", default="vae", help="vae|dvae|aae|daae|<plugin model>")
+    p.add_argument("--data", default="toyfaces", help="toyfaces|digits|PATH")
+    p.add_argument("--data-format", help="force the on-disk format (celeba|svhn|mnist|folder)")
+    p.add_argument("--epochs", type=_positive, default=20)
+    p.add_argument("--batch-size", type=_positive, default=64)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--latent-dim", type=_positive)
+    p.add_argument("--image-size", type=int, choices=(32, 64))
+    p.add_argument("--width", type=_positive, help="filters of the first layer (default 64)")
+    p.add_argument("--noise-std", type=float, help="corruption std of denoising models (0.5)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=_positive, help="use only the first N training images")
+    p.add_argument("--out", type=Path, help="run folder to write (default runs/MODEL)")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
+
+    p = sub.add_parser("sample", help="draw chains from the prior; one grid row per step")
+    _common(p, suppress=True)
+    _model_source(p)
+    p.add_argument("--n", type=_positive, default=64)
+    p.add_argument("--steps", type=_parse_steps, default=[0, 1, 5, 10])
+    p.add_argument("--noise-std", type=float, help="corruption std for denoising models")
+    p.add_argument("--out", type=Path, default=Path("grid.png"))
+    p.add_argument("--npz", type=Path, help="also save x, z and steps as .npz")
+
+    p = sub.add_parser("interpolate", help="interpolate between test images, before and "
+                                           "after chain steps")
+    _common(p, suppress=True)
+    _model_source(p)
+    p.add_argument("--data", help="dataset (default: the run's)")
+    p.add_argument("--data-format")
+    p.add_argument("--points", type=int, default=8)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--pairs", type=_positive, default=4, help="rows of pair interpolations")
+    p.add_argument("--four", action="store_true", help="the four-image grid")
+    p.add_argument("--method", choices=("slerp", "linear"), default="slerp")
+    p.add_argument("--out", type=Path, default=Path("interp.png"))
+    p.add_argument("--npz", type=Path)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS.get(args.command, cmd_studio)(args)
+    except GenaeError as exc:
+        if args.debug:
+            raise
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _host(args):
+    from .plugins import load_plugins
+
+    host = load_plugins(args.plugin or [])
+    if args.command != "plugins":
+        for failure in host.failures:
+            print(f"{PROG}: warning: {failure} (skipped)", file=sys.stderr)
+    return host
+
+
+def cmd_plugins(args) -> int:
+    host = _host(args)
+    print("plugins: " + ", ".join(host.plugin_names()))
+    print("\nmodels:")
+    for spec in host.models.values():
+        tag = " [denoising]" if spec.denoising else ""
+        print(f"  {spec.name:<12} {spec.description}{tag}  (plugin {spec.plugin})")
+    print("\ndatasets:")
+    for spec in host.datasets.values():
+        kind = "on disk" if spec.detect else "built-in"
+        print(f"  {spec.name:<12} {spec.description} [{kind}]  (plugin {spec.plugin})")
+    if host.failures:
+        print("\nfailed plugins:")
+        for failure in host.failures:
+            print(f"  {failure}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from .training import TrainSettings, train
+
+    host = _host(args)
+    out = args.out or args.resume or Path("runs") / args.model
+    settings = TrainSettings(
+        model=args.model, data=args.data, data_format=args.data_format, epochs=args.epochs,
+        batch_size=args.batch_size, lr=args.lr, latent_dim=args.latent_dim,
+        image_size=args.image_size, width=args.width, noise_std=args.noise_std,
+        device=args.device, seed=args.seed, limit=args.limit)
+    bar = None
+
+    def on_progress(p):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=p.epochs * p.steps_per_epoch, unit="batch", dynamic_ncols=True,
+                       initial=p.epoch * p.steps_per_epoch + p.step - 1)
+        bar.update(1)
+        bar.set_description(f"epoch {p.epoch + 1}/{p.epochs}")
+        bar.set_postfix({**{k: f"{v:.3g}" for k, v in p.losses.items()},
+                         "img/s": f"{p.images_per_s:.0f}"}, refresh=False)
+
+    try:
+        result = train(settings, out, resume=args.resume, host=host, on_progress=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    last = result.history[-1] if result.history else {}
+    summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch")
+    print(f"wrote {out} ({result.epochs_done} epochs; {summary})")
+    return 0
+
+
+def _load(args, host):
+    from .api import load_run
+
+    return load_run(args.checkpoint, model=args.model, device=args.device, host=host)
+
+
+def cmd_sample(args) -> int:
+    import numpy as np
+
+    from .imaging import grid, save_png
+
+    run = _load(args, _host(args))
+    rec = run.sample(args.n, args.steps, bn_mode=args.bn_mode, noise_std=args.noise_std,
+                     seed=args.seed)
+    save_png(grid(rec.x), args.out)
+    print(f"wrote {args.out} ({len(args.steps)} rows: steps {','.join(map(str, args.steps))}; "
+          f"{args.n} chains of {run.name})")
+    if args.npz:
+        args.npz.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.npz, x=rec.x.astype(np.float32), z=rec.z.astype(np.float32),
+                            steps=rec.steps)
+        print(f"wrote {args.npz}")
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    import numpy as np
+
+    from .data import resolve_dataset
+    from .imaging import grid, save_png
+
+    if args.points < 2:
+        raise UsageError("--points must be at least 2")
+    host = _host(args)
+    run = _load(args, host)
+    data = args.data or run.config.data.get("data", "toyfaces")
+    dataset = resolve_dataset(data, host.datasets, data_format=args.data_format, split="test",
+                              image_size=run.model.image_size)
+    if dataset.channels != run.model.channels:
+        raise UsageError(f"{data}: {dataset.channels}-channel images, but the model expects "
+                         f"{run.model.channels}")
+    need = 4 if args.four else 2 * args.pairs
+    # Encode a full batch so batch-norm statistics are meaningful; use its first images.
+    count = min(len(dataset), max(64, need))
+    if count < need:
+        raise UsageError(f"{data}: only {len(dataset)} test images, {need} needed")
+    pick = np.sort(np.random.default_rng(args.seed).choice(len(dataset), count, replace=False))
+    z = run.encode(dataset.batch(pick), bn_mode=args.bn_mode)[:need]
+    endpoints = z if args.four else z.reshape(args.pairs, 2, -1)
+    result = run.interpolate(endpoints, points=args.points, steps=args.steps, four=args.four,
+                             method=args.method, bn_mode=args.bn_mode, seed=args.seed)
+    if args.four:
+        gap = np.full((args.points * (run.model.image_size + 2) + 2, 16, run.model.channels),
+                      255, np.uint8)
+        mosaic = np.concatenate([grid(result.before), gap, grid(result.after)], axis=1)
+    else:
+        mosaic = grid(np.concatenate([result.before, result.after]))
+    save_png(mosaic, args.out)
+    layout = "left: before, right" if args.four else f"top {args.pairs} rows: before, bottom"
+    print(f"wrote {args.out} ({layout}: after {args.steps} chain steps)")
+    if args.npz:
+        args.npz.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(args.npz, z=result.z, before=result.before, after=result.after,
+                            z_after=result.z_after, steps=np.array(args.steps))
+        print(f"wrote {args.npz}")
+    return 0
+
+
+def cmd_studio(args) -> int:
+    try:
+        from .gui.app import run_studio
+    except ImportError as exc:
+        if "genae_studio.gui" in str(exc) or "No module named 'genae_studio.gui" in str(exc):
+            raise UsageError("the studio is not built yet; use a command (genae-studio --help)") \
+                from None
+        raise UsageError(f"the studio needs PyQt6 and pyqtgraph ({exc})") from None
+    return run_studio(args, _host(args))
+
+
+COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "sample": cmd_sample,
+            "interpolate": cmd_interpolate}

@@ -1,0 +1,38 @@
+"""Image arrays to grids and PNG files (Pillow)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def to_uint8(x) -> np.ndarray:
+    """Images in [0, 1] (numpy or torch) to uint8, same shape."""
+    if hasattr(x, "detach"):
+        x = x.detach().float().cpu().numpy()
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return x
+    return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+def grid(images, pad: int = 2, pad_value: int = 255) -> np.ndarray:
+    """(rows, cols, C, H, W) images -> one (H', W', C) uint8 mosaic with ``pad`` pixels between."""
+    images = to_uint8(images)
+    rows, cols, c, h, w = images.shape
+    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), pad_value, np.uint8)
+    for r in range(rows):
+        for k in range(cols):
+            y, x = pad + r * (h + pad), pad + k * (w + pad)
+            out[y:y + h, x:x + w] = images[r, k].transpose(1, 2, 0)
+    return out
+
+
+def save_png(mosaic: np.ndarray, path: Path) -> Path:
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic)
+    image.save(path)
+    return path

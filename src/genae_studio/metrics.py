@@ -1,0 +1,235 @@
+"""Sample-quality measures: MMD, Frechet distance, improved precision/recall, decisiveness.
+
+Pure numpy/scipy functions. Inputs may be numpy arrays or torch tensors (torch is never
+imported here); everything is computed in float64. Pairwise work is done in row chunks so that
+n = m = 5000 points in d = 200 dimensions stay within a few hundred MB.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import linalg
+
+#: Scales of Tolstikhin et al. (2018), "Wasserstein Auto-Encoders", for the multi-scale kernel.
+DEFAULT_SCALES = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+#: Rows per chunk of a pairwise-distance block (chunk x m float64 values at a time).
+CHUNK = 1024
+
+
+def as_array(x, ndim: int | None = 2, name: str = "x") -> np.ndarray:
+    """Return ``x`` (numpy array, torch tensor or sequence) as a float64 numpy array."""
+    if hasattr(x, "detach"):  # torch tensor, without importing torch
+        x = x.detach().cpu().numpy()
+    arr = np.asarray(x, dtype=np.float64)
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name} must be {ndim}-dimensional, got shape {arr.shape}")
+    return arr
+
+
+def _points(x, name: str, min_rows: int = 1) -> np.ndarray:
+    arr = as_array(x, 2, name)
+    if arr.shape[0] < min_rows:
+        raise ValueError(f"{name} needs at least {min_rows} rows, got {arr.shape[0]}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _same_dim(a: np.ndarray, b: np.ndarray, names: str) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{names} have different dimensions: {a.shape[1]} and {b.shape[1]}")
+
+
+def _sq_dists(a: np.ndarray, b: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between rows of a and b: |a|^2 + |b|^2 - 2 a.b, clipped at 0."""
+    d2 = np.sum(a * a, axis=1)[:, None] + b_sq[None, :] - 2.0 * (a @ b.T)
+    return np.maximum(d2, 0.0, out=d2)
+
+
+def _kernel_sum(a: np.ndarray, b: np.ndarray, kernel: str, params: np.ndarray) -> float:
+    """Sum over all pairs (i, j) and all scales of k(a_i, b_j), in chunks of rows of a."""
+    b_sq = np.sum(b * b, axis=1)
+    total = 0.0
+    for start in range(0, a.shape[0], CHUNK):
+        d2 = _sq_dists(a[start:start + CHUNK], b, b_sq)
+        for p in params:
+            if kernel == "imq":
+                total += float(np.sum(p / (p + d2)))
+            else:
+                total += float(np.sum(np.exp(-d2 / (2.0 * p))))
+    return total
+
+
+def mmd2_unbiased(x, y, kernel: str = "imq", scales=DEFAULT_SCALES) -> float:
+    """Unbiased estimate of the squared maximum mean discrepancy MMD^2(P, Q).
+
+    Gretton et al. (2012), "A Kernel Two-Sample Test", eq. (3)::
+
+        MMD^2_u = sum_{i!=j} k(x_i,x_j) / (n(n-1)) + sum_{i!=j} k(y_i,y_j) / (m(m-1))
+                  - 2 sum_{i,j} k(x_i,y_j) / (nm)
+
+    with k the sum over ``scales`` s of either
+
+    * ``"imq"`` (default, Tolstikhin et al. 2018, WAE): k(a,b) = C / (C + ||a-b||^2), C = 2 d s;
+    * ``"rbf"``: k(a,b) = exp(-||a-b||^2 / (2 sigma^2)), sigma^2 = d s.
+
+    ``x`` is (n, d) and ``y`` is (m, d), n, m >= 2. Because the diagonal terms are left out the
+    estimate is unbiased but can be slightly negative when P and Q are (nearly) equal.
+    """
+    x = _points(x, "x", min_rows=2)
+    y = _points(y, "y", min_rows=2)
+    _same_dim(x, y, "x and y")
+    if kernel not in ("imq", "rbf"):
+        raise ValueError(f"unknown kernel {kernel!r}; expected 'imq' or 'rbf'")
+    scales = np.asarray(scales, dtype=np.float64).ravel()
+    if scales.size == 0 or not (scales > 0).all():
+        raise ValueError("scales must be a non-empty list of positive numbers")
+
+    d = x.shape[1]
+    params = 2.0 * d * scales if kernel == "imq" else d * scales
+    n, m = x.shape[0], y.shape[0]
+    diag = float(len(params))  # k(a, a) = 1 for every scale of both kernels
+    kxx = (_kernel_sum(x, x, kernel, params) - n * diag) / (n * (n - 1))
+    kyy = (_kernel_sum(y, y, kernel, params) - m * diag) / (m * (m - 1))
+    kxy = _kernel_sum(x, y, kernel, params) / (n * m)
+    return float(kxx + kyy - 2.0 * kxy)
+
+
+def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+    """Frechet distance between N(mu1, sigma1) and N(mu2, sigma2).
+
+    Dowson and Landau (1982); used as FID by Heusel et al. (2017)::
+
+        d^2 = ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2))
+
+    Follows the pytorch-fid reference: if S1 S2 is singular (sqrtm warns or is not finite), eps
+    is added to both diagonals; tiny imaginary parts from numerical error are dropped, and a
+    ValueError is raised when the imaginary component is large.
+    """
+    mu1 = np.atleast_1d(as_array(mu1, None, "mu1"))
+    mu2 = np.atleast_1d(as_array(mu2, None, "mu2"))
+    sigma1 = np.atleast_2d(as_array(sigma1, None, "sigma1"))
+    sigma2 = np.atleast_2d(as_array(sigma2, None, "sigma2"))
+    if mu1.shape != mu2.shape or mu1.ndim != 1:
+        raise ValueError(f"mean vectors have different shapes: {mu1.shape} and {mu2.shape}")
+    d = mu1.shape[0]
+    if sigma1.shape != (d, d) or sigma2.shape != (d, d):
+        raise ValueError(
+            f"covariances must be ({d}, {d}), got {sigma1.shape} and {sigma2.shape}"
+        )
+
+    diff = mu1 - mu2
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", linalg.LinAlgWarning)  # scipy warns when singular
+            covmean = linalg.sqrtm(sigma1 @ sigma2)
+    except linalg.LinAlgWarning:
+        covmean = None
+    if covmean is None or not np.isfinite(covmean).all():
+        offset = np.eye(d) * eps
+        covmean = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
+            largest = np.max(np.abs(covmean.imag))
+            raise ValueError(f"sqrtm(S1 S2) has a large imaginary component {largest:.3g}")
+        covmean = covmean.real
+    value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2.0 * np.trace(covmean)
+    return float(value)
+
+
+def frechet_distance(feat_a, feat_b) -> float:
+    """Frechet distance between Gaussians fitted to two feature sets (n, d) and (m, d).
+
+    Means and sample covariances (``np.cov``, rows are observations) are passed to
+    :func:`frechet_distance_from_stats`. Each set needs at least 2 rows.
+    """
+    a = _points(feat_a, "feat_a", min_rows=2)
+    b = _points(feat_b, "feat_b", min_rows=2)
+    _same_dim(a, b, "feat_a and feat_b")
+    return frechet_distance_from_stats(
+        a.mean(axis=0), np.cov(a, rowvar=False), b.mean(axis=0), np.cov(b, rowvar=False)
+    )
+
+
+def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
+    """Distance from each row of x to its k-th nearest neighbour in x, excluding itself."""
+    x_sq = np.sum(x * x, axis=1)
+    radii = np.empty(x.shape[0])
+    for start in range(0, x.shape[0], CHUNK):
+        d2 = _sq_dists(x[start:start + CHUNK], x, x_sq)
+        # Index 0 of the sorted row is the point itself (distance 0), so index k is the k-th NN.
+        radii[start:start + CHUNK] = np.partition(d2, k, axis=1)[:, k]
+    return np.sqrt(radii)
+
+
+def _share_covered(centres: np.ndarray, radii: np.ndarray, queries: np.ndarray) -> float:
+    """Share of query rows within distance radii[i] of at least one centre i."""
+    c_sq = np.sum(centres * centres, axis=1)
+    r_sq = radii * radii
+    covered = 0
+    for start in range(0, queries.shape[0], CHUNK):
+        d2 = _sq_dists(queries[start:start + CHUNK], centres, c_sq)
+        covered += int(np.count_nonzero((d2 <= r_sq[None, :]).any(axis=1)))
+    return covered / queries.shape[0]
+
+
+def precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019, NeurIPS).
+
+    Each real point gets a ball whose radius is the distance to its k-th nearest real neighbour
+    (itself excluded); the union of balls approximates the real manifold. Then::
+
+        precision = share of fake points inside at least one real ball
+        recall    = share of real points inside at least one fake ball (fake radii among fakes)
+
+    Both sets are (n, d) with more than k rows. Distances are computed in chunks.
+    """
+    real = _points(real_feats, "real_feats")
+    fake = _points(fake_feats, "fake_feats")
+    _same_dim(real, fake, "real_feats and fake_feats")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = int(k)
+    for name, arr in (("real_feats", real), ("fake_feats", fake)):
+        if arr.shape[0] <= k:
+            raise ValueError(f"{name} needs more than k={k} rows, got {arr.shape[0]}")
+    precision = _share_covered(real, _knn_radii(real, k), fake)
+    recall = _share_covered(fake, _knn_radii(fake, k), real)
+    return precision, recall
+
+
+def ambiguous_share(probabilities, low: float = 0.2, high: float = 0.8) -> float:
+    """Share of predicted probabilities strictly inside (low, high): attribute decisiveness.
+
+    Used for interpolated faces: the share whose attribute prediction (e.g. "sunglasses") is
+    ambiguous. Values equal to ``low`` or ``high`` count as decisive. Lower is more decisive.
+    """
+    p = as_array(probabilities, None, "probabilities").ravel()
+    if p.size == 0:
+        raise ValueError("probabilities is empty")
+    if not np.isfinite(p).all():
+        raise ValueError("probabilities contains NaN or infinite values")
+    if p.min() < 0.0 or p.max() > 1.0:
+        raise ValueError(
+            f"probabilities must lie in [0, 1], got values in [{p.min():.3g}, {p.max():.3g}]"
+        )
+    if not 0.0 <= low < high <= 1.0:
+        raise ValueError(f"need 0 <= low < high <= 1, got low={low}, high={high}")
+    return float(np.mean((p > low) & (p < high)))
+
+
+def split_half(x, seed: int = 0):
+    """Randomly split the rows of x into two disjoint halves of equal size (n // 2 each).
+
+    For the "data against itself" reference row of a metrics table. Returns the same kind of
+    object as given (numpy array or torch tensor); with odd n one row is left out.
+    """
+    n = len(x)
+    if n < 2:
+        raise ValueError(f"split_half needs at least 2 rows, got {n}")
+    perm = np.random.default_rng(seed).permutation(n)
+    half = n // 2
+    return x[perm[:half]], x[perm[half:2 * half]]
