@@ -133,6 +133,7 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
              host: PluginHost | None = None) -> Run:
     """Load a run folder, or the bundled run of ``model`` (vae by default) when no path is given."""
     host = host or load_plugins(list(plugins))
+    dev = resolve_device(device)
     if path is None:
         path = bundled_run_dir(model or "vae")
         if not path.is_dir():
@@ -146,7 +147,6 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
         hint = f"; load it with --plugin {config.plugin}" if config.plugin else ""
         raise CheckpointError(f"{path}: the run needs model {config.model!r} from plugin "
                               f"{config.plugin!r}, which is not loaded{hint}") from None
-    dev = resolve_device(device)
     try:
         net = spec.factory(**config.hparams)
     except (TypeError, ValueError) as exc:

@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", choices=("slerp", "linear"), default="slerp")
     p.add_argument("--out", type=Path, default=Path("interp.png"))
     p.add_argument("--npz", type=Path)
+
+    p = sub.add_parser("eval", help="measure sample quality and latent distances per chain step")
+    _common(p, suppress=True)
+    from .evaluate import add_eval_arguments  # light: argparse only
+
+    add_eval_arguments(p)
     return parser
 
 
@@ -257,6 +263,12 @@ def cmd_interpolate(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from .evaluate import run_eval_command
+
+    return run_eval_command(args, _host(args))
+
+
 def cmd_studio(args) -> int:
     try:
         from .gui.app import run_studio
@@ -269,4 +281,4 @@ def cmd_studio(args) -> int:
 
 
 COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "sample": cmd_sample,
-            "interpolate": cmd_interpolate}
+            "interpolate": cmd_interpolate, "eval": cmd_eval}

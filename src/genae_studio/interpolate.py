@@ -34,7 +34,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: float) -> torch.Tensor:
             return lerp(a, b, t)
         # Opposite: rotate ua by pi * t towards a perpendicular, scale the norm linearly.
         perp = _perpendicular(ua)
-        angle = torch.pi * t
+        angle = torch.tensor(torch.pi * t, dtype=a.dtype)
         return (torch.cos(angle) * ua + torch.sin(angle) * perp) * lerp(na, nb, t)
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / sin
 

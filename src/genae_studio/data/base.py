@@ -235,7 +235,7 @@ class FileDataset(ImageDataset):
         paths = [os.fspath(p) for p in paths]
         keep = np.array([is_image_file(p) for p in paths], dtype=bool)
         if not keep.all():  # non-image files are dropped, with their metadata
-            paths = [p for p, k in zip(paths, keep) if k]
+            paths = [p for p, k in zip(paths, keep, strict=True) if k]
             labels = None if labels is None else np.asarray(labels)[keep]
             attributes = None if attributes is None else {
                 k: np.asarray(v)[keep] for k, v in attributes.items()}

@@ -1,0 +1,75 @@
+"""Turn a ``--data`` argument (a built-in name or a path) into an ImageDataset."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import DataError
+from ..registry import DatasetSpec
+from .base import ImageDataset
+
+
+def resolve_dataset(data: str, specs: dict[str, DatasetSpec], *, data_format: str | None = None,
+                    split: str = "train", image_size: int | None = None,
+                    limit: int | None = None, seed: int = 0) -> ImageDataset:
+    """Load ``data``: a built-in dataset name, or a path in a detected (or given) format.
+
+    Formats with a ``detect`` are tried in registration order; the generic image
+    folder is always tried last.
+    """
+    builtins = [name for name, spec in specs.items() if spec.detect is None]
+    formats = _formats_in_order(specs)
+    kwargs = dict(split=split, image_size=image_size, limit=limit, seed=seed)
+
+    if data_format is not None:
+        spec = specs.get(data_format)
+        if spec is None:
+            known = ", ".join(list(specs)) or "none"
+            raise DataError(f"unknown data format {data_format!r} (known: {known})")
+        if spec.detect is None:  # a built-in dataset named as the format
+            return _load(spec, None, data, **kwargs)
+        path = _existing_path(data, builtins)
+        return _load(spec, str(path), data, **kwargs)
+
+    spec = specs.get(data)
+    if spec is not None and spec.detect is None:
+        return _load(spec, None, data, **kwargs)
+
+    path = _existing_path(data, builtins)
+    for spec in formats:
+        try:
+            found = bool(spec.detect(path))
+        except Exception:  # a broken detector only means "not this format"
+            found = False
+        if found:
+            return _load(spec, str(path), data, **kwargs)
+    tried = ", ".join(s.name for s in formats) or "none"
+    raise DataError(f"{data}: not a dataset in any known format (tried: {tried}); "
+                    f"choose one with --data-format")
+
+
+def _formats_in_order(specs: dict[str, DatasetSpec]) -> list[DatasetSpec]:
+    formats = [s for s in specs.values() if s.detect is not None]
+    # The generic folder accepts almost anything, so it goes last.
+    return sorted(formats, key=lambda s: s.name == "folder")
+
+
+def _existing_path(data: str, builtins: list[str]) -> Path:
+    path = Path(data).expanduser()
+    if not path.exists():
+        names = ", ".join(builtins) or "none"
+        raise DataError(f"{data}: no such dataset or path (built-in datasets: {names})")
+    return path
+
+
+def _load(spec: DatasetSpec, source, data: str, **kwargs) -> ImageDataset:
+    try:
+        dataset = spec.load(source, **kwargs)
+    except DataError:
+        raise
+    except Exception as exc:  # a plugin's loader must still fail with one clear line
+        raise DataError(f"{data}: the {spec.name} loader failed: "
+                        f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(dataset, ImageDataset):
+        raise DataError(f"{data}: the {spec.name} loader returned {type(dataset).__name__}, "
+                        f"not an ImageDataset")
+    return dataset

@@ -1,0 +1,189 @@
+"""A grid of many small images drawn as one mosaic in one pyqtgraph ImageItem.
+
+Panels (e.g. t = 0 beside t = T) sit side by side with a gap; clicks map back to cells.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QPen
+from PyQt6.QtWidgets import QGraphicsRectItem
+
+PAD = 2
+GAP = 16  # between panels
+TITLE_SPACE = 14
+BACKGROUND = 255
+HIGHLIGHT = QColor(230, 40, 120)
+
+
+def tile(images: np.ndarray, pad: int = PAD, fill: int = BACKGROUND) -> np.ndarray:
+    """uint8 (rows, cols, C, H, W) -> (H', W', 3) mosaic with ``pad`` pixels around every cell."""
+    rows, cols, c, h, w = images.shape
+    if c == 1:
+        images = np.repeat(images, 3, axis=2)
+    out = np.full((rows, h + pad, cols, w + pad, 3), fill, np.uint8)
+    out[:, pad:, :, pad:, :] = images.transpose(0, 3, 1, 4, 2)
+    out = out.reshape(rows * (h + pad), cols * (w + pad), 3)
+    full = np.full((out.shape[0] + pad, out.shape[1] + pad, 3), fill, np.uint8)
+    full[:-pad or None, :-pad or None] = out
+    return full
+
+
+def as_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
+    """uint8 (n, C, H, W) -> (rows, cols, C, H, W), blank cells at the end."""
+    n = len(images)
+    cols = cols or max(1, int(np.ceil(np.sqrt(n))))
+    rows = max(1, -(-n // cols))
+    out = np.full((rows * cols, *images.shape[1:]), BACKGROUND, np.uint8)
+    out[:n] = images
+    return out.reshape(rows, cols, *images.shape[1:])
+
+
+@dataclass
+class Panel:
+    """One block of the mosaic: a grid of images and a title above it."""
+
+    images: np.ndarray  # uint8 (rows, cols, C, H, W)
+    title: str = ""
+    count: int | None = None  # real cells (the rest are padding); None: all
+
+
+def compose(panels: list[Panel], pad: int = PAD, gap: int = GAP) -> np.ndarray:
+    """Panels side by side (top-aligned) as one (H, W, 3) uint8 array."""
+    tiles = [tile(p.images, pad) for p in panels]
+    height = max(t.shape[0] for t in tiles)
+    width = sum(t.shape[1] for t in tiles) + gap * (len(tiles) - 1)
+    out = np.full((height, width, 3), BACKGROUND, np.uint8)
+    x = 0
+    for t in tiles:
+        out[:t.shape[0], x:x + t.shape[1]] = t
+        x += t.shape[1] + gap
+    return out
+
+
+class MosaicView(pg.GraphicsLayoutWidget):
+    """Shows panels of images; emits ``cellClicked(panel, index)`` and draws a selection box."""
+
+    cellClicked = pyqtSignal(int, int)
+
+    def __init__(self, parent=None, *, titles: bool = True, cell_labels: bool = False):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.ci.setContentsMargins(2, 2, 2, 2)
+        self.view = self.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setMouseEnabled(False, False)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.view.addItem(self.image)
+        self._titles: list[pg.TextItem] = []
+        self._labels: list[pg.TextItem] = []
+        self._boxes: list[QGraphicsRectItem] = []
+        self._show_titles = titles
+        self._cell_labels = cell_labels
+        self._layout: list[tuple[int, int, int, int, int, int, int]] = []
+        self._shape: tuple[int, ...] = ()
+        self.mosaic: np.ndarray | None = None
+        self.scene().sigMouseClicked.connect(self._clicked)
+
+    # --- content ---------------------------------------------------------------------------
+    def clear_images(self) -> None:
+        self.mosaic = None
+        self.image.clear()
+        self._layout = []
+        for item in self._titles + self._labels:
+            item.setVisible(False)
+        self.select(None)
+
+    def set_panels(self, panels: list[Panel], labels: list[str] | None = None) -> None:
+        """Draw the panels; ``labels`` (one per cell of the first panel) go under the cells."""
+        self.mosaic = compose(panels)
+        top = TITLE_SPACE if self._show_titles and any(p.title for p in panels) else 0
+        self.image.setImage(self.mosaic, levels=(0, 255), autoLevels=False)
+        self.image.setPos(0, top)
+        layout, x = [], 0
+        for p in panels:
+            rows, cols, _, h, w = p.images.shape
+            count = rows * cols if p.count is None else p.count
+            layout.append((x, top, rows, cols, h, w, count))
+            x += cols * (w + PAD) + PAD + GAP
+        shape = (self.mosaic.shape, top, len(panels))
+        if shape != self._shape:  # keep the zoom unless the geometry changed
+            self._shape = shape
+            bottom = 14 if labels else 0
+            self.view.setRange(QRectF(0, 0, self.mosaic.shape[1],
+                                      self.mosaic.shape[0] + top + bottom), padding=0.01)
+        self._layout = layout
+        self._place_titles([p.title for p in panels] if top else [])
+        self._place_labels(labels or [])
+
+    def _place_titles(self, titles: list[str]) -> None:
+        while len(self._titles) < len(titles):
+            item = pg.TextItem(color=(40, 40, 40), anchor=(0, 1))
+            self.view.addItem(item)
+            self._titles.append(item)
+        for k, item in enumerate(self._titles):
+            item.setVisible(k < len(titles))
+            if k < len(titles):
+                item.setText(titles[k])
+                item.setPos(self._layout[k][0], self._layout[k][1])
+
+    def _place_labels(self, labels: list[str]) -> None:
+        while len(self._labels) < len(labels):
+            item = pg.TextItem(color=(60, 60, 60), anchor=(0.5, 0))
+            self.view.addItem(item)
+            self._labels.append(item)
+        x0, top, rows, cols, h, w, _ = self._layout[0] if self._layout else (0,) * 7
+        for k, item in enumerate(self._labels):
+            item.setVisible(k < len(labels))
+            if k < len(labels):
+                r, c = divmod(k, max(cols, 1))
+                item.setText(labels[k])
+                item.setPos(x0 + PAD + c * (w + PAD) + w / 2, top + (r + 1) * (h + PAD))
+
+    # --- selection -------------------------------------------------------------------------
+    def select(self, index: int | None) -> None:
+        """Outline cell ``index`` in every panel (None: no outline)."""
+        rects = [] if index is None else [self.cell_rect(p, index)
+                                          for p in range(len(self._layout))]
+        rects = [r for r in rects if r is not None]
+        while len(self._boxes) < len(rects):
+            box = QGraphicsRectItem()
+            pen = QPen(HIGHLIGHT, 2)
+            pen.setCosmetic(True)
+            box.setPen(pen)
+            self.view.addItem(box)
+            self._boxes.append(box)
+        for k, box in enumerate(self._boxes):
+            box.setVisible(k < len(rects))
+            if k < len(rects):
+                box.setRect(rects[k])
+
+    def cell_rect(self, panel: int, index: int) -> QRectF | None:
+        x0, top, rows, cols, h, w, count = self._layout[panel]
+        if not 0 <= index < count:
+            return None
+        r, c = divmod(index, cols)
+        return QRectF(x0 + PAD + c * (w + PAD) - 1, top + PAD + r * (h + PAD) - 1, w + 2, h + 2)
+
+    def cell_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(panel, index) under view coordinates, or None."""
+        for k, (x0, top, rows, cols, h, w, count) in enumerate(self._layout):
+            c, r = int((x - x0 - PAD) // (w + PAD)), int((y - top - PAD) // (h + PAD))
+            if 0 <= c < cols and 0 <= r < rows and r * cols + c < count:
+                return k, r * cols + c
+        return None
+
+    def cell_center(self, panel: int, index: int):
+        """Scene position of a cell's centre (for tests and tooltips)."""
+        rect = self.cell_rect(panel, index)
+        return self.view.mapViewToScene(rect.center())
+
+    def _clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or not self._layout:
+            return
+        pos = self.view.mapSceneToView(event.scenePos())
+        hit = self.cell_at(pos.x(), pos.y())
+        if hit is not None:
+            self.cellClicked.emit(*hit)

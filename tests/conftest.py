@@ -1,0 +1,28 @@
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Generated datasets go to one cache per test session, never to the user's."""
+    monkeypatch.setenv("GENAE_STUDIO_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def host():
+    from genae_studio.plugins import load_plugins
+
+    return load_plugins([], autoload=False)
+
+
+def tiny_model(host, name="vae", image_size=32, channels=1, latent_dim=8, width=8, **extra):
+    import torch
+
+    spec = host.model(name)
+    hparams = {**spec.defaults, "image_size": image_size, "channels": channels,
+               "latent_dim": latent_dim, "width": width, **extra}
+    torch.manual_seed(0)
+    return spec.factory(**hparams), hparams

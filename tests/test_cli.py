@@ -1,0 +1,105 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from genae_studio.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", "--model", "dvae", "--data", "digits", "--epochs", "1",
+                 "--batch-size", "32", "--width", "8", "--latent-dim", "8", "--limit", "96",
+                 "--device", "cpu", "--noise-std", "0.3", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def test_train_writes_a_complete_run_folder(run_dir, capsys):
+    import json
+
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model"] == "dvae" and config["plugin"] == "vae"
+    assert config["hparams"]["noise_std"] == 0.3 and config["hparams"]["latent_dim"] == 8
+    assert config["data"]["data"] == "digits" and config["data"]["image_size"] == 32
+    assert "torch" in config["versions"] and config["progress"]["epoch"] == 1
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "model.safetensors",
+                                                   "training_state.pt"}
+
+
+def test_sample_writes_one_grid_row_per_step_and_the_arrays(run_dir, tmp_path, capsys):
+    out, npz = tmp_path / "grid.png", tmp_path / "chain.npz"
+    assert main(["sample", "--checkpoint", str(run_dir), "--n", "6", "--steps", "0,1,5",
+                 "--out", str(out), "--npz", str(npz)]) == 0
+    arrays = np.load(npz)
+    assert arrays["x"].shape == (3, 6, 1, 32, 32) and arrays["x"].dtype == np.float32
+    assert arrays["z"].shape == (3, 6, 8) and list(arrays["steps"]) == [0, 1, 5]
+    assert 0 <= arrays["x"].min() and arrays["x"].max() <= 1
+    width, height = Image.open(out).size
+    assert (width, height) == (6 * 34 + 2, 3 * 34 + 2)
+
+
+def test_interpolate_pairs_and_four_corner_grid(run_dir, tmp_path):
+    npz = tmp_path / "i.npz"
+    assert main(["interpolate", "--checkpoint", str(run_dir), "--points", "5", "--pairs", "2",
+                 "--steps", "3", "--out", str(tmp_path / "i.png"), "--npz", str(npz)]) == 0
+    arrays = np.load(npz)
+    assert arrays["before"].shape == (2, 5, 1, 32, 32) == arrays["after"].shape
+    assert not np.allclose(arrays["before"], arrays["after"])
+    assert Image.open(tmp_path / "i.png").size == (5 * 34 + 2, 4 * 34 + 2)
+    assert main(["interpolate", "--checkpoint", str(run_dir), "--points", "4", "--four",
+                 "--out", str(tmp_path / "g.png"), "--npz", str(npz)]) == 0
+    assert np.load(npz)["before"].shape == (4, 4, 1, 32, 32)
+
+
+def test_plugins_lists_models_datasets_and_failures(tmp_path, capsys):
+    broken = tmp_path / "broken.py"
+    broken.write_text("import not_a_module\n")
+    assert main(["plugins", "--plugin", str(broken)]) == 0
+    out = capsys.readouterr().out
+    for name in ("vae", "dvae", "aae", "daae", "toyfaces", "digits", "celeba", "mnist"):
+        assert name in out
+    assert "failed plugins" in out and "broken" in out and "not_a_module" in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "--checkpoint", "/no/such/run"], "/no/such/run: no such run folder"),
+    (["train", "--data", "/no/such/data", "--epochs", "1"], "/no/such/data: no such"),
+    (["train", "--model", "nope", "--data", "digits"], "unknown model 'nope'"),
+    (["sample", "--device", "cuda:7"], "device 'cuda:7'"),
+])
+def test_bad_input_is_one_line_with_exit_code_2(argv, message, capsys, tmp_path):
+    assert main(argv + ([] if argv[0] != "train" else ["--out", str(tmp_path)])) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("genae-studio: error:") and message in err[0]
+
+
+def test_debug_shows_the_traceback():
+    with pytest.raises(Exception, match="no such run folder"):
+        main(["sample", "--checkpoint", "/no/such/run", "--debug"])
+
+
+def test_every_command_accepts_plugin(run_dir, tmp_path):
+    for argv in (["plugins"], ["sample", "--checkpoint", str(run_dir), "--n", "2",
+                               "--steps", "0", "--out", str(tmp_path / "a.png")]):
+        assert main([*argv, "--plugin", "no:aae"]) == 0
+
+
+def test_help_and_plugins_import_neither_torch_nor_qt():
+    code = ("import sys, contextlib, io\n"
+            "from genae_studio.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    main(['plugins'])\n"
+            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
+            "bad = [m for m in ('torch', 'PyQt6', 'pyqtgraph') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run([sys.executable, "-m", "genae_studio", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert "train" in result.stdout and "interpolate" in result.stdout
