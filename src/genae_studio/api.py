@@ -137,8 +137,9 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
     if path is None:
         path = bundled_run_dir(model or "vae")
         if not path.is_dir():
+            bundled = ", ".join(bundled_models()) or "none"
             raise CheckpointError(f"no bundled run for model {model or 'vae'!r} in "
-                                  f"{path.parent} (bundled: {', '.join(bundled_models()) or 'none'})")
+                                  f"{path.parent} (bundled: {bundled})")
     path = Path(path)
     config = read_config(path)
     try:

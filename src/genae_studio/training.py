@@ -15,8 +15,14 @@ import numpy as np
 
 from .errors import TrainingDiverged, UsageError
 from .plugins import PluginHost, load_plugins
-from .runs import RunConfig, library_versions, load_training_state, load_weights, read_config
-from .runs import save_run
+from .runs import (
+    RunConfig,
+    library_versions,
+    load_training_state,
+    load_weights,
+    read_config,
+    save_run,
+)
 
 
 @dataclass

@@ -1,0 +1,396 @@
+"""The chain view: a grid of N chains from z0 ~ P(Z), stepped in a worker, browsed with a slider."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .mosaic import MosaicView, Panel, as_grid
+from .session import Session
+
+HISTORY = 200  # steps kept: step 0 and the latest HISTORY - 1
+REDRAW_MS = 33  # at most ~30 redraws a second
+STRIP_FRAMES = 16
+
+
+@dataclass
+class Frame:
+    """One chain step as the GUI keeps it."""
+
+    chain_id: int
+    t: int
+    z: np.ndarray  # float32 (n, K)
+    x: np.ndarray  # uint8 (n, C, H, W)
+
+
+def chain_job(job, run, lock, chain_id: int, z0, n: int, steps: int, start_t: int,
+              bn_mode: str, noise_std: float | None, generator):
+    """Yield Frames t = start_t + 1 .. start_t + steps (and t = 0 when z0 is None)."""
+    import torch
+
+    from ..chain import markov_chain
+    from ..imaging import to_uint8
+
+    if z0 is not None:
+        z0 = torch.from_numpy(z0).to(run.device)
+    with lock:
+        chain = markov_chain(run.model, z0, n=n, steps=steps, bn_mode=bn_mode,
+                             noise_std=noise_std, generator=generator)
+        first = next(chain)  # decodes z0; a continued chain already has it
+    if z0 is None:
+        yield Frame(chain_id, 0, first.z.float().cpu().numpy(), to_uint8(first.x))
+    for k in range(steps):
+        with lock:
+            step = next(chain)
+        job.progress(k + 1, steps, f"chain step {start_t + step.t}")
+        yield Frame(chain_id, start_t + step.t, step.z.float().cpu().numpy(), to_uint8(step.x))
+
+
+class ChainHistory:
+    """The stored chain: step 0 and the latest steps, with their PCA projections."""
+
+    def __init__(self, limit: int = HISTORY):
+        self.limit = limit
+        self.clear()
+
+    def clear(self) -> None:
+        self.t: list[int] = []
+        self.z: list[np.ndarray] = []
+        self.x: list[np.ndarray] = []
+        self.xy: list[np.ndarray | None] = []
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    @property
+    def n(self) -> int:
+        return len(self.z[0]) if self.z else 0
+
+    @property
+    def last_t(self) -> int:
+        return self.t[-1] if self.t else 0
+
+    def append(self, frame: Frame, xy: np.ndarray | None) -> None:
+        self.t.append(frame.t)
+        self.z.append(frame.z)
+        self.x.append(frame.x)
+        self.xy.append(xy)
+        if len(self.t) > self.limit:  # keep step 0, drop the oldest after it
+            for seq in (self.t, self.z, self.x, self.xy):
+                del seq[1]
+
+    def reproject(self, project) -> None:
+        self.xy = [project(z) if project else None for z in self.z]
+
+    def trajectories(self) -> np.ndarray | None:
+        """(steps, n, 2) projected points, or None without a projection."""
+        if not self.xy or self.xy[0] is None:
+            return None
+        return np.stack(self.xy)
+
+
+class ChainView(QWidget):
+    """Step, run, stop and reset chains; browse t with a slider; click a sample to follow it."""
+
+    changed = pyqtSignal()  # the history, t or the selection changed (throttled)
+    selected_changed = pyqtSignal(object)  # chain index or None
+
+    def __init__(self, session: Session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.history = ChainHistory()
+        self.project = None  # z (n, K) -> (n, 2), set by the latent view
+        self.selected: int | None = None
+        self.job = None
+        self.chain_id = 0
+        self.generator = None
+        self._build()
+        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
+        self._timer.timeout.connect(self.redraw)
+        session.run_changed.connect(self._run_changed)
+        self._update_enabled()
+
+    # --- layout ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        def button(text, tip, slot):
+            b = QPushButton(text)
+            b.setToolTip(tip)
+            b.clicked.connect(slot)
+            return b
+
+        self.step_button = button("Step", "One chain step: decode, (corrupt,) encode  [S]",
+                                  lambda: self.run_steps(1))
+        self.run_button = button("Run", "Run k chain steps  [R]", lambda: self.run_steps())
+        self.k_spin = QSpinBox(minimum=1, maximum=10000, value=10, suffix=" steps")
+        self.k_spin.setToolTip("How many steps Run takes")
+        self.stop_button = button("Stop", "Stop the running chain  [Esc]", self.stop)
+        self.reset_button = button("Reset", "New z0 ~ P(Z) with the next seed  [Ctrl+R]",
+                                   lambda: self.reset(self.seed_spin.value() + 1))
+        self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, prefix="seed ")
+        self.seed_spin.setToolTip("Random seed of z0 and of the chain's noise")
+        self.seed_button = button("Seed", "Restart from z0 drawn with this seed (reproducible)",
+                                  lambda: self.reset(self.seed_spin.value()))
+        self.compare_box = QCheckBox("Compare t=0 | t")
+        self.compare_box.setToolTip("Show t = 0 beside the chosen t (the paper's Figure 4)  [C]")
+        self.compare_box.toggled.connect(self.schedule)
+
+        self.n_spin = QSpinBox(minimum=1, maximum=1024, value=64, prefix="N = ")
+        self.n_spin.setToolTip("Number of chains (samples in the grid); applies on Reset")
+        self.bn_combo = QComboBox()
+        self.bn_combo.addItems(["batch", "eval"])
+        self.bn_combo.setToolTip("Batch norm while sampling: minibatch statistics (the paper) "
+                                 "or the running averages from training")
+        self.noise_spin = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5,
+                                         decimals=2)
+        self.noise_spin.setToolTip("Corruption std of denoising models: x~ = x + N(0, std^2 I)")
+
+        row1 = QHBoxLayout()
+        for w in (self.step_button, self.k_spin, self.run_button, self.stop_button,
+                  self.reset_button, self.seed_spin, self.seed_button):
+            row1.addWidget(w)
+        row1.addStretch(1)
+        row1.addWidget(self.compare_box)
+        row2 = QHBoxLayout()
+        self.noise_label = QLabel("corruption std")
+        for w in (self.n_spin, QLabel("batch norm"), self.bn_combo, self.noise_label,
+                  self.noise_spin):
+            row2.addWidget(w)
+        row2.addStretch(1)
+        self.info = QLabel()
+        self.info.setStyleSheet("color: #555")
+        row2.addWidget(self.info)
+
+        self.grid = MosaicView()
+        self.grid.setToolTip("Click a sample to follow its chain")
+        self.grid.cellClicked.connect(lambda panel, i: self.select(i))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setToolTip("Step t of the stored chain  [Left/Right, Home/End]")
+        self.slider.valueChanged.connect(self._slider_moved)
+        self.t_label = QLabel("t = 0")
+        self.t_label.setMinimumWidth(110)
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(QLabel("t"))
+        slider_row.addWidget(self.slider, 1)
+        slider_row.addWidget(self.t_label)
+        self.strip = MosaicView(cell_labels=True)
+        self.strip.setFixedHeight(120)
+        self.strip.setToolTip("Frames of the selected chain")
+        self.strip.cellClicked.connect(self._strip_clicked)
+        self.strip.setVisible(False)
+
+        content = QWidget()
+        lay = QVBoxLayout(content)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(row1)
+        lay.addLayout(row2)
+        lay.addWidget(self.grid, 1)
+        lay.addLayout(slider_row)
+        lay.addWidget(self.strip)
+        self.placeholder = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.placeholder.setStyleSheet("color: #444; font-size: 14px; padding: 40px")
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.placeholder)
+        self.stack.addWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(self.stack)
+        self._show_placeholder("Opening a run…")
+
+    def _show_placeholder(self, text: str) -> None:
+        self.placeholder.setText(text)
+        self.stack.setCurrentIndex(0)
+
+    # --- state -----------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    @property
+    def index(self) -> int:
+        return self.slider.value()
+
+    @property
+    def t(self) -> int:
+        return self.history.t[self.index] if len(self.history) else 0
+
+    def _update_enabled(self) -> None:
+        has_run = self.session.run is not None
+        for w in (self.step_button, self.run_button, self.reset_button, self.seed_button):
+            w.setEnabled(has_run and not self.running)
+        self.stop_button.setEnabled(self.running)
+        denoising = bool(has_run and self.session.run.denoising)
+        self.noise_spin.setEnabled(denoising)
+        self.noise_label.setEnabled(denoising)
+
+    def _run_changed(self, run) -> None:
+        self.stop()
+        if run is None:
+            note = self.session.note or "No run is open."
+            self._show_placeholder(
+                f"<b>No run to show.</b><br><br>{note}<br><br>Open a run folder "
+                "(File ▸ Open run…, Ctrl+O), drop one onto this window, or train a model in "
+                "the Training panel.")
+            self._update_enabled()
+            return
+        if run.denoising:
+            self.noise_spin.setValue(run.model.noise_std)
+        self.stack.setCurrentIndex(1)
+        self.reset(self.seed_spin.value())
+
+    # --- actions ---------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> None:
+        """Draw a new z0 ~ P(Z) (with ``seed``) and start a new stored chain."""
+        run = self.session.run
+        if run is None:
+            return
+        import torch
+
+        self.stop()
+        if seed is not None:
+            self.seed_spin.setValue(seed)
+        self.chain_id += 1
+        self.history.clear()
+        self.selected = None
+        self.generator = torch.Generator(run.device).manual_seed(self.seed_spin.value())
+        self._start(None, 0)
+
+    def run_steps(self, k: int | None = None) -> None:
+        """Continue the chain from its last z for ``k`` steps (default: the k box)."""
+        if self.session.run is None or self.running or not len(self.history):
+            return
+        self._start(self.history.z[-1], k or self.k_spin.value())
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.abort()
+            self.job = None
+            self._update_enabled()
+
+    def _start(self, z0, steps: int) -> None:
+        run = self.session.run
+        noise = self.noise_spin.value() if run.denoising else None
+        n = self.n_spin.value() if z0 is None else len(z0)
+        chain_id = self.chain_id
+        self.job = self.session.jobs.start(
+            "Chain", chain_job, run, self.session.lock, chain_id, z0, n, steps,
+            self.history.last_t, self.bn_combo.currentText(), noise, self.generator,
+            key="chain", on_yield=self._frame, on_finish=lambda: self._job_done(chain_id))
+        self._update_enabled()
+
+    def _job_done(self, chain_id: int) -> None:
+        if chain_id == self.chain_id and not self.session.jobs.running("chain"):
+            self.job = None
+            self._update_enabled()
+
+    def _frame(self, frame: Frame) -> None:
+        if frame.chain_id != self.chain_id or (len(self.history) and
+                                               frame.t <= self.history.last_t):
+            return  # from a chain that was reset or stopped meanwhile
+        follow = self.index >= len(self.history) - 1
+        self.history.append(frame, self.project(frame.z) if self.project else None)
+        self.slider.blockSignals(True)
+        self.slider.setRange(0, len(self.history) - 1)
+        if follow:
+            self.slider.setValue(len(self.history) - 1)
+        self.slider.blockSignals(False)
+        self.schedule()
+
+    def set_projection(self, project) -> None:
+        self.project = project
+        self.history.reproject(project)
+        self.schedule()
+
+    def select(self, index: int | None) -> None:
+        self.selected = index
+        self.selected_changed.emit(index)
+        self.schedule()
+
+    def step_t(self, delta: int) -> None:
+        self.slider.setValue(self.slider.value() + delta)
+
+    def set_t_index(self, index: int) -> None:
+        self.slider.setValue(index if index >= 0 else self.slider.maximum())
+
+    def _slider_moved(self, _value: int) -> None:
+        self.schedule()
+
+    def _strip_clicked(self, _panel: int, k: int) -> None:
+        indices = self._strip_indices()
+        if k < len(indices):
+            self.slider.setValue(int(indices[k]))
+
+    # --- drawing ---------------------------------------------------------------------------
+    def schedule(self) -> None:
+        """Ask for a redraw; several requests within REDRAW_MS make one."""
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def redraw(self) -> None:
+        self._timer.stop()
+        h = self.history
+        if not len(h):
+            self.grid.clear_images()
+            self.t_label.setText("t = –")
+            self.changed.emit()
+            return
+        i = min(self.index, len(h) - 1)
+        cols = max(1, int(np.ceil(np.sqrt(h.n))))
+        panels = [Panel(as_grid(h.x[i], cols), f"t = {h.t[i]}", h.n)]
+        if self.compare_box.isChecked():
+            panels.insert(0, Panel(as_grid(h.x[0], cols), f"t = {h.t[0]}", h.n))
+        self.grid.set_panels(panels)
+        self.grid.select(self.selected)
+        self.t_label.setText(f"t = {h.t[i]}  (T = {h.last_t})")
+        self.info.setText(f"{h.n} chains · {len(h)} stored steps"
+                          + (f" · chain {self.selected} selected" if self.selected is not None
+                             else ""))
+        self._draw_strip()
+        self.changed.emit()
+
+    def _strip_indices(self) -> np.ndarray:
+        n = len(self.history)
+        if n <= STRIP_FRAMES:
+            return np.arange(n)
+        picks = set(np.linspace(0, n - 1, STRIP_FRAMES - 1).round().astype(int).tolist())
+        picks.add(min(self.index, n - 1))
+        return np.array(sorted(picks))
+
+    def _draw_strip(self) -> None:
+        if self.selected is None or self.selected >= self.history.n:
+            self.strip.setVisible(False)
+            return
+        idx = self._strip_indices()
+        frames = np.stack([self.history.x[k][self.selected] for k in idx])[None]
+        labels = [("▸" if k == self.index else "") + f"t={self.history.t[k]}" for k in idx]
+        self.strip.set_panels([Panel(frames)], labels)
+        current = np.flatnonzero(idx == self.index)
+        self.strip.select(int(current[0]) if len(current) else None)
+        self.strip.setVisible(True)
+
+    # --- settings --------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {"n": self.n_spin.value(), "k": self.k_spin.value(),
+                "bn_mode": self.bn_combo.currentText(), "seed": self.seed_spin.value(),
+                "compare": self.compare_box.isChecked()}
+
+    def restore(self, state: dict) -> None:
+        self.n_spin.setValue(int(state.get("n", 64)))
+        self.k_spin.setValue(int(state.get("k", 10)))
+        self.bn_combo.setCurrentText(str(state.get("bn_mode", "batch")))
+        self.seed_spin.setValue(int(state.get("seed", 0)))
+        self.compare_box.setChecked(str(state.get("compare", False)).lower() == "true"
+                                    or state.get("compare") is True)

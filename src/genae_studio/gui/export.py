@@ -1,0 +1,68 @@
+"""Exports: mosaics and widgets as PNG, a chain as an animated GIF, chain arrays as .npz."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..imaging import save_png
+from .mosaic import as_grid, tile
+
+BAND = 16  # pixels above each GIF frame for the step label
+
+
+def save_mosaic(mosaic: np.ndarray, path: Path) -> Path:
+    """An (H, W, 3) uint8 mosaic as a PNG."""
+    return save_png(np.ascontiguousarray(mosaic), Path(path))
+
+
+def save_widget(widget, path: Path) -> Path:
+    """What a widget shows (a plot, the whole window) as a PNG."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not widget.grab().save(str(path)):
+        raise OSError(f"{path}: could not write the image")
+    return path
+
+
+def chain_frames(history, chain: int | None = None) -> list[np.ndarray]:
+    """One labelled mosaic per stored step: all chains, or one ``chain``."""
+    from PIL import Image, ImageDraw
+
+    frames = []
+    for t, x in zip(history.t, history.x):
+        images = x[chain:chain + 1] if chain is not None else x
+        cols = max(1, int(np.ceil(np.sqrt(len(images)))))
+        mosaic = tile(as_grid(images, cols))
+        framed = np.full((mosaic.shape[0] + BAND, mosaic.shape[1], 3), 255, np.uint8)
+        framed[BAND:] = mosaic
+        image = Image.fromarray(framed)
+        ImageDraw.Draw(image).text((4, 2), f"t = {t}", fill=(30, 30, 30))
+        frames.append(np.asarray(image))
+    return frames
+
+
+def save_chain_gif(history, path: Path, *, chain: int | None = None,
+                   ms_per_frame: int = 250) -> Path:
+    """The stored chain as an animated GIF, one frame per step (looping)."""
+    from PIL import Image
+
+    path = Path(path)
+    if not len(history):
+        raise ValueError("no chain to export yet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [Image.fromarray(f) for f in chain_frames(history, chain)]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame,
+                   loop=0, optimize=False)
+    return path
+
+
+def save_chain_npz(history, path: Path) -> Path:
+    """t (S,), z (S, n, K) float32 and x (S, n, C, H, W) uint8 of the stored steps."""
+    path = Path(path)
+    if not len(history):
+        raise ValueError("no chain to export yet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, t=np.asarray(history.t), z=np.stack(history.z),
+                        x=np.stack(history.x))
+    return path

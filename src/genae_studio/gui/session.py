@@ -1,0 +1,153 @@
+"""What the studio is looking at: the plugin host, the active run, the dataset and the device.
+
+The session loads runs and datasets in worker jobs and announces changes with signals; views
+subscribe. A lock serialises model calls from different jobs (batch-norm modes switch module
+state, so two threads must not run the same model at once).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from ..errors import DataError
+from ..plugins import PluginHost
+from .workers import Jobs
+
+DATA_LIMIT = 1000  # held-out images used for the latent view and the gallery
+
+
+@dataclass
+class LoadedData:
+    """The held-out (test) split of a dataset, at the run's image size."""
+
+    name: str  # what the user chose: a built-in name or a path
+    dataset: object  # genae_studio.data.ImageDataset
+    images: np.ndarray  # uint8 (N, C, H, W), at most DATA_LIMIT
+
+    @property
+    def labels(self):
+        return self.dataset.labels[:len(self.images)] if self.dataset.labels is not None else None
+
+    @property
+    def attributes(self) -> dict:
+        attrs = self.dataset.attributes or {}
+        return {k: np.asarray(v)[:len(self.images)] for k, v in attrs.items()}
+
+
+def load_run_job(job, host: PluginHost, path, model: str | None, device: str):
+    from ..api import load_run
+
+    job.progress(0, 0, f"opening {path or 'the bundled ' + (model or 'vae') + ' run'}")
+    return load_run(path, model=model, device=device, host=host)
+
+
+def load_data_job(job, host: PluginHost, name: str, image_size: int | None,
+                  channels: int | None) -> LoadedData:
+    from ..data import resolve_dataset
+
+    job.progress(0, 0, f"loading {name}")
+    dataset = resolve_dataset(name, host.datasets, split="test", image_size=image_size,
+                              limit=DATA_LIMIT)
+    job.check()
+    if channels is not None and dataset.channels != channels:
+        raise DataError(f"{name}: {dataset.channels}-channel images, but the model expects "
+                        f"{channels}; choose another dataset")
+    n = min(len(dataset), DATA_LIMIT)
+    return LoadedData(name, dataset, dataset.batch(np.arange(n)))
+
+
+class Session(QObject):
+    """The active run, dataset and device; changes are announced with signals."""
+
+    run_changed = pyqtSignal(object)  # Run or None
+    data_changed = pyqtSignal(object)  # LoadedData or None
+    status_changed = pyqtSignal()
+    message = pyqtSignal(str)
+
+    def __init__(self, host: PluginHost, jobs: Jobs, parent=None):
+        super().__init__(parent)
+        self.host = host
+        self.jobs = jobs
+        self.run = None
+        self.data: LoadedData | None = None
+        self.data_name: str | None = None  # the user's choice; None: the run's own data
+        self.device = "auto"
+        self.lock = threading.RLock()
+        self.note = ""  # why there is no run, shown in the chain view
+
+    # --- runs ------------------------------------------------------------------------------
+    def open_run(self, path: Path | str | None = None, model: str | None = None) -> None:
+        """Open a run folder, or the bundled run of ``model``, in a worker."""
+        self.jobs.start("Open run", load_run_job, self.host, path, model, self.device,
+                        key="run", on_return=self._run_loaded, on_error=self._run_failed)
+
+    def bundled(self) -> list[str]:
+        from ..api import bundled_models
+
+        return bundled_models()
+
+    def set_device(self, device: str) -> None:
+        self.device = device
+        if self.run is not None and self.run.path is not None:
+            self.open_run(self.run.path)
+        self.status_changed.emit()
+
+    def _run_loaded(self, run) -> None:
+        self.run = run
+        self.note = ""
+        self.data = None  # reloaded below at the run's image size
+        self.data_changed.emit(None)
+        self.run_changed.emit(run)
+        self.status_changed.emit()
+        self.message.emit(f"Opened {run.name} run {run.path}")
+        self.load_data(self.data_name)
+
+    def _run_failed(self, exc) -> None:
+        if self.run is None:
+            self.note = str(exc)
+            self.run_changed.emit(None)
+
+    # --- data ------------------------------------------------------------------------------
+    def default_data(self) -> str:
+        if self.run is not None:
+            return self.run.config.data.get("data") or "toyfaces"
+        return "toyfaces"
+
+    def load_data(self, name: str | None = None, *, explicit: bool = False) -> None:
+        """Load the test split of ``name`` (None: the run's dataset) at the run's image size."""
+        if explicit:
+            self.data_name = name
+        name = name or self.default_data()
+        model = self.run.model if self.run is not None else None
+        size = model.image_size if model is not None else None
+        channels = model.channels if model is not None else None
+        self.jobs.start("Load data", load_data_job, self.host, name, size, channels, key="data",
+                        on_return=self._data_loaded)
+
+    def _data_loaded(self, data: LoadedData) -> None:
+        self.data = data
+        self.data_changed.emit(data)
+        self.status_changed.emit()
+
+    # --- status ----------------------------------------------------------------------------
+    def device_label(self) -> str:
+        if self.run is not None:
+            resolved = str(self.run.device)
+            return self.device if self.device == resolved else f"{self.device} ({resolved})"
+        return self.device
+
+    def status_text(self) -> str:
+        run = self.run
+        model = f"{run.name}" + (f" [{run.config.plugin}]" if run.config.plugin else "") \
+            if run else "none"
+        path = str(run.path) if run is not None and run.path else "no run"
+        if self.data is not None:
+            data = f"{self.data.name} (test, {len(self.data.images)} images)"
+        else:
+            data = self.data_name or "none"
+        return f"Model: {model}   |   Run: {path}   |   Data: {data}   |   " \
+               f"Device: {self.device_label()}"

@@ -1,0 +1,421 @@
+"""The training panel: settings, Start/Stop, live loss curves, progress, ETA and previews."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import QStandardPaths, Qt, QTimer, pyqtSignal
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..plugins import PluginHost
+from .mosaic import MosaicView, Panel
+from .session import Session
+
+UPDATE_S = 0.1  # progress reports at most 10 times a second
+PREVIEW_S = 2.0  # preview images every 2 seconds of training
+PREVIEW_N = 8
+CURVE_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14),
+                 (148, 103, 189), (140, 86, 75)]
+RUNS_ENV = "GENAE_STUDIO_RUNS"
+
+
+def runs_root() -> Path:
+    """Where new runs go: $GENAE_STUDIO_RUNS or Documents/genae-studio/runs."""
+    env = os.environ.get(RUNS_ENV)
+    if env:
+        return Path(env)
+    docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    return Path(docs or Path.home()) / "genae-studio" / "runs"
+
+
+@dataclass
+class TrainUpdate:
+    steps: list[int]  # global step of each record
+    losses: list[dict[str, float]]
+    progress: object  # the latest TrainProgress
+
+
+@dataclass
+class Preview:
+    recon: np.ndarray  # uint8 (2, PREVIEW_N, C, H, W): inputs, reconstructions
+    samples: np.ndarray  # uint8 (1, PREVIEW_N, C, H, W)
+    epoch: int
+    step: int
+
+
+def _capturing_host(host: PluginHost, box: dict) -> PluginHost:
+    """A host whose factories remember the model they build (train() hands out no model
+    before it ends; the preview needs it)."""
+    def wrap(factory):
+        def build(**hparams):
+            box["model"] = factory(**hparams)
+            return box["model"]
+        return build
+
+    models = {k: replace(s, factory=wrap(s.factory)) for k, s in host.models.items()}
+    return PluginHost(host.manager, models, host.datasets, [])
+
+
+def _preview(model, images: np.ndarray, z) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    from ..chain import sampling_mode
+    from ..imaging import to_uint8
+
+    with torch.inference_mode(), sampling_mode(model, "batch"):
+        x = torch.from_numpy(images).to(model.device).float().div_(255)
+        rec = model.decode(model.encode(x, sample=False))
+        samples = model.decode(z.to(model.device))
+    return np.stack([images, to_uint8(rec)]), to_uint8(samples)[None]
+
+
+def train_job(job, settings, out: Path, host: PluginHost):
+    """Run genae_studio.training.train in this worker; emits TrainUpdate and Preview."""
+    import torch
+
+    from ..data import resolve_dataset
+    from ..training import train
+
+    box: dict = {}
+    pending: list = []
+    state = {"sent": 0.0, "preview": time.perf_counter(), "images": None,
+             "z": None}
+
+    def preview(progress) -> None:
+        model = box.get("model")
+        if model is None:
+            return
+        if state["images"] is None:
+            test = resolve_dataset(settings.data, host.datasets, data_format=settings.data_format,
+                                   split="test", image_size=model.image_size, limit=PREVIEW_N)
+            state["images"] = test.batch(np.arange(min(PREVIEW_N, len(test))))
+            state["z"] = torch.randn(len(state["images"]), model.latent_dim,
+                                     generator=torch.Generator().manual_seed(0))
+        recon, samples = _preview(model, state["images"], state["z"])
+        job.emit(Preview(recon, samples, progress.epoch, progress.step))
+
+    def on_progress(p) -> None:
+        pending.append((p.epoch * p.steps_per_epoch + p.step, p.losses))
+        now = time.perf_counter()
+        last = p.epoch + 1 == p.epochs and p.step == p.steps_per_epoch
+        if now - state["sent"] >= UPDATE_S or last:
+            state["sent"] = now
+            steps, losses = zip(*pending)
+            pending.clear()
+            job.emit(TrainUpdate(list(steps), list(losses), p))
+        if now - state["preview"] >= PREVIEW_S:
+            state["preview"] = now
+            preview(p)
+
+    def on_checkpoint(_model, progress) -> None:
+        preview(progress)
+
+    result = train(settings, out, host=_capturing_host(host, box), on_progress=on_progress,
+                   should_stop=lambda: job.aborted, on_checkpoint=on_checkpoint)
+    result.model = None  # the GUI opens the run folder instead
+    return result
+
+
+class TrainPanel(QWidget):
+    """Train a model; the finished (or stopped) run is announced with ``trained(path)``."""
+
+    trained = pyqtSignal(object)  # Path of the run folder
+
+    def __init__(self, session: Session, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.job = None
+        self.out: Path | None = None
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.data: dict[str, tuple[list, list]] = {}
+        self.last_progress = None
+        self._first: int | None = None  # the first global step of this session (resume)
+        self._started = 0.0
+        self._build()
+        self._timer = QTimer(self, singleShot=True, interval=200)
+        self._timer.timeout.connect(self._draw_curves)
+        self._update_enabled()
+
+    # --- layout ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        host = self.session.host
+        self.model_combo = QComboBox()
+        for spec in host.models.values():
+            self.model_combo.addItem(spec.name)
+            self.model_combo.setItemData(self.model_combo.count() - 1,
+                                         f"{spec.description} (plugin {spec.plugin})",
+                                         Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.currentTextChanged.connect(self._model_changed)
+        self.data_combo = QComboBox(editable=True)
+        self.data_combo.addItems([n for n, s in host.datasets.items() if s.detect is None])
+        self.data_combo.setToolTip("A built-in dataset, or type / browse to a folder or file")
+        browse_data = QPushButton("…")
+        browse_data.setToolTip("Choose a folder of images or a dataset file")
+        browse_data.clicked.connect(self._browse_data)
+        self.epochs = QSpinBox(minimum=1, maximum=1000, value=20)
+        self.batch = QSpinBox(minimum=2, maximum=4096, value=64)
+        self.lr = QDoubleSpinBox(minimum=1e-6, maximum=1.0, decimals=6, singleStep=1e-4,
+                                 value=2e-4)
+        self.latent = QSpinBox(minimum=1, maximum=4096, value=200)
+        self.noise = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5)
+        self.noise.setToolTip("Corruption std of denoising models (0.5: variance 0.25 as in "
+                              "the paper)")
+        self.width_spin = QSpinBox(minimum=4, maximum=512, value=64)
+        self.width_spin.setToolTip("Filters in the first conv layer (DCGAN: 64)")
+        self.size_combo = QComboBox()
+        self.size_combo.addItems(["dataset", "32", "64"])
+        self.size_combo.setToolTip("Image size; 'dataset' uses the dataset's own")
+        self.limit = QSpinBox(minimum=0, maximum=10_000_000, value=0, specialValueText="all")
+        self.limit.setToolTip("Use only the first N training images (all: 0)")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cpu", "cuda"])
+        self.out_edit = QLineEdit()
+        self.out_edit.setPlaceholderText(f"auto: {runs_root()}/MODEL-DATE")
+        self.out_edit.setToolTip("The run folder to write (config, weights, training state)")
+        browse_out = QPushButton("…")
+        browse_out.clicked.connect(self._browse_out)
+
+        form = QFormLayout()
+        form.addRow("Model", self.model_combo)
+        form.addRow("Dataset", _row(self.data_combo, browse_data))
+        form.addRow("Epochs", self.epochs)
+        form.addRow("Batch size", self.batch)
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Latent size", self.latent)
+        form.addRow("Noise std", self.noise)
+        form.addRow("Width", self.width_spin)
+        form.addRow("Image size", self.size_combo)
+        form.addRow("Limit", self.limit)
+        form.addRow("Device", self.device_combo)
+        form.addRow("Run folder", _row(self.out_edit, browse_out))
+        self.start_button = QPushButton("Start training")
+        self.start_button.setToolTip("Train in the background; the result becomes the active "
+                                     "run")
+        self.start_button.clicked.connect(self.start)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop within about a second; the checkpoint is kept")
+        self.stop_button.clicked.connect(self.stop)
+        form.addRow(_row(self.start_button, self.stop_button))
+        left = QWidget()
+        left.setLayout(form)
+        left.setMaximumWidth(360)
+
+        self.bar = QProgressBar()
+        self.bar.setFormat("%p%")
+        self.bar_label = QLabel("Not training.")
+        self.log_box = QCheckBox("log scale", checked=True)
+        self.log_box.toggled.connect(lambda on: self.plot.setLogMode(False, on))
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLogMode(False, True)
+        self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.plot.setLabel("bottom", "batch")
+        self.plot.setLabel("left", "loss")
+        self.plot.addLegend(offset=(-8, 8), labelTextColor=(30, 30, 30),
+                            brush=(255, 255, 255, 200))
+        middle = QWidget()
+        ml = QVBoxLayout(middle)
+        ml.setContentsMargins(0, 0, 0, 0)
+        ml.addWidget(self.bar)
+        ml.addLayout(_hbox(self.bar_label, None, self.log_box))
+        ml.addWidget(self.plot, 1)
+        self.preview = MosaicView()
+        self.preview.setToolTip("Held-out images, their reconstructions, and samples decoded "
+                                "from fixed prior codes")
+        self.preview_label = QLabel("Previews appear while training.")
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.preview_label)
+        rl.addWidget(self.preview, 1)
+        split = QSplitter()
+        for w in (left, middle, right):
+            split.addWidget(w)
+        split.setStretchFactor(1, 3)
+        split.setStretchFactor(2, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(split)
+        self._model_changed(self.model_combo.currentText())
+
+    def _model_changed(self, name: str) -> None:
+        spec = self.session.host.models.get(name)
+        self.noise.setEnabled(bool(spec and spec.denoising))
+
+    def _browse_data(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose a folder of images")
+        if path:
+            self.data_combo.setCurrentText(path)
+
+    def _browse_out(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Choose the run folder")
+        if path:
+            self.out_edit.setText(path)
+
+    # --- settings --------------------------------------------------------------------------
+    def settings(self):
+        from ..training import TrainSettings
+
+        size = self.size_combo.currentText()
+        return TrainSettings(
+            model=self.model_combo.currentText(), data=self.data_combo.currentText().strip(),
+            epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
+            latent_dim=self.latent.value(), image_size=None if size == "dataset" else int(size),
+            width=self.width_spin.value(), noise_std=self.noise.value(),
+            device=self.device_combo.currentText(), limit=self.limit.value() or None)
+
+    def state(self) -> dict:
+        return {k: v for k, v in vars(self.settings()).items() if k != "betas"}
+
+    def restore(self, state: dict) -> None:
+        def get(key, cast, default):
+            try:
+                return cast(state.get(key, default))
+            except (TypeError, ValueError):
+                return default
+
+        if state.get("model") in self.session.host.models:
+            self.model_combo.setCurrentText(state["model"])
+        self.data_combo.setCurrentText(str(state.get("data") or "toyfaces"))
+        self.epochs.setValue(get("epochs", int, 20))
+        self.batch.setValue(get("batch_size", int, 64))
+        self.lr.setValue(get("lr", float, 2e-4))
+        self.latent.setValue(get("latent_dim", int, 200))
+        self.noise.setValue(get("noise_std", float, 0.5))
+        self.width_spin.setValue(get("width", int, 64))
+        size = state.get("image_size")
+        self.size_combo.setCurrentText(str(size) if size and str(size) != "None" else "dataset")
+        limit = state.get("limit")
+        self.limit.setValue(get("limit", int, 0) if limit not in (None, "None") else 0)
+        self.device_combo.setCurrentText(str(state.get("device") or "auto"))
+
+    # --- training --------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def _update_enabled(self) -> None:
+        self.start_button.setEnabled(not self.running)
+        self.stop_button.setEnabled(self.running)
+
+    def start(self) -> None:
+        if self.running:
+            return
+        settings = self.settings()
+        text = self.out_edit.text().strip()
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        self.out = Path(text) if text else runs_root() / f"{settings.model}-{stamp}"
+        for curve in self.curves.values():
+            self.plot.removeItem(curve)
+        self.plot.plotItem.legend.clear()
+        self.curves, self.data, self.last_progress, self._first = {}, {}, None, None
+        self.bar.setValue(0)
+        self.bar_label.setText(f"Starting: {settings.model} on {settings.data} → {self.out}")
+        self._started = time.perf_counter()
+        self.job = self.session.jobs.start(
+            "Training", train_job, settings, self.out, self.session.host, key="train",
+            on_yield=self._update, on_return=self._done, on_finish=self._finished)
+        self._update_enabled()
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.abort()
+            self.bar_label.setText("Stopping after this batch; the checkpoint is kept…")
+
+    def _update(self, value) -> None:
+        if isinstance(value, Preview):
+            self._show_preview(value)
+            return
+        for step, losses in zip(value.steps, value.losses):
+            for name, loss in losses.items():
+                xs, ys = self.data.setdefault(name, ([], []))
+                xs.append(step)
+                ys.append(loss)
+        p = value.progress
+        self.last_progress = p
+        total = p.epochs * p.steps_per_epoch
+        done = p.epoch * p.steps_per_epoch + p.step
+        self.bar.setMaximum(total)
+        self.bar.setValue(done)
+        if self._first is None:
+            self._first = value.steps[0] - 1
+        eta = (total - done) * p.elapsed_s / max(1, done - self._first)
+        losses = "  ".join(f"{k} {v:.4g}" for k, v in p.losses.items())
+        self.bar_label.setText(f"epoch {p.epoch + 1}/{p.epochs} · batch {p.step}/"
+                               f"{p.steps_per_epoch} · {p.images_per_s:,.0f} images/s · "
+                               f"ETA {_duration(eta)} · {losses}")
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _draw_curves(self) -> None:
+        for k, (name, (xs, ys)) in enumerate(self.data.items()):
+            curve = self.curves.get(name)
+            if curve is None:
+                colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+                curve = self.plot.plot(pen=pg.mkPen(colour, width=1.5), name=name)
+                self.curves[name] = curve
+            curve.setData(np.asarray(xs), np.asarray(ys))
+
+    def _show_preview(self, p: Preview) -> None:
+        rows = np.concatenate([p.recon, p.samples])
+        self.preview.set_panels([Panel(rows, "rows: held-out · reconstructed · samples")])
+        self.preview_label.setText(f"Preview at epoch {p.epoch + 1}, batch {p.step}")
+
+    def _done(self, result) -> None:
+        self._draw_curves()
+        what = "stopped" if result.stopped else "finished"
+        self.bar_label.setText(f"Training {what} after {result.epochs_done} epoch(s) in "
+                               f"{_duration(time.perf_counter() - self._started)}; "
+                               f"run saved to {result.out}")
+        if not result.stopped:
+            self.bar.setValue(self.bar.maximum())
+        self.trained.emit(Path(result.out))
+
+    def _finished(self) -> None:
+        self.job = None
+        self._update_enabled()
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _row(*widgets) -> QWidget:
+    w = QWidget()
+    lay = QHBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    for x in widgets:
+        lay.addWidget(x)
+    return w
+
+
+def _hbox(*widgets) -> QHBoxLayout:
+    lay = QHBoxLayout()
+    for x in widgets:
+        if x is None:
+            lay.addStretch(1)
+        else:
+            lay.addWidget(x)
+    return lay
