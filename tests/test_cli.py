@@ -103,3 +103,11 @@ def test_module_entry_point_runs():
     result = subprocess.run([sys.executable, "-m", "genae_studio", "--help"],
                             capture_output=True, text=True, check=True)
     assert "train" in result.stdout and "interpolate" in result.stdout
+
+
+def test_usage_errors_are_one_line_with_exit_code_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sample", "--steps", "1,x"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "steps must be comma-separated integers" in err[0]

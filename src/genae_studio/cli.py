@@ -10,6 +10,13 @@ from .errors import GenaeError, UsageError
 PROG = "genae-studio"
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage errors are one line on stderr, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parse_steps(text: str) -> list[int]:
     try:
         steps = [int(s) for s in text.split(",") if s.strip()]
@@ -50,7 +57,7 @@ def _model_source(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog=PROG, description="Generative autoencoders sampled with Markov chains "
         "(Creswell et al. 2017). With no command, opens the studio.")
     _common(parser, suppress=False)

@@ -1,0 +1,598 @@
+"""The studio's main window: pickers, the chain view, docks, menus, status and errors."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import GenaeError
+from ..plugins import PluginHost
+from . import export
+from .chain_view import ChainView
+from .gallery import InterpolationPanel
+from .latent_view import LatentView, fit_latent_job
+from .session import Session
+from .train_panel import TrainPanel
+from .workers import Jobs
+
+OPEN_DATA = "Open folder or file…"
+
+
+class ErrorBanner(QFrame):
+    """A dismissable line at the top of the window for errors and notices."""
+
+    STYLES = {"error": "background: #fde2e1; color: #7a1010; border: 1px solid #f0a8a5;",
+              "info": "background: #e6f0fb; color: #123c69; border: 1px solid #a9c6ea;"}
+
+    def __init__(self, on_details, parent=None):
+        super().__init__(parent)
+        self.label = QLabel(wordWrap=True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        details = QToolButton(text="Details")
+        details.setToolTip("Show the log with the full traceback")
+        details.clicked.connect(on_details)
+        close = QToolButton(text="✕")
+        close.setToolTip("Dismiss")
+        close.clicked.connect(self.hide)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 4, 4)
+        lay.addWidget(self.label, 1)
+        lay.addWidget(details)
+        lay.addWidget(close)
+        self.kind = ""
+        self.hide()
+
+    def show_message(self, text: str, kind: str = "error") -> None:
+        self.kind = kind
+        self.setStyleSheet(f"ErrorBanner {{ {self.STYLES[kind]} border-radius: 4px; }}")
+        self.label.setText(text)
+        self.show()
+
+
+class JobStatus(QWidget):
+    """The running jobs in the status bar: name, progress and a cancel button."""
+
+    def __init__(self, jobs: Jobs, parent=None):
+        super().__init__(parent)
+        self.jobs = jobs
+        self.label = QLabel()
+        self.bar = QProgressBar(maximumWidth=140, maximumHeight=14, textVisible=False)
+        self.cancel = QToolButton(text="✕")
+        self.cancel.setToolTip("Cancel the running jobs (training stops and keeps its "
+                               "checkpoint)")
+        self.cancel.clicked.connect(lambda: jobs.cancel())
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        for w in (self.label, self.bar, self.cancel):
+            lay.addWidget(w)
+        jobs.changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        active = self.jobs.active()
+        self.setVisible(bool(active))
+        if not active:
+            return
+        job = active[-1]
+        p = self.jobs.last_progress.get(job)
+        text = p.text if p is not None and p.text else job.name.lower()
+        more = f" (+{len(active) - 1})" if len(active) > 1 else ""
+        self.label.setText(f"{text}{more}")
+        if p is not None and p.total:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * p.done / p.total))
+        else:
+            self.bar.setRange(0, 0)  # busy
+
+
+class MainWindow(QMainWindow):
+    """Chain view in the middle; latent space on the right; interpolation, training and the
+    log below. A hidden "Chain metrics" dock is kept for plots against t."""
+
+    def __init__(self, host: PluginHost, settings: QSettings | None = None, *,
+                 checkpoint: Path | None = None, data: str | None = None,
+                 device: str | None = None):
+        super().__init__()
+        self.settings = settings if settings is not None else QSettings()
+        self.jobs = Jobs(self)
+        self.session = Session(host, self.jobs, self)
+        self.session.device = device or str(self.settings.value("device", "auto"))
+        self.setWindowTitle("genae-studio")
+        self.setAcceptDrops(True)
+        self._build()
+        self._connect()
+        self._restore()
+        for failure in host.failures:
+            self.log(f"warning: {failure} (skipped)")
+        QTimer.singleShot(0, lambda: self._open_initial(checkpoint, data))
+
+    # --- building --------------------------------------------------------------------------
+    def _build(self) -> None:
+        s = self.session
+        self.banner = ErrorBanner(self._show_log)
+        self.chain_view = ChainView(s)
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(4, 4, 4, 0)
+        lay.addWidget(self.banner)
+        lay.addWidget(self.chain_view, 1)
+        self.setCentralWidget(central)
+
+        self.latent_view = LatentView()
+        self.interp_panel = InterpolationPanel(s, lambda: self.chain_view.bn_combo.currentText())
+        self.train_panel = TrainPanel(s)
+        self.log_view = QPlainTextEdit(readOnly=True)
+        self.log_view.setMaximumBlockCount(5000)
+        self.metrics_host = QWidget()  # a later plot of latent MMD / Frechet distance vs t
+        QVBoxLayout(self.metrics_host).addWidget(
+            QLabel("Chain metrics against t will be plotted here.",
+                   alignment=Qt.AlignmentFlag.AlignCenter))
+        self.latent_dock = self._dock("Latent space", self.latent_view,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.metrics_dock = self._dock("Chain metrics", self.metrics_host,
+                                       Qt.DockWidgetArea.RightDockWidgetArea)
+        self.interp_dock = self._dock("Interpolation", self.interp_panel,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.train_dock = self._dock("Training", self.train_panel,
+                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.splitDockWidget(self.latent_dock, self.metrics_dock, Qt.Orientation.Vertical)
+        self.tabifyDockWidget(self.interp_dock, self.train_dock)
+        self.tabifyDockWidget(self.train_dock, self.log_dock)
+        self.interp_dock.raise_()
+        self.metrics_dock.hide()
+        self.resizeDocks([self.latent_dock], [620], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.interp_dock], [290], Qt.Orientation.Vertical)
+        self._default_state = self.saveState()
+
+        self._build_toolbar()
+        self._build_menus()
+        self.status_label = QLabel()
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.statusBar().addPermanentWidget(self.status_label, 1)
+        self.job_status = JobStatus(self.jobs)
+        self.statusBar().addPermanentWidget(self.job_status)
+        self.resize(1480, 940)
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "_").lower())
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Pickers")
+        bar.setObjectName("pickers")
+        bar.setMovable(False)
+        self.model_combo = QComboBox(minimumContentsLength=10)
+        self.model_combo.setToolTip("Model: opens its bundled run (every loaded plugin's "
+                                    "models are listed)")
+        self._fill_models()
+        self.model_combo.activated.connect(
+            lambda i: self._model_picked(self.model_combo.itemText(i)))
+        self.data_combo = QComboBox(minimumContentsLength=14)
+        self.data_combo.setToolTip("Held-out data for the latent view and the gallery")
+        self.data_combo.addItems([n for n, spec in self.session.host.datasets.items()
+                                  if spec.detect is None])
+        self.data_combo.insertSeparator(self.data_combo.count())
+        self.data_combo.addItem(OPEN_DATA)
+        self.data_combo.activated.connect(
+            lambda i: self._data_picked(self.data_combo.itemText(i)))
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cpu", "cuda"])
+        self.device_combo.setToolTip("Where models run: auto picks cuda, then mps, then cpu")
+        if not _cuda_available():
+            self.device_combo.model().item(2).setEnabled(False)
+            self.device_combo.setItemData(2, "CUDA is not available here",
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.device_combo.setCurrentText(self.session.device)
+        self.device_combo.activated.connect(
+            lambda i: self.session.set_device(self.device_combo.itemText(i)))
+        self.open_action = QAction("Open run…", self, shortcut=QKeySequence.StandardKey.Open,
+                                   toolTip="Open a run folder (or drop one onto the window)",
+                                   triggered=self.open_run_dialog)
+        for label, widget in (("Model ", self.model_combo), (None, self.open_action),
+                              ("  Data ", self.data_combo), ("  Device ", self.device_combo)):
+            if isinstance(widget, QAction):
+                bar.addAction(widget)
+                continue
+            bar.addWidget(QLabel(label))
+            bar.addWidget(widget)
+
+    def _fill_models(self) -> None:
+        bundled = set(self.session.bundled())
+        self.model_combo.clear()
+        for spec in self.session.host.models.values():
+            self.model_combo.addItem(spec.name)
+            note = "bundled run available" if spec.name in bundled else \
+                "no bundled run: train one or open a run folder"
+            self.model_combo.setItemData(self.model_combo.count() - 1,
+                                         f"{spec.description}\nplugin {spec.plugin}; {note}",
+                                         Qt.ItemDataRole.ToolTipRole)
+
+    def _build_menus(self) -> None:
+        cv = self.chain_view
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction(self.open_action)
+        menu.addAction(self._action("Open dataset…", self._open_data_dialog))
+        self.recent_menu = menu.addMenu("Recent runs")
+        menu.addSeparator()
+        ex = menu.addMenu("Export")
+        ex.addAction(self._action("Grid as PNG…", self.export_grid, "Ctrl+E"))
+        ex.addAction(self._action("Chain strip as PNG…", self.export_strip))
+        ex.addAction(self._action("Latent plot as PNG…", self.export_latent))
+        ex.addAction(self._action("Interpolation as PNG…", self.export_interp))
+        ex.addAction(self._action("Chain as animated GIF…", self.export_gif, "Ctrl+G"))
+        ex.addAction(self._action("Chain arrays as .npz…", self.export_npz))
+        menu.addSeparator()
+        menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        menu = self.menuBar().addMenu("&Chain")
+        for text, slot, key in (("Step", lambda: cv.run_steps(1), "S"),
+                                ("Run k steps", cv.run_steps, "R"),
+                                ("Stop", self._stop, "Esc"),
+                                ("Reset (new z0)", lambda: cv.reset(cv.seed_spin.value() + 1),
+                                 "Ctrl+R"),
+                                (None, None, None),
+                                ("Previous step", lambda: cv.step_t(-1), "Left"),
+                                ("Next step", lambda: cv.step_t(1), "Right"),
+                                ("First step", lambda: cv.set_t_index(0), "Home"),
+                                ("Last step", lambda: cv.set_t_index(-1), "End"),
+                                ("Compare t=0 | t", cv.compare_box.toggle, "C"),
+                                ("Clear selection", lambda: cv.select(None), "Backspace")):
+            if text is None:
+                menu.addSeparator()
+            else:
+                menu.addAction(self._action(text, slot, key))
+
+        self.view_menu = self.menuBar().addMenu("&View")
+        for dock in (self.latent_dock, self.interp_dock, self.train_dock, self.log_dock,
+                     self.metrics_dock):
+            self.view_menu.addAction(dock.toggleViewAction())
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self._action("Reset layout", self.reset_layout))
+
+        menu = self.menuBar().addMenu("&Help")
+        menu.addAction(self._action("About genae-studio", self.about, "F1"))
+
+    def _action(self, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(lambda _checked=False: slot())
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+            action.setToolTip(f"{text} [{QKeySequence(shortcut).toString()}]")
+        return action
+
+    # --- wiring ----------------------------------------------------------------------------
+    def _connect(self) -> None:
+        s = self.session
+        s.status_changed.connect(self._update_status)
+        s.run_changed.connect(self._run_changed)
+        s.data_changed.connect(self._data_changed)
+        s.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.jobs.error.connect(self.report_error)
+        self.chain_view.changed.connect(self._chains_changed)
+        self.interp_panel.created.connect(self._interpolated)
+        self.train_panel.trained.connect(self._trained)
+        self._update_status()
+
+    def _open_initial(self, checkpoint: Path | None, data: str | None) -> None:
+        if data:
+            self.session.data_name = data
+        if checkpoint is not None:
+            self.session.open_run(checkpoint)
+            return
+        bundled = self.session.bundled()
+        model = str(self.settings.value("model", "vae"))
+        if bundled:
+            self.session.open_run(model=model if model in bundled else bundled[0])
+        else:
+            from ..api import resources_dir
+
+            self.session.note = (f"There is no bundled run yet (none in "
+                                 f"{resources_dir() / 'runs'}).")
+            self.session.run_changed.emit(None)
+            self.banner.show_message(self.session.note + " Open a run folder, or train a model "
+                                     "in the Training panel.", "info")
+
+    def _run_changed(self, run) -> None:
+        self.latent_view.clear("Encoding held-out data and fitting the PCA…" if run else
+                               "No run: nothing to project.")
+        self.chain_view.set_projection(None)
+        if run is None:
+            return
+        if self.banner.kind == "info":
+            self.banner.hide()
+        self.model_combo.setCurrentText(run.name)
+        self.train_panel.model_combo.setCurrentText(run.name)
+        self.setWindowTitle(f"genae-studio — {run.name} ({run.path})")
+        if run.path is not None:
+            self._remember_run(Path(run.path))
+        self.log(f"opened {run.name} run {run.path} on {run.device}")
+
+    def _data_changed(self, data) -> None:
+        run = self.session.run
+        if data is None:
+            return
+        self.data_combo.blockSignals(True)
+        if self.data_combo.findText(data.name) < 0:
+            self.data_combo.insertItem(self.data_combo.count() - 2, data.name)
+        self.data_combo.setCurrentText(data.name)
+        self.data_combo.blockSignals(False)
+        if run is None:
+            return
+        self.latent_view.clear("Encoding held-out data and fitting the PCA…")
+        self.jobs.start("Fit PCA", fit_latent_job, run, self.session.lock, data,
+                        self.chain_view.bn_combo.currentText(), key="pca",
+                        on_return=lambda cloud, run=run: self._cloud_ready(cloud, run))
+
+    def _cloud_ready(self, cloud, run) -> None:
+        if run is not self.session.run:
+            return
+        self.latent_view.set_cloud(cloud)
+        self.chain_view.set_projection(cloud.project)
+        self.log(f"PCA fitted on {len(cloud.data_xy)} encoded held-out images and "
+                 f"{len(cloud.prior_xy)} prior samples; explained variance "
+                 f"{100 * cloud.explained[0]:.1f}% + {100 * cloud.explained[1]:.1f}%")
+
+    def _chains_changed(self) -> None:
+        cv = self.chain_view
+        self.latent_view.set_chains(cv.history.trajectories(), cv.index, cv.selected)
+
+    def _interpolated(self, res) -> None:
+        k = res.z.shape[-1]
+        before, after = res.z.reshape(-1, res.z.shape[-2], k), \
+            res.z_after.reshape(-1, res.z.shape[-2], k)
+        for b, a in zip(before, after):
+            self.latent_view.add_path(b, a)
+
+    def _trained(self, path: Path) -> None:
+        self.log(f"training wrote {path}; opening it")
+        self.session.data_name = None
+        self.session.open_run(path)
+
+    def _update_status(self) -> None:
+        self.status_label.setText(self.session.status_text())
+
+    def _stop(self) -> None:
+        self.chain_view.stop()
+
+    # --- pickers ---------------------------------------------------------------------------
+    def _model_picked(self, name: str) -> None:
+        run = self.session.run
+        if run is not None and run.name == name and run.path is not None \
+                and Path(run.path).parent.name == "runs":
+            return
+        if name in self.session.bundled():
+            self.settings.setValue("model", name)
+            self.session.open_run(model=name)
+            return
+        if run is not None:
+            self.model_combo.setCurrentText(run.name)
+        self.train_panel.model_combo.setCurrentText(name)
+        self.train_dock.show()
+        self.train_dock.raise_()
+        self.banner.show_message(f"There is no bundled run for {name!r}. Train one in the "
+                                 "Training panel (now set to it) or open a run folder.", "info")
+
+    def _data_picked(self, text: str) -> None:
+        if text == OPEN_DATA:
+            self._open_data_dialog()
+            return
+        self.session.load_data(text, explicit=True)
+
+    def _open_data_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder")
+        if path:
+            self.session.load_data(path, explicit=True)
+        elif self.session.data is not None:
+            self.data_combo.setCurrentText(self.session.data.name)
+
+    def open_run_dialog(self) -> None:
+        start = str(self.session.run.path.parent) if self.session.run and \
+            self.session.run.path else ""
+        path = QFileDialog.getExistingDirectory(self, "Open a run folder", start)
+        if path:
+            self.session.open_run(path)
+
+    def _remember_run(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self._recent() if p != str(path)]
+        self.settings.setValue("recent_runs", recent[:8])
+        self.recent_menu.clear()
+        for p in recent[:8]:
+            self.recent_menu.addAction(self._action(p, lambda p=p: self.session.open_run(p)))
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent_runs", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    # --- drag and drop of run folders and datasets -----------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.open_path(paths[0])
+
+    def open_path(self, path: Path) -> None:
+        """A run folder opens as the run; anything else is tried as a dataset."""
+        if path.is_dir() and (path / "config.json").is_file():
+            self.session.open_run(path)
+        else:
+            self.session.load_data(str(path), explicit=True)
+
+    # --- errors and log --------------------------------------------------------------------
+    def report_error(self, job_name: str, exc: Exception) -> None:
+        """Show a worker's exception in the window: banner, status bar and log."""
+        text = str(exc) if isinstance(exc, GenaeError) else f"{type(exc).__name__}: {exc}"
+        self.banner.show_message(f"<b>{job_name} failed:</b> {_escape(text)}")
+        self.statusBar().showMessage(f"{job_name} failed: {text}", 10000)
+        self.log(f"error in {job_name}: {text}\n{getattr(exc, 'traceback_text', '')}".rstrip())
+
+    def log(self, text: str) -> None:
+        self.log_view.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {text}")
+
+    def _show_log(self) -> None:
+        self.log_dock.show()
+        self.log_dock.raise_()
+
+    # --- exports ---------------------------------------------------------------------------
+    def _ask(self, title: str, name: str, filt: str) -> Path | None:
+        folder = str(self.settings.value("export_dir", str(Path.home())))
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filt)
+        if not path:
+            return None
+        self.settings.setValue("export_dir", str(Path(path).parent))
+        return Path(path)
+
+    def _export(self, title: str, name: str, filt: str, write) -> None:
+        path = self._ask(title, name, filt)
+        if path is None:
+            return
+        try:
+            write(path)
+        except (OSError, ValueError) as exc:
+            self.report_error("Export", exc)
+            return
+        self.statusBar().showMessage(f"Wrote {path}", 5000)
+        self.log(f"wrote {path}")
+
+    def export_grid(self) -> None:
+        mosaic = self.chain_view.grid.mosaic
+        if mosaic is None:
+            self.report_error("Export", ValueError("no grid to export yet"))
+            return
+        self._export("Export grid", f"chain-t{self.chain_view.t}.png", "PNG (*.png)",
+                     lambda p: export.save_mosaic(mosaic, p))
+
+    def export_strip(self) -> None:
+        mosaic = self.chain_view.strip.mosaic
+        if mosaic is None or not self.chain_view.strip.isVisible():
+            self.report_error("Export", ValueError("click a sample first to show its strip"))
+            return
+        self._export("Export strip", f"chain-{self.chain_view.selected}.png", "PNG (*.png)",
+                     lambda p: export.save_mosaic(mosaic, p))
+
+    def export_latent(self) -> None:
+        self._export("Export latent plot", "latent.png", "PNG (*.png)",
+                     lambda p: export.save_widget(self.latent_view.plot, p))
+
+    def export_interp(self) -> None:
+        mosaic = self.interp_panel.view.mosaic
+        if mosaic is None:
+            self.report_error("Export", ValueError("no interpolation yet"))
+            return
+        self._export("Export interpolation", "interpolation.png", "PNG (*.png)",
+                     lambda p: export.save_mosaic(mosaic, p))
+
+    def export_gif(self) -> None:
+        cv = self.chain_view
+        self._export("Export chain as GIF", "chain.gif", "GIF (*.gif)",
+                     lambda p: export.save_chain_gif(cv.history, p, chain=cv.selected))
+
+    def export_npz(self) -> None:
+        self._export("Export chain arrays", "chain.npz", "NumPy (*.npz)",
+                     lambda p: export.save_chain_npz(self.chain_view.history, p))
+
+    # --- settings, layout, about -----------------------------------------------------------
+    def _restore(self) -> None:
+        st = self.settings
+        if st.value("geometry") is not None:
+            self.restoreGeometry(st.value("geometry"))
+        if st.value("window_state") is not None:
+            self.restoreState(st.value("window_state"))
+        self.chain_view.restore(_group(st, "chain"))
+        self.train_panel.restore(_group(st, "train"))
+        self._remember_run_menu()
+
+    def _remember_run_menu(self) -> None:
+        for p in self._recent()[:8]:
+            self.recent_menu.addAction(self._action(p, lambda p=p: self.session.open_run(p)))
+
+    def save_settings(self) -> None:
+        st = self.settings
+        st.setValue("geometry", self.saveGeometry())
+        st.setValue("window_state", self.saveState())
+        st.setValue("device", self.session.device)
+        for group, state in (("chain", self.chain_view.state()),
+                             ("train", self.train_panel.state())):
+            for key, value in state.items():
+                st.setValue(f"{group}/{key}", value)
+        st.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state)
+
+    def about(self) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setWindowTitle("About genae-studio")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(about_text())
+        box.open()  # not modal for the event loop: the window stays responsive
+        return box
+
+    def closeEvent(self, event) -> None:
+        self.save_settings()
+        self.jobs.shutdown(10000)  # training stops after its batch and keeps the checkpoint
+        super().closeEvent(event)
+
+
+def about_text() -> str:
+    import platform
+
+    import numpy
+    import pyqtgraph
+    import sklearn
+    import torch
+    from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
+
+    from .. import __version__
+
+    rows = [("genae-studio", __version__), ("Python", platform.python_version()),
+            ("PyTorch", torch.__version__), ("NumPy", numpy.__version__),
+            ("scikit-learn", sklearn.__version__), ("pyqtgraph", pyqtgraph.__version__),
+            ("PyQt6", PYQT_VERSION_STR), ("Qt", QT_VERSION_STR)]
+    table = "".join(f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in rows)
+    return ("<h3>genae-studio</h3><p>Generative autoencoders sampled with Markov chains "
+            "(Creswell et al. 2017): step through chains, watch latent trajectories, "
+            f"interpolate and train.</p><table>{table}</table>")
+
+
+def _group(settings: QSettings, group: str) -> dict:
+    settings.beginGroup(group)
+    try:
+        return {k: settings.value(k) for k in settings.childKeys()}
+    finally:
+        settings.endGroup()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
