@@ -1,12 +1,555 @@
-"""``genae-studio eval``: sample quality and latent distances at each chain step (placeholder)."""
+"""``genae-studio eval``: sample quality and latent distances at each chain step.
+
+For every run and every requested chain step t the command measures
+
+* ``mmd_data``: unbiased MMD^2 between the chain's z_t and codes of held-out data, i.e.
+  samples of P^(Z), the chain's stationary distribution. The paper says this falls with t.
+* ``mmd_prior``: unbiased MMD^2 between z_t and draws of the prior P(Z) = N(0, I).
+* ``fd``: Frechet distance between the decoded x_t and held-out images, in the features of a
+  small network trained on the dataset (see :mod:`genae_studio.features`).
+* ``precision``/``recall``: Kynkaanniemi et al. (2019), k = 3, in the same features.
+* ``ambiguous``/``glasses`` (datasets with a binary attribute such as toyfaces' sunglasses):
+  the share of images whose predicted P(sunglasses) lies in (0.2, 0.8), and the share
+  predicted to wear sunglasses (P > 0.5).
+
+``interp`` rows interpolate (slerp) between held-out faces with and without sunglasses and
+run the chain from every interior point: the paper's Figure 2 claim is that ``ambiguous``
+falls after a few steps. ``recon`` and ``data`` rows are floors, computed on two random halves
+of the held-out set: ``data`` compares half A with half B (codes, images), ``recon`` compares
+the decoded codes of half A with the images of half B.
+
+The same measures are available to the studio without the command line::
+
+    ref = build_reference(run, n=500)                 # once per run (trains/loads features)
+    row = step_metrics(ref, z_t, x_t)                 # per chain step, cheap
+    curves = chain_metrics(run, ref, z_steps, x_steps)  # {"mmd_data": [...], "fd": [...]}
+
+Heavy libraries (torch, numpy) are imported inside the functions, so the command line's
+parser stays light.
+"""
 from __future__ import annotations
 
-from .errors import UsageError
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from .errors import DataError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .api import Run
+    from .data import ImageDataset
+    from .features import FeatureExtractor, FeatureSettings
+
+COLUMNS = ("mmd_data", "mmd_prior", "fd", "precision", "recall", "ambiguous", "glasses")
+DEFAULT_STEPS = "0,1,5,10"
+AMBIGUOUS = (0.2, 0.8)
+PR_K = 3
+JSON_VERSION = 1
+
+
+# ---------------------------------------------------------------- command line
 
 def add_eval_arguments(parser) -> None:
-    """Add the eval options; must not import heavy libraries."""
+    """Add the eval options (argparse only: nothing heavy is imported here)."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--checkpoint", nargs="+", type=Path, metavar="DIR",
+                        help="run folders to evaluate (one table block each)")
+    source.add_argument("--model", nargs="+", metavar="NAME",
+                        help="bundled runs to evaluate (default: vae)")
+    parser.add_argument("--data", help="held-out data (default: each run's dataset, test split)")
+    parser.add_argument("--data-format", help="force the on-disk format of --data")
+    parser.add_argument("--steps", default=DEFAULT_STEPS,
+                        help=f"chain steps to measure, comma-separated (default {DEFAULT_STEPS})")
+    parser.add_argument("--n", type=int, default=2000,
+                        help="chains and held-out images per run (default 2000; capped at the "
+                             "size of the test split)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
+    parser.add_argument("--bn-mode", choices=("batch", "eval"), default="batch",
+                        help="batch norm while sampling: minibatch (the paper) or running stats")
+    parser.add_argument("--kernel", choices=("imq", "rbf"), default="imq",
+                        help="MMD kernel, summed over 7 scales (default imq)")
+    parser.add_argument("--attribute", metavar="NAME",
+                        help="binary attribute for the decisiveness test (default: sunglasses "
+                             "when the dataset has it)")
+    parser.add_argument("--points", type=int, default=10,
+                        help="points per interpolation, endpoints included (default 10)")
+    parser.add_argument("--feature-steps", type=int, default=600,
+                        help="training steps of the feature network (default 600; cached)")
+    parser.add_argument("--retrain-features", action="store_true",
+                        help="train the feature network again instead of using the cache")
+    parser.add_argument("--figures", type=Path, metavar="DIR",
+                        help="also save sample grids and attribute interpolations as PNG")
+
+
+def parse_steps(text: str) -> list[int]:
+    """"0,1,5,10" -> [0, 1, 5, 10] (sorted, unique); a UsageError otherwise."""
+    try:
+        steps = [int(s) for s in str(text).split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--steps must be comma-separated integers like 0,1,5,10, "
+                         f"got {text!r}") from None
+    if not steps or min(steps) < 0:
+        raise UsageError(f"--steps must be non-negative integers like 0,1,5,10, got {text!r}")
+    if max(steps) > 10000:
+        raise UsageError(f"--steps: {max(steps)} chain steps is more than 10000")
+    return sorted(set(steps))
+
+
+def _check_args(args) -> list[int]:
+    steps = parse_steps(args.steps)
+    if args.n < 10:
+        raise UsageError(f"--n must be at least 10, got {args.n}")
+    if args.points < 3:
+        raise UsageError(f"--points must be at least 3 (two endpoints and one between), "
+                         f"got {args.points}")
+    if args.feature_steps < 1:
+        raise UsageError(f"--feature-steps must be at least 1, got {args.feature_steps}")
+    return steps
 
 
 def run_eval_command(args, host) -> int:
-    raise UsageError("eval is not implemented yet")
+    """Evaluate the runs named on the command line; print the table, maybe write JSON/PNGs."""
+    import json
+
+    from .api import load_run
+    from .features import FeatureSettings
+    from .runs import atomic_write
+
+    steps = _check_args(args)
+
+    def log(msg: str) -> None:
+        print(f"eval: {msg}", file=sys.stderr, flush=True)
+
+    sources = ([(str(p), p, None) for p in args.checkpoint] if args.checkpoint
+               else [(m, None, m) for m in (args.model or ["vae"])])
+    runs = []
+    for label, path, model in sources:  # load all first: bad input fails before slow work
+        if model is not None and "/" in model:
+            raise UsageError(f"--model takes a bundled model name, got {model!r}; "
+                             f"use --checkpoint for a run folder")
+        runs.append((label, load_run(path, model=model, device=args.device, host=host)))
+    settings = FeatureSettings(steps=args.feature_steps)  # fixed seed: one net for all seeds
+    results, references = [], {}
+    for label, run in runs:
+        data = args.data or run.config.data.get("data") or "toyfaces"
+        data_format = args.data_format if args.data else run.config.data.get("format")
+        key = (data, data_format, run.model.image_size)
+        if key not in references:
+            references[key] = _datasets(data, data_format, run, host, settings, args, log)
+        heldout, extractor = references[key]
+        log(f"{label}: {run.name} on {data}, n={min(args.n, len(heldout))}, "
+            f"steps {','.join(map(str, steps))}")
+        ref = build_reference(run, heldout, n=args.n, extractor=extractor, seed=args.seed,
+                              bn_mode=args.bn_mode, kernel=args.kernel,
+                              attribute=args.attribute)
+        result = evaluate_run(run, ref, steps, seed=args.seed, points=args.points,
+                              bn_mode=args.bn_mode, label=label, data=data)
+        if args.figures:
+            for path in save_figures(result, args.figures):
+                log(f"wrote {path}")
+        results.append(result)
+
+    print(format_table(results))
+    if args.json:
+        doc = {"version": JSON_VERSION,
+               "settings": {"steps": steps, "n": args.n, "seed": args.seed,
+                            "bn_mode": args.bn_mode, "kernel": args.kernel, "k": PR_K,
+                            "ambiguous": list(AMBIGUOUS), "points": args.points,
+                            "feature_steps": args.feature_steps},
+               "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]}
+        text = json.dumps(doc, indent=2, default=_json_default)
+        atomic_write(args.json, lambda p: Path(p).write_text(text + "\n"))
+        log(f"wrote {args.json}")
+    return 0
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _datasets(data, data_format, run, host, settings, args, log):
+    """(held-out dataset, feature extractor) for one dataset at the run's image size."""
+    from .data import resolve_dataset
+    from .features import feature_extractor
+
+    kwargs = dict(data_format=data_format, image_size=run.model.image_size)
+    heldout = resolve_dataset(data, host.datasets, split="test", **kwargs)
+    if heldout.channels != run.model.channels:
+        raise UsageError(f"{data}: {heldout.channels}-channel images, but the model expects "
+                         f"{run.model.channels}")
+    if len(heldout) < 10:
+        raise DataError(f"{data}: only {len(heldout)} held-out images; eval needs 10")
+    if len(heldout) < args.n:
+        log(f"{data}: the test split has {len(heldout)} images; using n={len(heldout)}")
+    train_set = resolve_dataset(data, host.datasets, split="train", **kwargs)
+    extractor = feature_extractor(train_set, settings, heldout=heldout, device=run.device,
+                                  retrain=args.retrain_features, log=log)
+    info = extractor.info
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in info.get("heldout", {}).items())
+    log(f"feature network for {data}: {extractor.mode} "
+        f"({'loaded from cache' if info.get('from_cache') else 'trained'}; "
+        f"held-out {scores or 'n/a'})")
+    return heldout, extractor
+
+
+# ---------------------------------------------------------------- reference
+
+@dataclass
+class Reference:
+    """What the per-step metrics compare against; built once per run by build_reference."""
+
+    heldout: ImageDataset  # the n held-out images (with their labels/attributes)
+    codes: np.ndarray  # (n, K) codes of held-out data: samples of P^(Z)
+    prior: np.ndarray  # (n, K) draws of P(Z) = N(0, I)
+    feats: np.ndarray  # (n, D) features of the held-out images
+    mu: np.ndarray  # (D,) and (D, D): their mean and covariance
+    sigma: np.ndarray
+    extractor: FeatureExtractor
+    attribute: str | None = None  # binary attribute for ambiguous/glasses, if any
+    kernel: str = "imq"
+    latent_dim: int = 0
+    image_shape: tuple = ()
+    info: dict = field(default_factory=dict)
+
+
+def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
+                   batch: int = 1000):
+    """Codes of held-out images as the chain would produce them: samples of P^(Z).
+
+    A draw of Q(Z|x) (for a VAE z = mu + sigma * eps, for an AAE the deterministic code);
+    denoising models encode the corrupted image, as their chain does (Eq. 2 of the paper).
+    Batches of up to ``batch`` images, so batch-norm statistics are meaningful.
+    """
+    import numpy as np
+    import torch
+
+    from .chain import sampling_mode
+
+    model = run.model
+    gen = torch.Generator(run.device).manual_seed(int(seed))
+    out = []
+    with torch.inference_mode(), sampling_mode(model, bn_mode):
+        for start in range(0, len(images), batch):
+            x = torch.as_tensor(np.asarray(images[start:start + batch])).to(run.device)
+            x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+            if model.denoising:
+                x = model.corrupt(x, None, gen)
+            x = x.contiguous(memory_format=torch.channels_last)
+            out.append(model.encode(x, sample=True, generator=gen).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float64)
+
+
+def decode(run: Run, z, *, bn_mode: str = "batch", batch: int = 1000):
+    """Decoder mean images of codes z, float32 in [0, 1], in batches."""
+    import numpy as np
+
+    return np.concatenate([run.decode(z[s:s + batch], bn_mode=bn_mode).float().cpu().numpy()
+                           for s in range(0, len(z), batch)])
+
+
+def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2000,
+                    extractor: FeatureExtractor | None = None, host=None,
+                    feature_settings: FeatureSettings | None = None, seed: int = 0,
+                    bn_mode: str = "batch", kernel: str = "imq",
+                    attribute: str | None = None) -> Reference:
+    """Encode up to ``n`` held-out images and take their features: the metrics' reference.
+
+    ``heldout`` defaults to the test split of the run's dataset, ``extractor`` to the cached
+    feature network of its training split (trained on first use, which takes seconds to a
+    minute on a CPU). ``attribute`` defaults to "sunglasses" when the dataset has it.
+    """
+    import numpy as np
+
+    from .data import resolve_dataset
+    from .features import feature_extractor
+    from .plugins import load_plugins
+
+    if heldout is None or extractor is None:
+        host = host or load_plugins()
+        data = run.config.data.get("data") or "toyfaces"
+        kwargs = dict(data_format=run.config.data.get("format"),
+                      image_size=run.model.image_size)
+        if heldout is None:
+            heldout = resolve_dataset(data, host.datasets, split="test", **kwargs)
+        if extractor is None:
+            train_set = resolve_dataset(data, host.datasets, split="train", **kwargs)
+            extractor = feature_extractor(train_set, feature_settings, heldout=heldout,
+                                          device=run.device)
+    if heldout.channels != run.model.channels or heldout.image_size != run.model.image_size:
+        raise UsageError(f"{heldout.name}: {heldout.channels}x{heldout.image_size}px images, "
+                         f"but the model expects {run.model.channels}x{run.model.image_size}px")
+    count = min(int(n), len(heldout))
+    if count < 10:
+        raise DataError(f"{heldout.name}: {count} held-out images; the metrics need 10")
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.permutation(len(heldout))[:count])
+    subset = heldout.subset(pick)
+    images = subset.batch(np.arange(count))
+    codes = encode_heldout(run, images, bn_mode=bn_mode, seed=seed)
+    prior = np.random.default_rng([seed, 1]).standard_normal((count, run.model.latent_dim))
+    feats = extractor.features(images)
+    attribute = _pick_attribute(subset, extractor, attribute)
+    return Reference(heldout=subset, codes=codes, prior=prior, feats=feats,
+                     mu=feats.mean(axis=0), sigma=np.cov(feats, rowvar=False),
+                     extractor=extractor, attribute=attribute, kernel=kernel,
+                     latent_dim=run.model.latent_dim,
+                     image_shape=(run.model.channels, run.model.image_size,
+                                  run.model.image_size),
+                     info={"n": count, "data": heldout.name})
+
+
+def _pick_attribute(dataset, extractor, attribute):
+    head = extractor.net.head(attribute or "sunglasses")
+    binary = head is not None and head.kind == "class" and head.classes == 2
+    if attribute is None:
+        return "sunglasses" if binary and "sunglasses" in (dataset.attributes or {}) else None
+    if not binary or attribute not in (dataset.attributes or {}):
+        raise UsageError(f"{dataset.name}: no binary attribute {attribute!r} to test "
+                         f"decisiveness with")
+    return attribute
+
+
+# ---------------------------------------------------------------- metrics
+
+def step_metrics(reference: Reference, z, x) -> dict[str, float | None]:
+    """All metrics of one chain step: codes z (n, K) and decoded images x (n, C, H, W).
+
+    MMD uses every reference code; precision/recall use as many reference images as there are
+    samples (both sides the same size, as k-NN radii depend on it); FD uses the reference's
+    feature statistics. Columns that do not apply are None.
+    """
+    from . import metrics
+
+    z = _numpy(z)
+    feats = reference.extractor.features(_numpy(x))
+    row: dict[str, float | None] = dict.fromkeys(COLUMNS)
+    if z is not None:
+        row["mmd_data"] = metrics.mmd2_unbiased(z, reference.codes, reference.kernel)
+        row["mmd_prior"] = metrics.mmd2_unbiased(z, reference.prior, reference.kernel)
+    row.update(_image_metrics(reference, feats, reference.feats[:len(feats)], x,
+                              stats=(reference.mu, reference.sigma)))
+    return row
+
+
+def _image_metrics(reference: Reference, feats, real_feats, x=None, stats=None) -> dict:
+    """fd (against ``stats`` when given, else real_feats), precision/recall, attribute shares."""
+    import numpy as np
+
+    from . import metrics
+
+    out = {}
+    if stats is not None:
+        out["fd"] = metrics.frechet_distance_from_stats(
+            feats.mean(axis=0), np.cov(feats, rowvar=False), *stats)
+    else:
+        out["fd"] = metrics.frechet_distance(feats, real_feats)
+    if min(len(feats), len(real_feats)) > PR_K:
+        out["precision"], out["recall"] = metrics.precision_recall(real_feats, feats, PR_K)
+    if reference.attribute is not None and x is not None:
+        p = reference.extractor.probability(x, reference.attribute)
+        out["ambiguous"] = metrics.ambiguous_share(p, *AMBIGUOUS)
+        out["glasses"] = float(np.mean(p > 0.5))
+    return out
+
+
+def chain_metrics(run: Run, reference: Reference, z_steps, x_steps) -> dict[str, list]:
+    """Metrics of several chain steps: z_steps (S, n, K), x_steps (S, n, C, H, W).
+
+    Returns {column: [value per step]}: what the studio plots against t.
+    """
+    shape = (run.model.channels, run.model.image_size, run.model.image_size)
+    if run.model.latent_dim != reference.latent_dim or shape != tuple(reference.image_shape):
+        raise UsageError("the reference was built for a model with other latent or image sizes")
+    rows = [step_metrics(reference, z, x) for z, x in zip(z_steps, x_steps, strict=True)]
+    return {col: [r[col] for r in rows] for col in COLUMNS}
+
+
+def _numpy(a):
+    import numpy as np
+
+    if a is None:
+        return None
+    if hasattr(a, "detach"):
+        a = a.detach().float().cpu().numpy()
+    return np.asarray(a)
+
+
+def reference_rows(run: Run, reference: Reference, *, bn_mode: str = "batch",
+                   seed: int = 0) -> list[dict]:
+    """The floors: ``recon`` (decoded codes of half A vs images of half B) and ``data``."""
+    import numpy as np
+
+    from . import metrics
+
+    count = len(reference.codes)
+    a, b = metrics.split_half(np.arange(count), seed=seed)
+    real_b = reference.feats[b]
+    images = reference.heldout.batch(np.arange(count))
+    recon = decode(run, reference.codes[a], bn_mode=bn_mode)
+    rows = []
+    for kind, x in (("recon", recon), ("data", images[a])):
+        row = dict.fromkeys(COLUMNS)
+        if kind == "data":
+            row["mmd_data"] = metrics.mmd2_unbiased(reference.codes[a], reference.codes[b],
+                                                    reference.kernel)
+            row["mmd_prior"] = metrics.mmd2_unbiased(reference.codes[a],
+                                                     reference.prior[:len(a)],
+                                                     reference.kernel)
+        feats = reference.extractor.features(x)
+        row.update(_image_metrics(reference, feats, real_b, x))
+        rows.append({"kind": kind, "step": None, "n": len(a), **row})
+    return rows
+
+
+def pick_pairs(dataset: ImageDataset, attribute: str, pairs: int, seed: int = 0):
+    """Indices (pairs, 2) into ``dataset``: column 0 without the attribute, column 1 with it."""
+    import numpy as np
+
+    values = np.asarray((dataset.attributes or {})[attribute])
+    without, with_ = np.flatnonzero(values == 0), np.flatnonzero(values == 1)
+    pairs = min(pairs, len(without), len(with_))
+    if pairs < 1:
+        raise DataError(f"{dataset.name}: no held-out images both with and without "
+                        f"{attribute}")
+    rng = np.random.default_rng([seed, 2])
+    return np.stack([rng.choice(without, pairs, replace=False),
+                     rng.choice(with_, pairs, replace=False)], axis=1)
+
+
+def decisiveness(run: Run, reference: Reference, steps: list[int], *, points: int = 10,
+                 pairs: int | None = None, seed: int = 0, bn_mode: str = "batch",
+                 keep: int = 4) -> dict:
+    """Interpolate between faces without and with the attribute; run the chain from each point.
+
+    Returns {"pairs": (P, 2) indices, "rows": [{"step", "ambiguous", "glasses", ...}],
+    "images": (keep, S, points, C, H, W) of the first ``keep`` pairs}. Shares are over the
+    interior points (the endpoints are reconstructions, not interpolations).
+    """
+    import numpy as np
+    import torch
+
+    from . import metrics
+    from .interpolate import interpolate
+
+    attribute = reference.attribute
+    if attribute is None:
+        raise UsageError("the reference has no binary attribute for a decisiveness test")
+    count = len(reference.codes)
+    idx = pick_pairs(reference.heldout, attribute, pairs or max(1, count // points), seed)
+    # Encode the endpoints in one batch (with filler images up to 64, for batch norm).
+    flat = idx.reshape(-1)
+    filler = np.setdiff1d(np.arange(count), flat)[:max(0, 64 - len(flat))]
+    images = reference.heldout.batch(np.concatenate([flat, filler]))
+    codes = run.encode(images, bn_mode=bn_mode)[:len(flat)].reshape(len(idx), 2, -1)
+    z0 = torch.stack([interpolate(a, b, points, "slerp") for a, b in codes])
+    shape = z0.shape[:2]
+    rows, kept = [], {}
+    for step in run.chain(z0.reshape(-1, z0.shape[-1]), n=z0.shape[0] * z0.shape[1],
+                          steps=max(steps), bn_mode=bn_mode, seed=seed):
+        if step.t not in steps:
+            continue
+        x = step.x.float().cpu().numpy().reshape(*shape, *step.x.shape[1:])
+        p = reference.extractor.probability(x[:, 1:-1].reshape(-1, *x.shape[2:]), attribute)
+        rows.append({"kind": "interp", "step": step.t, "n": int(p.size),
+                     **dict.fromkeys(COLUMNS),
+                     "ambiguous": metrics.ambiguous_share(p, *AMBIGUOUS),
+                     "glasses": float(np.mean(p > 0.5))})
+        kept[step.t] = x[:keep]
+    return {"pairs": idx, "rows": rows,
+            "images": np.stack([kept[t] for t in steps], axis=1)}
+
+
+def evaluate_run(run: Run, reference: Reference, steps: list[int], *, seed: int = 0,
+                 points: int = 10, bn_mode: str = "batch", label: str | None = None,
+                 data: str | None = None) -> dict:
+    """All rows for one run: chain steps, interpolations (if an attribute), the floors."""
+    count = len(reference.codes)
+    rows, samples = [], {}
+    for step in run.chain(n=count, steps=max(steps), bn_mode=bn_mode, seed=seed):
+        if step.t in steps:
+            x = step.x.float().cpu().numpy()
+            rows.append({"kind": "chain", "step": step.t, "n": count,
+                         **step_metrics(reference, step.z, x)})
+            samples[step.t] = x[:12]
+    result = {"run": label or run.name, "model": run.name,
+              "path": str(run.path) if run.path else None,
+              "data": data or reference.info.get("data"), "n": count,
+              "features": {k: v for k, v in reference.extractor.info.items() if k != "heads"},
+              "feature_mode": reference.extractor.mode, "attribute": reference.attribute,
+              "rows": rows}
+    result["_samples"] = [samples[t] for t in steps]
+    if reference.attribute is not None:
+        interp = decisiveness(run, reference, steps, points=points, seed=seed, bn_mode=bn_mode)
+        rows.extend(interp["rows"])
+        result["pairs"] = int(len(interp["pairs"]))
+        result["_interp"] = interp["images"]
+    rows.extend(reference_rows(run, reference, bn_mode=bn_mode, seed=seed))
+    result["_steps"] = list(steps)
+    return result
+
+
+# ---------------------------------------------------------------- output
+
+def _cell(value, col: str) -> str:
+    if value is None:
+        return "-"
+    if col.startswith("mmd"):
+        return f"{value:.4f}"
+    if col == "fd":
+        return f"{value:.3f}"
+    return f"{value:.3f}"
+
+
+def format_table(results: list[dict]) -> str:
+    """One aligned table: a row per run, kind and step; blank lines between runs."""
+    header = ["run", "data", "kind", "step", "n", *COLUMNS]
+    blocks = []
+    for result in results:
+        cols = [c for c in COLUMNS if any(r[c] is not None for r in result["rows"])]
+        lines = [[result["run"], result["data"] or "", r["kind"],
+                  "-" if r["step"] is None else str(r["step"]), str(r["n"]),
+                  *[_cell(r[c], c) for c in COLUMNS if c in cols]] for r in result["rows"]]
+        blocks.append(([*header[:5], *cols], lines))
+    width: dict[int, int] = {}
+    for head, lines in blocks:
+        for row in [head, *lines]:
+            for i, cell in enumerate(row):
+                width[i] = max(width.get(i, 0), len(cell))
+    out = []
+    for head, lines in blocks:
+        if out:
+            out.append("")
+        for row in [head, *lines]:
+            out.append("  ".join(c.ljust(width[i]) if i < 3 else c.rjust(width[i])
+                                 for i, c in enumerate(row)).rstrip())
+    return "\n".join(out)
+
+
+def save_figures(result: dict, folder: Path) -> list[Path]:
+    """``<data>-<run>-chains.png`` (a row per step, the first 12 chains) and, with an attribute,
+    ``<data>-<run>-<attribute>.png`` (for each of 4 pairs a row per step)."""
+    import numpy as np
+
+    from .imaging import grid, save_png
+
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in
+                   f"{result['data']}-{Path(result['run']).name}")
+    paths = [save_png(grid(np.stack(result["_samples"])), Path(folder) / f"{stem}-chains.png")]
+    if "_interp" in result:
+        images = result["_interp"]  # (pairs, S, points, C, H, W)
+        rows = images.reshape(-1, *images.shape[2:])
+        paths.append(save_png(grid(rows), Path(folder) / f"{stem}-{result['attribute']}.png"))
+    return paths
+
+
+def result_summary(result: dict) -> dict[str, Any]:
+    """{kind/step: row} for quick look-ups in scripts and tests."""
+    return {f"{r['kind']}/{'-' if r['step'] is None else r['step']}": r
+            for r in result["rows"]}

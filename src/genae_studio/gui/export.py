@@ -30,7 +30,7 @@ def chain_frames(history, chain: int | None = None) -> list[np.ndarray]:
     from PIL import Image, ImageDraw
 
     frames = []
-    for t, x in zip(history.t, history.x):
+    for t, x in zip(history.t, history.x, strict=True):
         images = x[chain:chain + 1] if chain is not None else x
         cols = max(1, int(np.ceil(np.sqrt(len(images)))))
         mosaic = tile(as_grid(images, cols))

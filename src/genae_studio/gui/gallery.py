@@ -73,6 +73,7 @@ class Gallery(QListWidget):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setDragEnabled(True)
         self.setAcceptDrops(True)
+        self.viewport().setAcceptDrops(True)
         self.setDropIndicatorShown(True)
         self.setDragDropMode(QListWidget.DragDropMode.DragDrop)
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
@@ -251,6 +252,7 @@ class InterpolationPanel(QWidget):
         hint.setStyleSheet("color: #555")
         self.view = MosaicView()
         self.view.setMinimumHeight(120)
+        self.view.set_placeholder("Drag a gallery image onto another one")
 
         left = QWidget()
         ll = QVBoxLayout(left)
@@ -278,6 +280,7 @@ class InterpolationPanel(QWidget):
             split.addWidget(w)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(2, 3)
+        split.setSizes([360, 160, 640])
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)

@@ -10,8 +10,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout
-from PyQt6.QtWidgets import QWidget
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 N_PRIOR = 1000
 ENCODE_BATCH = 100
@@ -19,7 +26,7 @@ CATEGORICAL = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (14
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 DATA_COLOUR = (40, 110, 200, 110)
 PRIOR_COLOUR = (120, 120, 120, 70)
-TRAJ_COLOUR = (235, 120, 20, 70)
+TRAJ_COLOUR = (235, 120, 20, 55)
 POINT_COLOUR = (220, 40, 30, 230)
 SELECT_COLOUR = (230, 40, 120)
 PATH_COLOUR = (20, 150, 60)
@@ -84,6 +91,18 @@ def polylines(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return buf[:, 0], buf[:, 1]
 
 
+def ellipse(points: np.ndarray, nstd: float = 2.0, num: int = 73) -> tuple[np.ndarray, ...]:
+    """The ``nstd``-sigma covariance ellipse of 2-D points, as x, y (empty for < 3 points)."""
+    if len(points) < 3:
+        return np.empty(0), np.empty(0)
+    mean = points.mean(0)
+    vals, vecs = np.linalg.eigh(np.cov(points.T))
+    angle = np.linspace(0, 2 * np.pi, num)
+    circle = np.stack([np.cos(angle), np.sin(angle)], 1)
+    curve = mean + nstd * (circle * np.sqrt(np.maximum(vals, 0))) @ vecs.T
+    return curve[:, 0], curve[:, 1]
+
+
 def _pen(colour, width: float = 1.0, style=None):
     pen = pg.mkPen(colour, width=width)
     if style is not None:
@@ -129,7 +148,7 @@ class LatentView(QWidget):
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=(30, 30, 30),
-                                          brush=(255, 255, 255, 200))
+                                          brush=(255, 255, 255, 200), colCount=2)
         self.prior = pg.ScatterPlotItem(size=4, pen=None, brush=PRIOR_COLOUR,
                                         name="prior P(Z)")
         self.data = pg.ScatterPlotItem(size=4, pen=None, brush=DATA_COLOUR,
@@ -148,19 +167,25 @@ class LatentView(QWidget):
         self.path_before = pg.PlotDataItem(connect="finite", pen=_pen(PATH_COLOUR, 2),
                                            symbol="o", symbolSize=5, symbolBrush=PATH_COLOUR,
                                            symbolPen=None, name="interpolation (slerp)")
-        self.path_after = pg.PlotDataItem(
-            connect="finite", pen=_pen(PATH_COLOUR, 1.5, Qt.PenStyle.DashLine), symbol="d",
-            symbolSize=6, symbolBrush=(255, 255, 255), symbolPen=PATH_COLOUR,
-            name="after k chain steps")
+        self.path_after = pg.PlotDataItem(  # markers only: after k steps it is no path
+            pen=None, symbol="d", symbolSize=7, symbolBrush=(255, 255, 255),
+            symbolPen=PATH_COLOUR, name="after k chain steps")
         for item in (self.prior, self.data, self.lines, self.starts, self.points,
                      self.path_before, self.path_after, self.selected_line,
                      self.selected_point):
             self.plot.addItem(item)
+        # 2-sigma ellipses: the chains' spread at t moves from the prior's towards the data's.
+        self.data_ellipse = pg.PlotDataItem(pen=_pen(DATA_COLOUR[:3], 2, Qt.PenStyle.DashLine))
+        self.prior_ellipse = pg.PlotDataItem(pen=_pen((110, 110, 110), 2,
+                                                      Qt.PenStyle.DashLine))
+        self.chain_ellipse = pg.PlotDataItem(pen=_pen(POINT_COLOUR[:3], 2),
+                                             name="2σ ellipses: data, prior, z_t")
+        for item in (self.data_ellipse, self.prior_ellipse, self.chain_ellipse):
+            self.plot.addItem(item)
         self.message = pg.TextItem(color=(90, 90, 90), anchor=(0.5, 0.5))
         self.plot.addItem(self.message)
         self.message.setPos(0, 0)
-        self._set_axes(None)
-        self.set_message("The PCA is fitted once a run and its data are loaded…")
+        self.clear("The PCA is fitted once a run and its data are loaded…")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -178,9 +203,11 @@ class LatentView(QWidget):
         self.paths = []
         for item in (self.data, self.prior, self.points, self.starts, self.selected_point):
             item.setData([], [])
-        for item in (self.lines, self.selected_line, self.path_before, self.path_after):
+        for item in (self.lines, self.selected_line, self.path_before, self.path_after,
+                     self.data_ellipse, self.prior_ellipse, self.chain_ellipse):
             item.setData([], [])
         self._set_axes(None)
+        self.plot.setRange(xRange=(-4, 4), yRange=(-4, 4))
         self.set_message(message)
 
     def set_cloud(self, cloud: LatentCloud) -> None:
@@ -199,6 +226,8 @@ class LatentView(QWidget):
         self.colour_combo.blockSignals(False)
         self._set_axes(cloud.explained)
         self.prior.setData(pos=cloud.prior_xy)
+        self.data_ellipse.setData(*ellipse(cloud.data_xy))
+        self.prior_ellipse.setData(*ellipse(cloud.prior_xy))
         self._draw_cloud()
         self._draw_paths()
         self.plot.enableAutoRange()
@@ -241,16 +270,18 @@ class LatentView(QWidget):
                                      "(yellow)")
 
     def _visibility(self) -> None:
-        self.data.setVisible(self.show_data.isChecked())
-        self.prior.setVisible(self.show_prior.isChecked())
-        for item in (self.lines, self.points, self.starts):
+        for item in (self.data, self.data_ellipse):
+            item.setVisible(self.show_data.isChecked())
+        for item in (self.prior, self.prior_ellipse):
+            item.setVisible(self.show_prior.isChecked())
+        for item in (self.lines, self.points, self.starts, self.chain_ellipse):
             item.setVisible(self.show_chains.isChecked())
 
     # --- chains ----------------------------------------------------------------------------
     def set_chains(self, traj: np.ndarray | None, index: int, selected: int | None) -> None:
         """Draw every chain's trajectory ``traj`` (steps, n, 2) and mark step ``index``."""
         if traj is None or not len(traj):
-            for item in (self.lines, self.selected_line):
+            for item in (self.lines, self.selected_line, self.chain_ellipse):
                 item.setData([], [])
             for item in (self.points, self.starts, self.selected_point):
                 item.setData([], [])
@@ -260,6 +291,7 @@ class LatentView(QWidget):
         self.lines.setData(x, y)
         self.starts.setData(pos=traj[0])
         self.points.setData(pos=traj[index])
+        self.chain_ellipse.setData(*ellipse(traj[index]))
         if selected is not None and selected < traj.shape[1]:
             path = traj[:, selected]
             self.selected_line.setData(path[:, 0], path[:, 1])

@@ -10,14 +10,11 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
-    QFrame,
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
-    QProgressBar,
-    QToolButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -29,77 +26,11 @@ from .chain_view import ChainView
 from .gallery import InterpolationPanel
 from .latent_view import LatentView, fit_latent_job
 from .session import Session
+from .status import ErrorBanner, JobStatus
 from .train_panel import TrainPanel
 from .workers import Jobs
 
-OPEN_DATA = "Open folder or file…"
-
-
-class ErrorBanner(QFrame):
-    """A dismissable line at the top of the window for errors and notices."""
-
-    STYLES = {"error": "background: #fde2e1; color: #7a1010; border: 1px solid #f0a8a5;",
-              "info": "background: #e6f0fb; color: #123c69; border: 1px solid #a9c6ea;"}
-
-    def __init__(self, on_details, parent=None):
-        super().__init__(parent)
-        self.label = QLabel(wordWrap=True)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        details = QToolButton(text="Details")
-        details.setToolTip("Show the log with the full traceback")
-        details.clicked.connect(on_details)
-        close = QToolButton(text="✕")
-        close.setToolTip("Dismiss")
-        close.clicked.connect(self.hide)
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(8, 4, 4, 4)
-        lay.addWidget(self.label, 1)
-        lay.addWidget(details)
-        lay.addWidget(close)
-        self.kind = ""
-        self.hide()
-
-    def show_message(self, text: str, kind: str = "error") -> None:
-        self.kind = kind
-        self.setStyleSheet(f"ErrorBanner {{ {self.STYLES[kind]} border-radius: 4px; }}")
-        self.label.setText(text)
-        self.show()
-
-
-class JobStatus(QWidget):
-    """The running jobs in the status bar: name, progress and a cancel button."""
-
-    def __init__(self, jobs: Jobs, parent=None):
-        super().__init__(parent)
-        self.jobs = jobs
-        self.label = QLabel()
-        self.bar = QProgressBar(maximumWidth=140, maximumHeight=14, textVisible=False)
-        self.cancel = QToolButton(text="✕")
-        self.cancel.setToolTip("Cancel the running jobs (training stops and keeps its "
-                               "checkpoint)")
-        self.cancel.clicked.connect(lambda: jobs.cancel())
-        lay = QHBoxLayout(self)
-        lay.setContentsMargins(0, 0, 0, 0)
-        for w in (self.label, self.bar, self.cancel):
-            lay.addWidget(w)
-        jobs.changed.connect(self.refresh)
-        self.refresh()
-
-    def refresh(self) -> None:
-        active = self.jobs.active()
-        self.setVisible(bool(active))
-        if not active:
-            return
-        job = active[-1]
-        p = self.jobs.last_progress.get(job)
-        text = p.text if p is not None and p.text else job.name.lower()
-        more = f" (+{len(active) - 1})" if len(active) > 1 else ""
-        self.label.setText(f"{text}{more}")
-        if p is not None and p.total:
-            self.bar.setRange(0, 1000)
-            self.bar.setValue(int(1000 * p.done / p.total))
-        else:
-            self.bar.setRange(0, 0)  # busy
+OPEN_FOLDER, OPEN_FILE = "Open folder…", "Open file…"
 
 
 class MainWindow(QMainWindow):
@@ -121,6 +52,9 @@ class MainWindow(QMainWindow):
         self._restore()
         for failure in host.failures:
             self.log(f"warning: {failure} (skipped)")
+        if host.failures:
+            self.banner.show_message("Skipped plugins: " + "; ".join(
+                _escape(str(f)) for f in host.failures))
         QTimer.singleShot(0, lambda: self._open_initial(checkpoint, data))
 
     # --- building --------------------------------------------------------------------------
@@ -144,6 +78,8 @@ class MainWindow(QMainWindow):
         QVBoxLayout(self.metrics_host).addWidget(
             QLabel("Chain metrics against t will be plotted here.",
                    alignment=Qt.AlignmentFlag.AlignCenter))
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.latent_dock = self._dock("Latent space", self.latent_view,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
         self.metrics_dock = self._dock("Chain metrics", self.metrics_host,
@@ -151,25 +87,37 @@ class MainWindow(QMainWindow):
         self.interp_dock = self._dock("Interpolation", self.interp_panel,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
         self.train_dock = self._dock("Training", self.train_panel,
-                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+                                     Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.latent_dock, self.metrics_dock, Qt.Orientation.Vertical)
-        self.tabifyDockWidget(self.interp_dock, self.train_dock)
-        self.tabifyDockWidget(self.train_dock, self.log_dock)
+        self.tabifyDockWidget(self.latent_dock, self.train_dock)
+        self.tabifyDockWidget(self.interp_dock, self.log_dock)
         self.interp_dock.raise_()
+        self.latent_dock.raise_()
         self.metrics_dock.hide()
-        self.resizeDocks([self.latent_dock], [620], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.interp_dock], [290], Qt.Orientation.Vertical)
+        self.resizeDocks([self.latent_dock], [600], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.interp_dock], [270], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
         self._build_toolbar()
         self._build_menus()
         self.status_label = QLabel()
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored,
+                                        QSizePolicy.Policy.Preferred)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.statusBar().addPermanentWidget(self.status_label, 1)
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
         self.resize(1480, 940)
+
+    def set_metrics_widget(self, widget: QWidget) -> None:
+        """Put a plot (e.g. latent MMD and Frechet distance against t) in the metrics dock.
+
+        It can follow the chain through ``chain_view.changed`` (throttled) and read
+        ``chain_view.history`` (t, z, x of the stored steps) and ``chain_view.index``.
+        """
+        self.metrics_dock.setWidget(widget)
+        self.metrics_dock.show()
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -193,7 +141,7 @@ class MainWindow(QMainWindow):
         self.data_combo.addItems([n for n, spec in self.session.host.datasets.items()
                                   if spec.detect is None])
         self.data_combo.insertSeparator(self.data_combo.count())
-        self.data_combo.addItem(OPEN_DATA)
+        self.data_combo.addItems([OPEN_FOLDER, OPEN_FILE])
         self.data_combo.activated.connect(
             lambda i: self._data_picked(self.data_combo.itemText(i)))
         self.device_combo = QComboBox()
@@ -232,7 +180,9 @@ class MainWindow(QMainWindow):
         cv = self.chain_view
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
-        menu.addAction(self._action("Open dataset…", self._open_data_dialog))
+        menu.addAction(self._action("Open dataset folder…", self._open_data_dialog))
+        menu.addAction(self._action("Open dataset file…",
+                                    lambda: self._open_data_dialog(folder=False)))
         self.recent_menu = menu.addMenu("Recent runs")
         menu.addSeparator()
         ex = menu.addMenu("Export")
@@ -310,8 +260,7 @@ class MainWindow(QMainWindow):
             self.session.note = (f"There is no bundled run yet (none in "
                                  f"{resources_dir() / 'runs'}).")
             self.session.run_changed.emit(None)
-            self.banner.show_message(self.session.note + " Open a run folder, or train a model "
-                                     "in the Training panel.", "info")
+            self.session.load_data(data)  # the gallery still shows the data
 
     def _run_changed(self, run) -> None:
         self.latent_view.clear("Encoding held-out data and fitting the PCA…" if run else
@@ -334,7 +283,7 @@ class MainWindow(QMainWindow):
             return
         self.data_combo.blockSignals(True)
         if self.data_combo.findText(data.name) < 0:
-            self.data_combo.insertItem(self.data_combo.count() - 2, data.name)
+            self.data_combo.insertItem(self.data_combo.count() - 3, data.name)
         self.data_combo.setCurrentText(data.name)
         self.data_combo.blockSignals(False)
         if run is None:
@@ -361,7 +310,7 @@ class MainWindow(QMainWindow):
         k = res.z.shape[-1]
         before, after = res.z.reshape(-1, res.z.shape[-2], k), \
             res.z_after.reshape(-1, res.z.shape[-2], k)
-        for b, a in zip(before, after):
+        for b, a in zip(before, after, strict=True):
             self.latent_view.add_path(b, a)
 
     def _trained(self, path: Path) -> None:
@@ -378,8 +327,7 @@ class MainWindow(QMainWindow):
     # --- pickers ---------------------------------------------------------------------------
     def _model_picked(self, name: str) -> None:
         run = self.session.run
-        if run is not None and run.name == name and run.path is not None \
-                and Path(run.path).parent.name == "runs":
+        if run is not None and run.name == name:
             return
         if name in self.session.bundled():
             self.settings.setValue("model", name)
@@ -394,13 +342,18 @@ class MainWindow(QMainWindow):
                                  "Training panel (now set to it) or open a run folder.", "info")
 
     def _data_picked(self, text: str) -> None:
-        if text == OPEN_DATA:
-            self._open_data_dialog()
+        if text in (OPEN_FOLDER, OPEN_FILE):
+            self._open_data_dialog(folder=text == OPEN_FOLDER)
             return
         self.session.load_data(text, explicit=True)
 
-    def _open_data_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder")
+    def _open_data_dialog(self, folder: bool = True) -> None:
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, "Open a dataset folder")
+        else:
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Open a dataset file", "", "Datasets (*.mat *.npz *-ubyte *-ubyte.gz "
+                "*.png *.jpg *.jpeg);;All files (*)")
         if path:
             self.session.load_data(path, explicit=True)
         elif self.session.data is not None:
@@ -416,9 +369,7 @@ class MainWindow(QMainWindow):
     def _remember_run(self, path: Path) -> None:
         recent = [str(path)] + [p for p in self._recent() if p != str(path)]
         self.settings.setValue("recent_runs", recent[:8])
-        self.recent_menu.clear()
-        for p in recent[:8]:
-            self.recent_menu.addAction(self._action(p, lambda p=p: self.session.open_run(p)))
+        self._fill_recent()
 
     def _recent(self) -> list[str]:
         value = self.settings.value("recent_runs", [])
@@ -525,9 +476,10 @@ class MainWindow(QMainWindow):
             self.restoreState(st.value("window_state"))
         self.chain_view.restore(_group(st, "chain"))
         self.train_panel.restore(_group(st, "train"))
-        self._remember_run_menu()
+        self._fill_recent()
 
-    def _remember_run_menu(self) -> None:
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
         for p in self._recent()[:8]:
             self.recent_menu.addAction(self._action(p, lambda p=p: self.session.open_run(p)))
 

@@ -14,7 +14,8 @@ from PyQt6.QtWidgets import QGraphicsRectItem
 
 PAD = 2
 GAP = 16  # between panels
-TITLE_SPACE = 14
+TITLE_PX = 20  # screen pixels above the mosaic for panel titles
+LABEL_PX = 18  # and below it for cell labels
 BACKGROUND = 255
 HIGHLIGHT = QColor(230, 40, 120)
 
@@ -83,15 +84,25 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self._show_titles = titles
         self._cell_labels = cell_labels
         self._layout: list[tuple[int, int, int, int, int, int, int]] = []
-        self._shape: tuple[int, ...] = ()
+        self._margins = (0, 0)
         self.mosaic: np.ndarray | None = None
+        self.placeholder = pg.TextItem(color=(120, 120, 120), anchor=(0.5, 0.5))
+        self.view.addItem(self.placeholder)
+        self.placeholder.setVisible(False)
         self.scene().sigMouseClicked.connect(self._clicked)
+        self.view.sigResized.connect(self._fit)
+
+    def set_placeholder(self, text: str) -> None:
+        """A grey hint shown while there are no images."""
+        self.placeholder.setText(text)
+        self.placeholder.setVisible(self.mosaic is None and bool(text))
 
     # --- content ---------------------------------------------------------------------------
     def clear_images(self) -> None:
         self.mosaic = None
         self.image.clear()
         self._layout = []
+        self.placeholder.setVisible(bool(self.placeholder.toPlainText()))
         for item in self._titles + self._labels:
             item.setVisible(False)
         self.select(None)
@@ -99,24 +110,32 @@ class MosaicView(pg.GraphicsLayoutWidget):
     def set_panels(self, panels: list[Panel], labels: list[str] | None = None) -> None:
         """Draw the panels; ``labels`` (one per cell of the first panel) go under the cells."""
         self.mosaic = compose(panels)
-        top = TITLE_SPACE if self._show_titles and any(p.title for p in panels) else 0
+        self.placeholder.setVisible(False)
+        titles = self._show_titles and any(p.title for p in panels)
         self.image.setImage(self.mosaic, levels=(0, 255), autoLevels=False)
-        self.image.setPos(0, top)
         layout, x = [], 0
         for p in panels:
             rows, cols, _, h, w = p.images.shape
             count = rows * cols if p.count is None else p.count
-            layout.append((x, top, rows, cols, h, w, count))
+            layout.append((x, 0, rows, cols, h, w, count))
             x += cols * (w + PAD) + PAD + GAP
-        shape = (self.mosaic.shape, top, len(panels))
-        if shape != self._shape:  # keep the zoom unless the geometry changed
-            self._shape = shape
-            bottom = 14 if labels else 0
-            self.view.setRange(QRectF(0, 0, self.mosaic.shape[1],
-                                      self.mosaic.shape[0] + top + bottom), padding=0.01)
         self._layout = layout
-        self._place_titles([p.title for p in panels] if top else [])
+        self._margins = (TITLE_PX if titles else 0, LABEL_PX if labels else 0)
+        self._fit()
+        self._place_titles([p.title for p in panels] if titles else [])
         self._place_labels(labels or [])
+
+    def _fit(self) -> None:
+        """Show the whole mosaic with room (in screen pixels) for titles and labels."""
+        if self.mosaic is None:
+            self.view.setRange(QRectF(-1, -1, 2, 2), padding=0)
+            return
+        size = self.view.boundingRect()
+        top, bottom = self._margins
+        height, width = self.mosaic.shape[:2]
+        scale = max(1e-6, min(size.width() / width, (size.height() - top - bottom) / height))
+        self.view.setRange(QRectF(0, -top / scale, width, height + (top + bottom) / scale),
+                           padding=0)
 
     def _place_titles(self, titles: list[str]) -> None:
         while len(self._titles) < len(titles):

@@ -142,8 +142,8 @@ class Session(QObject):
 
     def status_text(self) -> str:
         run = self.run
-        model = f"{run.name}" + (f" [{run.config.plugin}]" if run.config.plugin else "") \
-            if run else "none"
+        model = f"{run.name}" + (f" (plugin {run.config.plugin})" if run.config.plugin
+                                 else "") if run else "none"
         path = str(run.path) if run is not None and run.path else "no run"
         if self.data is not None:
             data = f"{self.data.name} (test, {len(self.data.images)} images)"

@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -120,9 +121,11 @@ def train_job(job, settings, out: Path, host: PluginHost):
         last = p.epoch + 1 == p.epochs and p.step == p.steps_per_epoch
         if now - state["sent"] >= UPDATE_S or last:
             state["sent"] = now
-            steps, losses = zip(*pending)
+            steps, losses = zip(*pending, strict=True)
             pending.clear()
             job.emit(TrainUpdate(list(steps), list(losses), p))
+            job.progress(steps[-1], p.epochs * p.steps_per_epoch,
+                         f"training {settings.model}: epoch {p.epoch + 1}/{p.epochs}")
         if now - state["preview"] >= PREVIEW_S:
             state["preview"] = now
             preview(p)
@@ -169,7 +172,7 @@ class TrainPanel(QWidget):
         self.data_combo = QComboBox(editable=True)
         self.data_combo.addItems([n for n, s in host.datasets.items() if s.detect is None])
         self.data_combo.setToolTip("A built-in dataset, or type / browse to a folder or file")
-        browse_data = QPushButton("…")
+        browse_data = QToolButton(text="…")
         browse_data.setToolTip("Choose a folder of images or a dataset file")
         browse_data.clicked.connect(self._browse_data)
         self.epochs = QSpinBox(minimum=1, maximum=1000, value=20)
@@ -192,22 +195,9 @@ class TrainPanel(QWidget):
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText(f"auto: {runs_root()}/MODEL-DATE")
         self.out_edit.setToolTip("The run folder to write (config, weights, training state)")
-        browse_out = QPushButton("…")
+        browse_out = QToolButton(text="…")
         browse_out.clicked.connect(self._browse_out)
 
-        form = QFormLayout()
-        form.addRow("Model", self.model_combo)
-        form.addRow("Dataset", _row(self.data_combo, browse_data))
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Batch size", self.batch)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Latent size", self.latent)
-        form.addRow("Noise std", self.noise)
-        form.addRow("Width", self.width_spin)
-        form.addRow("Image size", self.size_combo)
-        form.addRow("Limit", self.limit)
-        form.addRow("Device", self.device_combo)
-        form.addRow("Run folder", _row(self.out_edit, browse_out))
         self.start_button = QPushButton("Start training")
         self.start_button.setToolTip("Train in the background; the result becomes the active "
                                      "run")
@@ -215,17 +205,33 @@ class TrainPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop within about a second; the checkpoint is kept")
         self.stop_button.clicked.connect(self.stop)
-        form.addRow(_row(self.start_button, self.stop_button))
+        fields = [("Model", self.model_combo), ("Dataset", _row(self.data_combo, browse_data)),
+                  ("Epochs", self.epochs), ("Batch size", self.batch),
+                  ("Learning rate", self.lr), ("Latent size", self.latent),
+                  ("Noise std", self.noise), ("Width", self.width_spin),
+                  ("Image size", self.size_combo), ("Limit", self.limit),
+                  ("Device", self.device_combo), ("Run folder", _row(self.out_edit, browse_out))]
+        form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setHorizontalSpacing(6)
+        for k, (label, widget) in enumerate(fields):
+            row, col = divmod(k, 2)
+            form.addWidget(QLabel(label), row, 2 * col)
+            form.addWidget(widget, row, 2 * col + 1)
+        form.addWidget(self.start_button, len(fields) // 2, 0, 1, 2)
+        form.addWidget(self.stop_button, len(fields) // 2, 2, 1, 2)
+        form.setRowStretch(len(fields) // 2 + 1, 1)
         left = QWidget()
         left.setLayout(form)
-        left.setMaximumWidth(360)
+        left.setMaximumHeight(left.sizeHint().height())
 
         self.bar = QProgressBar()
         self.bar.setFormat("%p%")
-        self.bar_label = QLabel("Not training.")
+        self.bar_label = QLabel("Not training.", wordWrap=True)
         self.log_box = QCheckBox("log scale", checked=True)
         self.log_box.toggled.connect(lambda on: self.plot.setLogMode(False, on))
         self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumHeight(160)
         self.plot.setLogMode(False, True)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.setLabel("bottom", "batch")
@@ -235,23 +241,30 @@ class TrainPanel(QWidget):
         middle = QWidget()
         ml = QVBoxLayout(middle)
         ml.setContentsMargins(0, 0, 0, 0)
-        ml.addWidget(self.bar)
-        ml.addLayout(_hbox(self.bar_label, None, self.log_box))
+        bar_row = QHBoxLayout()
+        bar_row.addWidget(self.bar, 1)
+        bar_row.addWidget(self.log_box)
+        ml.addLayout(bar_row)
+        ml.addWidget(self.bar_label)
         ml.addWidget(self.plot, 1)
         self.preview = MosaicView()
+        self.preview.setMinimumHeight(110)
         self.preview.setToolTip("Held-out images, their reconstructions, and samples decoded "
                                 "from fixed prior codes")
-        self.preview_label = QLabel("Previews appear while training.")
+        self.preview.set_placeholder("Reconstructions and samples appear while training")
+        self.preview_label = QLabel("Preview", wordWrap=True)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.preview_label)
         rl.addWidget(self.preview, 1)
-        split = QSplitter()
+        split = QSplitter(Qt.Orientation.Vertical)
         for w in (left, middle, right):
             split.addWidget(w)
+        split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 3)
         split.setStretchFactor(2, 2)
+        split.setCollapsible(0, False)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)
@@ -345,7 +358,7 @@ class TrainPanel(QWidget):
         if isinstance(value, Preview):
             self._show_preview(value)
             return
-        for step, losses in zip(value.steps, value.losses):
+        for step, losses in zip(value.steps, value.losses, strict=True):
             for name, loss in losses.items():
                 xs, ys = self.data.setdefault(name, ([], []))
                 xs.append(step)
@@ -377,8 +390,9 @@ class TrainPanel(QWidget):
 
     def _show_preview(self, p: Preview) -> None:
         rows = np.concatenate([p.recon, p.samples])
-        self.preview.set_panels([Panel(rows, "rows: held-out · reconstructed · samples")])
-        self.preview_label.setText(f"Preview at epoch {p.epoch + 1}, batch {p.step}")
+        self.preview.set_panels([Panel(rows)])
+        self.preview_label.setText(f"Epoch {p.epoch + 1}, batch {p.step}. Rows: held-out "
+                                   "images, reconstructions, samples")
 
     def _done(self, result) -> None:
         self._draw_curves()
@@ -409,13 +423,3 @@ def _row(*widgets) -> QWidget:
     for x in widgets:
         lay.addWidget(x)
     return w
-
-
-def _hbox(*widgets) -> QHBoxLayout:
-    lay = QHBoxLayout()
-    for x in widgets:
-        if x is None:
-            lay.addStretch(1)
-        else:
-            lay.addWidget(x)
-    return lay

@@ -1,0 +1,252 @@
+"""Training throughput: genae_studio.training.train against a plain PyTorch loop and pythae.
+
+All three train the same networks (the DCGAN encoder/decoder at the configured size, the
+AAE's adversary) with Adam on the same in-memory uint8 images. Each runs one warm-up epoch
+of ``train_steps`` batches, then a timed epoch; the rate counts the timed epoch's steps after
+its first, from per-step timestamps.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .common import Config, Row, cuda_sync
+
+SECTION = "training"
+
+
+def _images(cfg: Config) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    n = cfg.batch * cfg.train_steps
+    return rng.integers(0, 256, (n, cfg.channels, cfg.image_size, cfg.image_size), np.uint8)
+
+
+def _rate(stamps: list[float], batch: int) -> float:
+    """Images per second over the timed epoch's steps, from end-of-step timestamps."""
+    if len(stamps) < 2:
+        return float("nan")
+    return (len(stamps) - 1) * batch / (stamps[-1] - stamps[0])
+
+
+# --- the project's training loop -------------------------------------------------------------
+class _BenchData:
+    """A plugin with one dataset: the benchmark's images."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = images
+
+    def register_datasets(self, register):
+        from genae_studio.data.base import ArrayDataset
+        from genae_studio.registry import DatasetSpec
+
+        images = self.images
+
+        def load(source, *, split, image_size, limit, seed):
+            return ArrayDataset(images, name="bench")
+
+        register(DatasetSpec("bench", "benchmark images", load, channels=images.shape[1],
+                             image_size=images.shape[2]))
+
+
+def project_rate(cfg: Config, model_name: str, device, images: np.ndarray,
+                 **speed) -> tuple[float, float]:
+    """(images/s, share of the time waiting for data) of genae_studio.training.train."""
+    from genae_studio.plugins import hookimpl, load_plugins
+    from genae_studio.training import TrainSettings, train
+
+    plugin = _BenchData(images)
+    plugin.register_datasets = hookimpl(plugin.register_datasets)
+    host = load_plugins([], autoload=False)
+    host.manager.register(plugin, name="bench-data")
+    host.collect()
+    stamps: list[float] = []
+    sync = cuda_sync(device)
+
+    def on_progress(p):
+        if p.epoch == 1:
+            sync()
+            stamps.append(time.perf_counter())
+
+    with tempfile.TemporaryDirectory() as out:
+        settings = TrainSettings(model=model_name, data="bench", epochs=2, batch_size=cfg.batch,
+                                 latent_dim=cfg.latent_dim, width=cfg.width,
+                                 device=str(device), seed=0, **speed)
+        result = train(settings, Path(out), host=host, on_progress=on_progress)
+    return _rate(stamps, cfg.batch), result.data_wait_s / max(result.elapsed_s, 1e-9)
+
+
+# --- a plain PyTorch loop --------------------------------------------------------------------
+def plain_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> float:
+    """The loop a PyTorch user would write: tensors in memory, shuffled indices, Adam."""
+    import torch
+    from torch import nn
+
+    from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
+
+    torch.manual_seed(0)
+    k, c, s = cfg.latent_dim, cfg.channels, cfg.image_size
+    aae = model_name == "aae"
+    enc = DCGANEncoder(c, s, k if aae else 2 * k, cfg.width).to(device)
+    dec = DCGANDecoder(k, c, s, cfg.width).to(device)
+    opt = torch.optim.Adam([*enc.parameters(), *dec.parameters()], lr=2e-4, betas=(0.5, 0.999))
+    if aae:
+        adv = Adversary(k).to(device)
+        opt_d = torch.optim.Adam(adv.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    bce = nn.functional.binary_cross_entropy_with_logits
+    data = torch.from_numpy(images)
+    sync = cuda_sync(device)
+    stamps: list[float] = []
+    for epoch in range(2):
+        order = torch.randperm(len(data))
+        for i in range(len(data) // cfg.batch):
+            x = data[order[i * cfg.batch:(i + 1) * cfg.batch]].to(device).float() / 255
+            if aae:
+                z = enc(x)
+                real, fake = adv(torch.randn_like(z)), adv(z.detach())
+                d_loss = bce(real, torch.ones_like(real)) + bce(fake, torch.zeros_like(fake))
+                opt_d.zero_grad()
+                d_loss.backward()
+                opt_d.step()
+                d_out = adv(z)
+                loss = bce(dec(z), x, reduction="sum") / len(x) + \
+                    bce(d_out, torch.ones_like(d_out))
+            else:
+                mu, logvar = enc(x).chunk(2, dim=1)
+                z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+                kl = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp()) / len(x)
+                loss = bce(dec(z), x, reduction="sum") / len(x) + kl
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            float(loss)
+            if epoch == 1:
+                sync()
+                stamps.append(time.perf_counter())
+    return _rate(stamps, cfg.batch)
+
+
+# --- pythae ----------------------------------------------------------------------------------
+def pythae_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> float:
+    """pythae's trainer (BaseTrainer / AdversarialTrainer) on the same networks."""
+    import torch
+    from pythae.data.datasets import BaseDataset
+    from pythae.models import VAE, Adversarial_AE, Adversarial_AE_Config, VAEConfig
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseDiscriminator, BaseEncoder
+    from pythae.trainers import (
+        AdversarialTrainer,
+        AdversarialTrainerConfig,
+        BaseTrainer,
+        BaseTrainerConfig,
+    )
+    from pythae.trainers.training_callbacks import TrainingCallback
+
+    from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
+
+    torch.manual_seed(0)
+    k, c, s = cfg.latent_dim, cfg.channels, cfg.image_size
+    aae = model_name == "aae"
+
+    class Encoder(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.net = DCGANEncoder(c, s, k if aae else 2 * k, cfg.width)
+
+        def forward(self, x):
+            h = self.net(x)
+            if aae:
+                return ModelOutput(embedding=h, log_covariance=torch.zeros_like(h))
+            mu, logvar = h.chunk(2, dim=1)
+            return ModelOutput(embedding=mu, log_covariance=logvar)
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.net = DCGANDecoder(k, c, s, cfg.width)
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
+
+    class Discriminator(BaseDiscriminator):
+        def __init__(self):
+            super().__init__()
+            self.net = Adversary(k)
+
+        def forward(self, z):
+            return ModelOutput(embedding=torch.sigmoid(self.net(z))[:, None])
+
+    stamps: list[float] = []
+    sync = cuda_sync(device)
+
+    class Stamp(TrainingCallback):
+        timing = False
+
+        def on_train_step_end(self, training_config, **kwargs):
+            if Stamp.timing:
+                sync()
+                stamps.append(time.perf_counter())
+
+    common = dict(per_device_train_batch_size=cfg.batch, num_epochs=2,
+                  no_cuda=device.type != "cuda", train_dataloader_num_workers=0)
+    data = BaseDataset(torch.from_numpy(images).float() / 255, torch.zeros(len(images)))
+    with tempfile.TemporaryDirectory() as out:
+        if aae:
+            config = Adversarial_AE_Config(input_dim=(c, s, s), latent_dim=k,
+                                           reconstruction_loss="bce",
+                                           deterministic_posterior=True)
+            model = Adversarial_AE(config, encoder=Encoder(), decoder=Decoder(),
+                                   discriminator=Discriminator())
+            tconf = AdversarialTrainerConfig(
+                output_dir=out, autoencoder_learning_rate=2e-4,
+                discriminator_learning_rate=2e-4,
+                autoencoder_optimizer_params={"betas": (0.5, 0.999)},
+                discriminator_optimizer_params={"betas": (0.5, 0.999)}, **common)
+            trainer = AdversarialTrainer(model, data, training_config=tconf,
+                                         callbacks=[Stamp()])
+        else:
+            config = VAEConfig(input_dim=(c, s, s), latent_dim=k, reconstruction_loss="bce")
+            model = VAE(config, encoder=Encoder(), decoder=Decoder())
+            tconf = BaseTrainerConfig(output_dir=out, learning_rate=2e-4,
+                                      optimizer_params={"betas": (0.5, 0.999)}, **common)
+            trainer = BaseTrainer(model, data, training_config=tconf, callbacks=[Stamp()])
+        trainer.prepare_training()
+        trainer.train_step(1)  # warm-up epoch
+        Stamp.timing = True
+        trainer.train_step(2)
+    return _rate(stamps, cfg.batch)
+
+
+def training_rows(cfg: Config, device) -> list[Row]:
+    import logging
+
+    images = _images(cfg)
+    rows = []
+    where = "GPU" if device.type == "cuda" else "CPU"
+    for name in ("vae", "aae"):
+        plain = plain_rate(cfg, name, device, images)
+        ours, wait = project_rate(cfg, name, device, images, precision="fp32")
+        section = f"{SECTION} ({where})"
+        rows.append(Row(section, f"{name.upper()}: plain PyTorch loop, fp32", plain, "images/s"))
+        goal = ">= 0.95x plain" if where == "CPU" else ""
+        rows.append(Row(section, f"{name.upper()}: genae-studio train, fp32", ours, "images/s",
+                        f"{ours / plain:.2f}x plain", goal,
+                        f"waiting for data {wait:.2%} of the time"))
+        if device.type == "cuda":
+            fast, wait = project_rate(cfg, name, device, images, precision="bf16",
+                                      channels_last=True, compile=True)
+            rows.append(Row(section, f"{name.upper()}: genae-studio train, bf16 + "
+                                     "channels-last + compile", fast, "images/s",
+                            f"{fast / plain:.2f}x plain fp32", ">= 1.5x plain fp32",
+                            f"waiting for data {wait:.2%}"))
+        try:
+            logging.getLogger("pythae").setLevel(logging.ERROR)
+            theirs = pythae_rate(cfg, name, device, images)
+            rows.append(Row(section, f"{name.upper()}: pythae trainer, same networks", theirs,
+                            "images/s", f"genae-studio {ours / theirs:.2f}x pythae"))
+        except ImportError as exc:
+            rows.append(Row(section, f"{name.upper()}: pythae trainer", None,
+                            note=f"not installed ({exc.name}): pip install -e .[bench]"))
+    return rows

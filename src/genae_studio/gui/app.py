@@ -1,0 +1,74 @@
+"""Start the studio: the QApplication, settings and the main window."""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings, QTimer
+from PyQt6.QtWidgets import QApplication
+
+from ..plugins import PluginHost
+
+ORG, APP = "genae-studio", "genae-studio"
+SETTINGS_ENV = "GENAE_STUDIO_SETTINGS"  # an .ini file instead of the platform's settings store
+
+
+def application(argv: list[str] | None = None) -> QApplication:
+    """The running QApplication, or a new one named for QSettings."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORG)
+    app.setApplicationName(APP)
+    from .. import __version__
+
+    app.setApplicationVersion(__version__)
+    return app
+
+
+def studio_settings() -> QSettings:
+    """QSettings: $GENAE_STUDIO_SETTINGS (an .ini file) or the platform's store."""
+    path = os.environ.get(SETTINGS_ENV)
+    return QSettings(path, QSettings.Format.IniFormat) if path else QSettings()
+
+
+def create_window(host: PluginHost, *, checkpoint: Path | None = None, data: str | None = None,
+                  device: str | None = None, settings: QSettings | None = None):
+    """The main window (not shown); opens ``checkpoint``, else the bundled run."""
+    from .main_window import MainWindow
+
+    return MainWindow(host, settings if settings is not None else studio_settings(),
+                      checkpoint=checkpoint, data=data, device=device)
+
+
+def reserve_gui_core() -> None:
+    """Leave one core to the GUI thread: torch's intra-op threads use the others.
+
+    An explicit OMP_NUM_THREADS (or torch.set_num_threads) below the core count is kept.
+    """
+    import torch
+
+    cores = os.cpu_count() or 1
+    if cores > 1 and torch.get_num_threads() >= cores:
+        torch.set_num_threads(cores - 1)
+
+
+def run_studio(args, host: PluginHost) -> int:
+    """Entry point of ``genae-studio`` without a command; returns the exit code."""
+    app = application()
+    reserve_gui_core()
+    window = create_window(host, checkpoint=args.checkpoint, data=args.data,
+                           device=None if args.device == "auto" else args.device)
+    window.show()
+    # Ctrl+C in the terminal closes the window cleanly (settings saved, jobs stopped);
+    # the timer lets Python run its signal handler while Qt's loop is busy.
+    previous = signal.signal(signal.SIGINT, lambda *_: window.close())
+    tick = QTimer(interval=250)
+    tick.timeout.connect(lambda: None)
+    tick.start()
+    try:
+        return app.exec()
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,404 @@
+"""The studio's main window: opening runs, chains, the latent view, interpolation, errors."""
+import os
+import time
+
+import numpy as np
+import torch
+from conftest import open_window, wait_idle
+from PyQt6.QtCore import QPointF, Qt, QTimer
+from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PyQt6.QtWidgets import QApplication
+
+from genae_studio.gui import chain_view as chain_module
+from genae_studio.gui.gallery import mime_for
+
+
+def drop(widget, pos, mime):
+    """What a user's drag does: enter, move, then drop on ``widget`` at ``pos``."""
+    pos = QPointF(pos)
+    args = (Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(pos.toPoint(), *args)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted(), "the widget refused the drag"
+    QApplication.sendEvent(widget, QDragMoveEvent(pos.toPoint(), *args))
+    event = QDropEvent(pos, *args)
+    QApplication.sendEvent(widget, event)
+    return event.isAccepted()
+
+
+def run_chain(qtbot, window, steps):
+    cv = window.chain_view
+    before = len(cv.history)
+    cv.run_steps(steps)
+    qtbot.waitUntil(lambda: len(cv.history) >= min(before + steps, cv.history.limit),
+                    timeout=60_000)
+    wait_idle(qtbot, window)
+
+
+def test_window_opens_on_the_bundled_run(window, bundled, shots):
+    s = window.session
+    assert s.run is not None and s.run.path == bundled and s.run.name == "vae"
+    assert s.data is not None and s.data.name == "digits"  # the run's own data
+    status = window.status_label.text()
+    for part in ("Model: vae", str(bundled), "Data: digits", "Device: cpu"):
+        assert part in status
+    assert window.chain_view.stack.currentIndex() == 1  # the chain view, not the placeholder
+    assert window.chain_view.history.n == 64  # N = 64 chains by default
+    assert window.model_combo.currentText() == "vae"
+    assert not window.banner.isVisible()
+    shots(window, "window-opened")
+
+
+def test_chain_steps_and_slider_change_the_grid(qtbot, window, shots):
+    cv = window.chain_view
+    first = cv.grid.mosaic.copy()
+    run_chain(qtbot, window, 5)
+    assert cv.history.t == [0, 1, 2, 3, 4, 5]
+    assert cv.t == 5  # the slider follows the running chain
+    last = cv.grid.mosaic.copy()
+    assert not np.array_equal(first, last)
+    cv.set_t_index(0)
+    cv.redraw()
+    assert cv.t == 0 and np.array_equal(cv.grid.mosaic, first)
+    # The arrow keys move t.
+    window.activateWindow()
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    cv.redraw()
+    assert cv.t == 1
+    assert not np.array_equal(cv.grid.mosaic, first)
+    qtbot.keyClick(window, Qt.Key.Key_End)
+    cv.redraw()
+    assert cv.t == 5 and np.array_equal(cv.grid.mosaic, last)
+    # Step adds one step; the chain continues from z_T (it feeds back).
+    qtbot.mouseClick(cv.step_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cv.history.last_t == 6, timeout=30_000)
+    wait_idle(qtbot, window)
+    # Compare mode shows t = 0 beside t = T.
+    width = cv.grid.mosaic.shape[1]
+    cv.compare_box.setChecked(True)
+    cv.redraw()
+    assert cv.grid.mosaic.shape[1] > 2 * width - 10
+    assert np.array_equal(cv.grid.mosaic[:, :first.shape[1]], first)
+    # Clicking a sample selects its chain and shows its strip.
+    pos = cv.grid.mapFromScene(cv.grid.cell_center(1, 9))
+    qtbot.mouseClick(cv.grid.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    cv.redraw()
+    assert cv.selected == 9 and cv.strip.isVisible()
+    shots(window, "chain-compare-selected")
+    # Reset draws a new z0 and clears the stored chain.
+    reset(qtbot, window, cv.seed_spin.value() + 1)
+    assert cv.history.t == [0] and not np.array_equal(cv.history.x[0][0], first[2:34, 2:34, 0])
+
+
+def reset(qtbot, window, seed):
+    window.chain_view.reset(seed)
+    qtbot.waitUntil(lambda: len(window.chain_view.history) == 1, timeout=30_000)
+    wait_idle(qtbot, window)
+
+
+def test_seed_makes_chains_reproducible(qtbot, window):
+    cv = window.chain_view
+    reset(qtbot, window, 7)
+    run_chain(qtbot, window, 2)
+    z_a = cv.history.z[-1].copy()
+    reset(qtbot, window, 7)
+    run_chain(qtbot, window, 1)
+    run_chain(qtbot, window, 1)  # two runs of one step == one run of two steps
+    np.testing.assert_allclose(cv.history.z[-1], z_a, rtol=1e-5, atol=1e-5)
+
+
+def test_latent_view_holds_every_trajectory(qtbot, window, shots):
+    cv, lv = window.chain_view, window.latent_view
+    run_chain(qtbot, window, 4)
+    cloud = lv.cloud
+    n, steps = cv.history.n, len(cv.history)
+    assert len(lv.data.data) == len(window.session.data.images)
+    assert len(lv.prior.data) == 1000
+    x, _ = lv.lines.getData()
+    assert len(x) == n * (steps + 1)  # one polyline per chain, NaN-separated
+    assert np.isnan(x).sum() == n
+    assert len(lv.points.data) == n
+    # Points are projected with the fitted PCA, not refitted.
+    pts = np.column_stack([lv.points.data["x"], lv.points.data["y"]])
+    np.testing.assert_allclose(pts, cloud.project(cv.history.z[-1]), rtol=1e-5, atol=1e-5)
+    assert "PC1" in lv.plot.getAxis("bottom").labelText
+    assert "% of variance" in lv.plot.getAxis("bottom").labelText
+    # Moving the slider moves the marked points and shortens the drawn trajectories.
+    cv.set_t_index(1)
+    cv.redraw()
+    pts = np.column_stack([lv.points.data["x"], lv.points.data["y"]])
+    np.testing.assert_allclose(pts, cloud.project(cv.history.z[1]), rtol=1e-5, atol=1e-5)
+    assert len(lv.lines.getData()[0]) == n * 3
+    # Selecting a chain highlights its whole trajectory.
+    cv.select(3)
+    cv.redraw()
+    sx, _ = lv.selected_line.getData()
+    assert len(sx) == steps
+    assert lv.cloud is cloud  # the PCA was fitted once
+    # Data are coloured by label (digits have labels).
+    assert lv.colour_combo.currentText() == "label"
+    shots(lv, "latent-view")
+
+
+def test_drag_and_drop_interpolates(qtbot, window, shots):
+    panel = window.interp_panel
+    gallery = panel.gallery
+    assert gallery.count() > 4
+    target = gallery.visualItemRect(gallery.item(3)).center()
+    assert drop(gallery.viewport(), target, gallery.mimeData([gallery.item(0)]))
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=30_000)
+    res = panel.result
+    points = panel.points_spin.value()
+    assert res.picks == [0, 3] and not res.four
+    assert res.before.shape[:2] == (1, points) and res.after.shape == res.before.shape
+    assert panel.view.mosaic is not None  # two rows: before and after k steps
+    assert window.latent_view.path_count() == 1
+    window.interp_dock.raise_()
+    shots(panel, "interpolation-pair")
+    # Four images on the 2x2 target make the four-corner grid.
+    for slot, index in zip(panel.four.slots, (1, 2, 5, 6), strict=True):
+        assert drop(slot, QPointF(10, 10), mime_for(index))
+    qtbot.waitUntil(lambda: panel.result is not res, timeout=30_000)
+    res = panel.result
+    assert res.four and res.picks == [1, 2, 5, 6]
+    assert res.before.shape[:2] == (points, points)
+    assert window.latent_view.path_count() == 1 + points
+    shots(panel, "interpolation-four")
+    wait_idle(qtbot, window)
+
+
+def test_plugin_model_appears_in_the_pickers(qtbot, bundled, settings, tmp_path):
+    from genae_studio.plugins import load_plugins
+
+    plugin = tmp_path / "tiny_plugin.py"
+    plugin.write_text(
+        "from genae_studio import ModelSpec, hookimpl\n\n"
+        "def make(**hp):\n"
+        "    from genae_builtins.vae_model import VAE\n"
+        "    return VAE(**hp)\n\n"
+        "@hookimpl\n"
+        "def register_models(register):\n"
+        "    register(ModelSpec('tinyvae', 'A plugin VAE', make,\n"
+        "                       defaults=dict(latent_dim=16, width=8, noise_std=0.5)))\n")
+    host = load_plugins([str(plugin)], autoload=False)
+    window = open_window(qtbot, host, settings)
+    models = [window.model_combo.itemText(i) for i in range(window.model_combo.count())]
+    assert {"vae", "dvae", "aae", "daae", "tinyvae"} <= set(models)
+    trainable = [window.train_panel.model_combo.itemText(i)
+                 for i in range(window.train_panel.model_combo.count())]
+    assert "tinyvae" in trainable
+    # No bundled run for it: the window says so and offers training.
+    window._model_picked("tinyvae")
+    assert window.banner.isVisible() and "no bundled run" in window.banner.label.text()
+    assert window.train_panel.model_combo.currentText() == "tinyvae"
+    assert window.session.run.name == "vae"  # the open run stays
+    window.close()
+
+
+def test_cli_opens_the_studio_with_a_plugin(qtbot, bundled, monkeypatch, tmp_path):
+    """``genae-studio --plugin PATH --checkpoint DIR --data digits --device cpu``."""
+    from genae_studio import cli
+    from genae_studio.gui import app as app_module
+    from genae_studio.gui.main_window import MainWindow
+
+    plugin = tmp_path / "other_plugin.py"
+    plugin.write_text(
+        "from genae_studio import ModelSpec, hookimpl\n"
+        "from genae_builtins.vae import make_vae\n\n"
+        "@hookimpl\n"
+        "def register_models(register):\n"
+        "    register(ModelSpec('othervae', 'Another plugin VAE', make_vae))\n")
+    monkeypatch.setenv(app_module.SETTINGS_ENV, str(tmp_path / "settings.ini"))
+    seen = {}
+
+    def fake_exec(app):
+        window = next(w for w in QApplication.topLevelWidgets()
+                      if isinstance(w, MainWindow) and w.isVisible())
+        qtbot.waitUntil(lambda: window.latent_view.cloud is not None, timeout=60_000)
+        seen["models"] = [window.model_combo.itemText(i)
+                          for i in range(window.model_combo.count())]
+        seen["run"], seen["data"] = window.session.run.path, window.session.data.name
+        window.close()
+        window.deleteLater()
+        return 0
+
+    monkeypatch.setattr(type(QApplication.instance()), "exec", fake_exec)
+    threads = torch.get_num_threads()
+    try:
+        code = cli.main(["--plugin", str(plugin), "--checkpoint", str(bundled), "--data",
+                         "digits", "--device", "cpu"])
+        seen["threads"] = torch.get_num_threads()
+    finally:
+        torch.set_num_threads(threads)  # the studio leaves a core to the GUI thread
+    assert code == 0
+    if threads >= (os.cpu_count() or 1) > 1:
+        assert seen["threads"] == os.cpu_count() - 1
+    assert "othervae" in seen["models"] and seen["run"] == bundled and seen["data"] == "digits"
+
+
+def test_worker_errors_are_shown_not_raised(qtbot, window, monkeypatch, tmp_path, shots):
+    cv = window.chain_view
+
+    def broken_chain(job, *args, **kwargs):
+        yield from ()
+        raise RuntimeError("simulated failure inside a chain step")
+
+    monkeypatch.setattr(chain_module, "chain_job", broken_chain)
+    qtbot.mouseClick(cv.step_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    assert "simulated failure" in window.banner.label.text()
+    assert "RuntimeError" in window.log_view.toPlainText()
+    assert "Traceback" in window.log_view.toPlainText()
+    qtbot.waitUntil(lambda: cv.step_button.isEnabled(), timeout=10_000)  # usable again
+    shots(window, "error-banner")
+    monkeypatch.undo()
+    # A broken run folder is a one-line error too; the open run stays.
+    bad = tmp_path / "broken-run"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    window.banner.hide()
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
+    assert "corrupt config" in window.banner.label.text()
+    assert window.session.run is not None and window.session.run.path != bad
+    # A dataset that does not fit the model: a clear message.
+    window.banner.hide()
+    window.session.load_data("toyfaces", explicit=True)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+    assert "3-channel images, but the model expects 1" in window.banner.label.text()
+    wait_idle(qtbot, window)
+
+
+def test_event_loop_stays_responsive_while_a_chain_runs(qtbot, window):
+    """A QTimer keeps firing on time while 64 chains step in a worker for 3 seconds."""
+    cv = window.chain_view
+    interval, seconds = 10, 3.0
+    late: list[float] = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        late.append(max(0.0, (now - last[0]) * 1000 - interval))
+        last[0] = now
+
+    timer = QTimer(interval=interval)
+    timer.timeout.connect(tick)
+    timer.start()
+    cv.select(0)  # the strip and the highlighted trajectory are redrawn too
+    cv.run_steps(100_000)
+    qtbot.wait(int(seconds * 1000))
+    steps = cv.history.last_t
+    stop = time.perf_counter()
+    qtbot.mouseClick(cv.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.jobs.running("chain"), timeout=30_000)
+    stop_ms = (time.perf_counter() - stop) * 1000
+    timer.stop()
+    wait_idle(qtbot, window)
+    lat = np.array(late)
+    print(f"\nQTimer({interval} ms) lateness while {cv.history.n} chains ran {steps} steps in "
+          f"{seconds:.0f} s: mean {lat.mean():.1f} ms, p95 {np.percentile(lat, 95):.1f} ms, "
+          f"max {lat.max():.1f} ms over {len(lat)} ticks; Stop took {stop_ms:.0f} ms")
+    assert steps > 5 and len(lat) > 30
+    assert not cv.stop_button.isEnabled() and cv.step_button.isEnabled()
+    assert len(cv.history) <= cv.history.limit and cv.history.t[0] == 0  # bounded history
+    assert np.percentile(lat, 95) < 500 and lat.max() < 2000  # loose: shared machines are noisy
+
+
+def test_no_bundled_run_is_explained(qtbot, host, settings, monkeypatch, tmp_path, shots):
+    from genae_studio.gui.app import create_window
+
+    monkeypatch.setenv("GENAE_STUDIO_RESOURCES", str(tmp_path / "empty"))
+    window = create_window(host, settings=settings, device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.chain_view.placeholder.text().startswith("<b>No run"),
+                    timeout=10_000)
+    assert "no bundled run" in window.chain_view.placeholder.text()
+    assert not window.chain_view.step_button.isEnabled()
+    # The data still load, so the gallery is not empty.
+    qtbot.waitUntil(lambda: window.interp_panel.gallery.count() > 0, timeout=60_000)
+    assert "Data: toyfaces" in window.status_label.text()
+    shots(window, "no-bundled-run")
+    window.close()
+
+
+def test_dropping_a_run_folder_opens_it(qtbot, window, bundled, tmp_path):
+    import shutil
+
+    from PyQt6.QtCore import QMimeData, QUrl
+
+    copy = tmp_path / "copied-run"
+    shutil.copytree(bundled, copy)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(copy))])
+    assert drop(window, QPointF(50, 50), mime)
+    qtbot.waitUntil(lambda: window.session.run.path == copy, timeout=30_000)
+    assert str(copy) in window.status_label.text()
+    qtbot.waitUntil(lambda: window.latent_view.cloud is not None, timeout=60_000)
+    wait_idle(qtbot, window)
+
+
+def test_exports(qtbot, window, tmp_path, monkeypatch):
+    from PIL import Image
+
+    run_chain(qtbot, window, 3)
+    cv = window.chain_view
+    paths = {}
+
+    def ask(title, name, filt):
+        paths[name] = tmp_path / name
+        return paths[name]
+
+    monkeypatch.setattr(window, "_ask", ask)
+    window.export_grid()
+    window.export_latent()
+    window.export_gif()
+    window.export_npz()
+    cv.select(2)
+    cv.redraw()
+    window.export_strip()
+    assert not window.banner.isVisible(), window.banner.label.text()
+    grid = np.asarray(Image.open(paths["chain-t3.png"]))
+    assert grid.shape[:2] == cv.grid.mosaic.shape[:2]
+    with Image.open(paths["chain.gif"]) as gif:
+        assert gif.n_frames == len(cv.history) == 4
+    data = np.load(paths["chain.npz"])
+    assert data["x"].dtype == np.uint8 and data["x"].shape[:2] == (4, 64)
+    assert data["z"].shape == (4, 64, 16) and list(data["t"]) == [0, 1, 2, 3]
+    assert Image.open(paths["latent.png"]).size[0] > 100
+    assert paths["chain-2.png"].is_file()
+
+
+def test_settings_are_remembered(qtbot, host, bundled, settings):
+    window = open_window(qtbot, host, settings)
+    window.chain_view.n_spin.setValue(16)
+    window.chain_view.bn_combo.setCurrentText("eval")
+    window.train_panel.epochs.setValue(3)
+    window.close()
+    again = open_window(qtbot, host, settings)
+    assert again.chain_view.n_spin.value() == 16
+    assert again.chain_view.bn_combo.currentText() == "eval"
+    assert again.train_panel.epochs.value() == 3
+    assert again.chain_view.history.n == 16
+    assert str(bundled) in again._recent()
+    again.close()
+
+
+def test_about_box_lists_versions(window):
+    box = window.about()
+    text = box.text()
+    for name in ("genae-studio", "PyTorch", "PyQt6", "pyqtgraph", "scikit-learn"):
+        assert name in text
+    box.close()
+
+
+def test_metrics_dock_hosts_another_plot(qtbot, window):
+    import pyqtgraph as pg
+
+    plot = pg.PlotWidget()
+    window.set_metrics_widget(plot)
+    assert window.metrics_dock.widget() is plot and window.metrics_dock.isVisible()
+    with qtbot.waitSignal(window.chain_view.changed, timeout=30_000):
+        window.chain_view.run_steps(1)
+    wait_idle(qtbot, window)

@@ -1,0 +1,71 @@
+"""The training panel: start -> progress -> stop leaves a usable run that becomes active."""
+import time
+
+from conftest import wait_idle
+from PyQt6.QtCore import Qt
+
+
+def test_start_progress_stop_leaves_a_usable_run(qtbot, window, tmp_path, shots):
+    from genae_studio.api import load_run
+
+    panel = window.train_panel
+    window.train_dock.show()
+    window.train_dock.raise_()
+    panel.model_combo.setCurrentText("dvae")
+    panel.data_combo.setCurrentText("digits")
+    panel.epochs.setValue(100)  # far more than the test waits for
+    panel.batch.setValue(16)
+    panel.latent.setValue(16)
+    panel.width_spin.setValue(8)
+    panel.noise.setValue(0.3)
+    panel.limit.setValue(160)
+    panel.device_combo.setCurrentText("cpu")
+    out = tmp_path / "trained"
+    panel.out_edit.setText(str(out))
+    assert panel.noise.isEnabled()  # dvae is denoising
+
+    qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+    assert panel.running and panel.stop_button.isEnabled()
+    assert not panel.start_button.isEnabled()
+    # Progress: the bar moves, the label shows images/s and ETA, loss curves appear per term,
+    # and a preview of reconstructions and samples arrives (at least at each epoch's end).
+    qtbot.waitUntil(lambda: panel.bar.value() > 12 and panel.preview.mosaic is not None
+                    and len(panel.curves) == 3, timeout=60_000)
+    assert set(panel.curves) == {"loss", "rec", "kl"}
+    assert "images/s" in panel.bar_label.text() and "ETA" in panel.bar_label.text()
+    xs, ys = panel.curves["rec"].getData()
+    assert len(xs) >= 2
+    assert panel.preview.mosaic.shape[0] > 3 * 32  # three rows of 32-pixel images
+    shots(panel, "training-panel")
+    shots(window, "training-window")
+
+    started = time.perf_counter()
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
+    stop_s = time.perf_counter() - started
+    print(f"\ntraining stopped {stop_s:.2f} s after Stop")
+    assert stop_s < 10  # about a second on a quiet machine; loose for busy ones
+    assert "stopped" in panel.bar_label.text()
+    assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
+    run = load_run(out, device="cpu", host=window.session.host)
+    assert run.name == "dvae" and run.model.latent_dim == 16 and run.denoising
+    # The new model becomes the active run.
+    qtbot.waitUntil(lambda: window.session.run is not None and window.session.run.path == out,
+                    timeout=30_000)
+    assert window.model_combo.currentText() == "dvae"
+    assert window.chain_view.noise_spin.isEnabled()
+    qtbot.waitUntil(lambda: window.latent_view.cloud is not None, timeout=60_000)
+    wait_idle(qtbot, window)
+    shots(window, "after-training")
+
+
+def test_training_errors_are_shown(qtbot, window):
+    panel = window.train_panel
+    panel.data_combo.setCurrentText("/no/such/dataset")
+    panel.epochs.setValue(1)
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
+    assert window.banner.isVisible()
+    assert "Training failed" in window.banner.label.text()
+    assert "no such dataset or path" in window.banner.label.text()
+    assert panel.start_button.isEnabled()

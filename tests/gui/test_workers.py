@@ -1,0 +1,89 @@
+"""Thread workers: values, progress, results, errors and cancellation reach the GUI thread."""
+import threading
+import time
+
+import pytest
+from PyQt6.QtCore import QThread
+
+from genae_studio.gui.workers import Jobs, Progress
+
+
+@pytest.fixture
+def jobs(qtbot):
+    jobs = Jobs()
+    yield jobs
+    jobs.shutdown()
+
+
+def test_generator_job_yields_on_the_gui_thread(qtbot, jobs):
+    gui = QThread.currentThread()
+    seen, threads, result = [], [], []
+
+    def count(job, n):
+        threads.append(threading.current_thread())
+        for i in range(n):
+            yield Progress(i + 1, n, "counting")
+            yield i
+        return "done"
+
+    def on_yield(value):
+        assert QThread.currentThread() is gui
+        seen.append(value)
+
+    job = jobs.start("count", count, 5, on_yield=on_yield, on_return=result.append)
+    qtbot.waitUntil(lambda: bool(result), timeout=5000)
+    assert seen == [0, 1, 2, 3, 4] and result == ["done"]
+    assert threads[0] is not threading.main_thread()
+    qtbot.waitUntil(lambda: not jobs.active(), timeout=5000)
+    assert job not in jobs.last_progress
+
+
+def test_errors_become_signals_with_tracebacks(qtbot, jobs):
+    errors = []
+
+    def broken(job):
+        raise ValueError("bad value")
+
+    with qtbot.waitSignal(jobs.error, timeout=5000) as blocker:
+        jobs.start("broken", broken, on_error=errors.append)
+    name, exc = blocker.args
+    assert name == "broken" and isinstance(exc, ValueError) and errors == [exc]
+    assert "Traceback" in exc.traceback_text and "bad value" in exc.traceback_text
+
+
+def test_abort_stops_a_generator_between_yields(qtbot, jobs):
+    seen, returned, aborted = [], [], []
+
+    def forever(job):
+        i = 0
+        while True:
+            time.sleep(0.005)
+            yield i
+            i += 1
+
+    job = jobs.start("forever", forever, key="k", on_yield=seen.append,
+                     on_return=returned.append)
+    job.signals.aborted.connect(lambda: aborted.append(True))
+    qtbot.waitUntil(lambda: len(seen) >= 3, timeout=5000)
+    jobs.cancel("k")
+    qtbot.waitUntil(lambda: bool(aborted), timeout=5000)
+    assert not returned and not jobs.running("k")
+
+
+def test_a_new_job_with_the_same_key_cancels_the_old(qtbot, jobs):
+    done = []
+
+    def slow(job, tag):
+        for _ in range(200):
+            time.sleep(0.005)
+            yield tag
+        return tag
+
+    first = jobs.start("a", slow, "a", key="same", on_return=done.append)
+    second = jobs.start("b", slow, "b", key="same", on_return=done.append)
+    assert first.aborted and not second.aborted
+    assert jobs.is_current(second, "same")
+    second.abort()
+    assert jobs.wait(5000)
+    qtbot.waitUntil(lambda: not jobs.active(), timeout=5000)
+    assert done == []

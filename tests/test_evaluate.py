@@ -1,0 +1,219 @@
+"""genae-studio eval: the table, the JSON, the cached feature network, decisiveness, fallbacks."""
+import json
+
+import pytest
+from PIL import Image
+
+from genae_studio import evaluate, features
+from genae_studio.api import load_run
+from genae_studio.cli import main
+from genae_studio.data import ArrayDataset, resolve_dataset
+from genae_studio.data.toyfaces import load_toyfaces
+from genae_studio.features import FeatureSettings, heads_for, train_feature_net
+from genae_studio.training import TrainSettings, train
+
+TINY = dict(epochs=1, batch_size=32, width=8, latent_dim=8, device="cpu")
+FAST = ["--feature-steps", "20", "--device", "cpu"]
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory, host):
+    out = tmp_path_factory.mktemp("digits-vae")
+    train(TrainSettings(model="vae", data="digits", limit=128, **TINY), out, host=host)
+    return out
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """A fresh, empty cache for this test only."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("GENAE_STUDIO_CACHE", str(path))
+    return path
+
+
+def table_rows(text):
+    lines = [line.split() for line in text.strip().splitlines() if line.strip()]
+    header = lines[0]
+    return header, [dict(zip(header, cells, strict=True)) for cells in lines[1:]
+                    if cells != header]
+
+
+def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp_path, cache,
+                                                                  capsys):
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--checkpoint", str(digits_run), "--steps", "3,0,1", "--n", "40",
+                 "--json", str(out), *FAST]) == 0
+    header, rows = table_rows(capsys.readouterr().out)
+    assert header == ["run", "data", "kind", "step", "n", "mmd_data", "mmd_prior", "fd",
+                      "precision", "recall"]  # no attribute columns for digits
+    assert [(r["kind"], r["step"], r["n"]) for r in rows] == [
+        ("chain", "0", "40"), ("chain", "1", "40"), ("chain", "3", "40"),
+        ("recon", "-", "20"), ("data", "-", "20")]
+    assert rows[3]["mmd_data"] == "-" and rows[4]["mmd_data"] != "-"
+
+    doc = json.loads(out.read_text())
+    assert doc["settings"]["steps"] == [0, 1, 3] and doc["settings"]["k"] == 3
+    (run,) = doc["runs"]
+    assert run["data"] == "digits" and run["model"] == "vae" and run["n"] == 40
+    assert run["feature_mode"] == "labels" and run["attribute"] is None
+    for printed, stored in zip(rows, run["rows"], strict=True):
+        assert printed["kind"] == stored["kind"]
+        for col in ("mmd_data", "mmd_prior", "fd", "precision", "recall"):
+            if stored[col] is None:
+                assert printed[col] == "-"
+            else:
+                digits = len(printed[col].split(".")[1])
+                assert float(printed[col]) == pytest.approx(stored[col], abs=10 ** -digits)
+    chain = [r for r in run["rows"] if r["kind"] == "chain"]
+    assert all(0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["fd"] >= 0
+               for r in chain)
+    assert abs(chain[0]["mmd_prior"]) < 0.1  # z_0 is a prior draw
+
+
+def test_the_feature_network_is_cached_and_reused(digits_run, tmp_path, cache, capsys,
+                                                  monkeypatch):
+    def argv(name, *extra):
+        return ["eval", "--checkpoint", str(digits_run), "--steps", "0,1", "--n", "20",
+                "--json", str(tmp_path / name), *FAST, *extra]
+
+    assert main(argv("a.json")) == 0
+    assert "feature network for digits: labels (trained" in capsys.readouterr().err
+    (weights,) = (cache / "features").glob("digits-32px-*.safetensors")
+    meta = json.loads(weights.with_suffix(".json").read_text())
+    assert meta["mode"] == "labels" and meta["settings"]["steps"] == 20
+    stamp = weights.stat().st_mtime_ns
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached feature network should have been used")
+
+    original = features.train_feature_net
+    monkeypatch.setattr(features, "train_feature_net", no_training)
+    assert main(argv("b.json")) == 0
+    assert "loaded from cache" in capsys.readouterr().err
+    assert weights.stat().st_mtime_ns == stamp
+    first, second = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
+    assert second["runs"][0]["features"]["from_cache"] is True
+    assert first["runs"][0]["rows"] == second["runs"][0]["rows"]  # same net, same numbers
+    # Other training settings make another network; --retrain-features ignores the cache.
+    monkeypatch.setattr(features, "train_feature_net", original)
+    assert main(argv("c.json", "--feature-steps", "21")) == 0
+    assert len(list((cache / "features").glob("*.safetensors"))) == 2
+    assert main(argv("d.json", "--retrain-features")) == 0
+    assert "(trained;" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory, host):
+    """A tiny AAE on 32 px toyfaces, a quick feature net and a small held-out set."""
+    out = tmp_path_factory.mktemp("faces-aae")
+    train(TrainSettings(model="aae", data="toyfaces", image_size=32, limit=64, **TINY), out,
+          host=host)
+    run = load_run(out, device="cpu", host=host)
+    extractor = train_feature_net(load_toyfaces(split="train", limit=256, image_size=32),
+                                  FeatureSettings(steps=20))
+    heldout = load_toyfaces(split="test", limit=120, image_size=32)
+    return run, extractor, heldout
+
+
+def test_decisiveness_interpolates_between_faces_with_and_without_sunglasses(faces):
+    run, extractor, heldout = faces
+    assert extractor.mode == "attributes" and extractor.net.head("sunglasses").classes == 2
+    ref = evaluate.build_reference(run, heldout, n=100, extractor=extractor)
+    assert ref.attribute == "sunglasses" and ref.codes.shape == (100, 8)
+
+    result = evaluate.decisiveness(run, ref, [0, 2], points=5, pairs=6, seed=3)
+    glasses = ref.heldout.attributes["sunglasses"]
+    pairs = result["pairs"]
+    assert pairs.shape == (6, 2) and len(set(pairs.ravel())) == 12
+    assert (glasses[pairs[:, 0]] == 0).all() and (glasses[pairs[:, 1]] == 1).all()
+    assert [(r["kind"], r["step"], r["n"]) for r in result["rows"]] == [
+        ("interp", 0, 18), ("interp", 2, 18)]  # interior points only: 6 pairs x 3
+    assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["glasses"] <= 1 for r in result["rows"])
+    assert result["images"].shape == (4, 2, 5, 3, 32, 32)
+
+
+def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tmp_path):
+    run, extractor, heldout = faces
+    ref = evaluate.build_reference(run, heldout, n=60, extractor=extractor)
+    result = evaluate.evaluate_run(run, ref, [0, 1], points=4, label="aae", data="toyfaces")
+    kinds = [(r["kind"], r["step"]) for r in result["rows"]]
+    assert kinds == [("chain", 0), ("chain", 1), ("interp", 0), ("interp", 1),
+                     ("recon", None), ("data", None)]
+    header = evaluate.format_table([result]).splitlines()[0].split()
+    assert header[-2:] == ["ambiguous", "glasses"]
+    assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["glasses"] <= 1 for r in result["rows"])
+    assert result["rows"][0]["mmd_data"] is not None and result["rows"][2]["fd"] is None
+    paths = evaluate.save_figures(result, tmp_path)
+    assert [p.name for p in paths] == ["toyfaces-aae-chains.png", "toyfaces-aae-sunglasses.png"]
+    assert Image.open(paths[0]).size == (12 * 34 + 2, 2 * 34 + 2)
+    assert Image.open(paths[1]).size == (4 * 34 + 2, 4 * 2 * 34 + 2)  # 4 pairs x 2 steps
+
+
+def test_chain_metrics_for_the_studio(digits_run, host, cache):
+    run = load_run(digits_run, device="cpu", host=host)
+    ref = evaluate.build_reference(run, n=50, host=host, feature_settings=FeatureSettings(steps=5))
+    rec = run.sample(16, [0, 1, 4], seed=0)
+    curves = evaluate.chain_metrics(run, ref, rec.z, rec.x)
+    assert set(curves) == set(evaluate.COLUMNS) and len(curves["fd"]) == 3
+    assert curves["ambiguous"] == [None] * 3
+    one = evaluate.step_metrics(ref, rec.z[1], rec.x[1])
+    assert one["mmd_data"] == curves["mmd_data"][1] and one["fd"] == curves["fd"][1]
+    other = load_run(digits_run, device="cpu", host=host)
+    other.model.latent_dim = 9
+    with pytest.raises(evaluate.UsageError, match="other latent"):
+        evaluate.chain_metrics(other, ref, rec.z, rec.x)
+
+
+def test_unlabelled_data_falls_back_to_rotation_features(host, digits_run, tmp_path, cache,
+                                                         capsys):
+    digits = resolve_dataset("digits", host.datasets, split="train", limit=200)
+    unlabelled = ArrayDataset(digits.images, name="plain")
+    mode, heads, targets = heads_for(unlabelled)
+    assert mode == "rotation" and heads[0].classes == 4 and targets == {}
+    extractor = train_feature_net(unlabelled, FeatureSettings(steps=10), heldout=unlabelled)
+    assert extractor.mode == "rotation" and "rotation_acc" in extractor.info["heldout"]
+    assert extractor.features(digits.images[:7]).shape == (7, features.FEATURE_DIM)
+    # End to end: a flat folder of images has no labels and no attributes.
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for i, img in enumerate(digits.images[:150]):
+        Image.fromarray(img[0]).convert("RGB").save(folder / f"{i:03d}.png")
+    run_dir = tmp_path / "run"
+    train(TrainSettings(model="vae", data=str(folder), image_size=32, limit=64, **TINY),
+          run_dir, host=host)
+    assert main(["eval", "--checkpoint", str(run_dir), "--steps", "0,1", "--n", "15",
+                 "--json", str(tmp_path / "e.json"), *FAST]) == 0
+    assert "feature network for" in capsys.readouterr().err
+    doc = json.loads((tmp_path / "e.json").read_text())
+    assert doc["runs"][0]["feature_mode"] == "rotation" and doc["runs"][0]["n"] == 15
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--model", "nope"], "no bundled run for model 'nope'"),
+    (["--checkpoint", "/no/such/run"], "/no/such/run: no such run folder"),
+    (["--steps", "0,x"], "--steps must be comma-separated integers"),
+    (["--steps=-1,2"], "--steps must be non-negative"),
+    (["--steps", ","], "--steps must be non-negative"),
+    (["--n", "3"], "--n must be at least 10"),
+    (["--points", "2"], "--points must be at least 3"),
+    (["--data", "/no/such/data"], "/no/such/data: no such dataset or path"),
+    (["--attribute", "sunglasses"], "digits: no binary attribute 'sunglasses'"),
+])
+def test_bad_input_is_one_line_with_exit_code_2(argv, message, digits_run, capsys):
+    base = ["eval", *FAST, "--n", "20"]
+    if "--model" not in argv and "--checkpoint" not in argv:
+        base += ["--checkpoint", str(digits_run)]
+    assert main(base + argv) == 2
+    err = [line for line in capsys.readouterr().err.splitlines()
+           if not line.startswith("eval: ")]
+    assert len(err) == 1 and err[0].startswith("genae-studio: error:") and message in err[0]
+
+
+def test_the_eval_options_do_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from genae_studio.cli import build_parser; build_parser(); "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
