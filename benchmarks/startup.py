@@ -34,19 +34,19 @@ def _run(code: str, env: dict | None = None, timeout: float = 300) -> subprocess
 
 
 def cold_start_rows(cfg: Config) -> list[Row]:
+    """Wall time of ``python -m genae_studio --help`` / ``plugins`` (the process reports which
+    heavy modules it imported; printing that costs nothing measurable)."""
     rows = []
     for argv in (["--help"], ["plugins"]):
         code = _IMPORTS.format(argv=argv)
-        out = _run(code)
-        heavy = next((line[6:] for line in out.stderr.splitlines() if line.startswith("HEAVY=")),
-                     "?")
-        times = []
+        times, heavy = [], "?"
         for _ in range(1 if cfg.quick else 3):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "genae_studio", *argv], capture_output=True,
-                           timeout=120)
+            out = _run(code)
             times.append(time.perf_counter() - t0)
-        ok = not ({"torch", "PyQt6"} & set(heavy.split(",")))
+            heavy = next((line[6:] for line in out.stderr.splitlines()
+                          if line.startswith("HEAVY=")), "?")
+        ok = heavy != "?" and not ({"torch", "PyQt6"} & set(heavy.split(",")))
         rows.append(Row(SECTION, f"genae-studio {' '.join(argv)}: wall time", min(times) * 1e3,
                         "ms", "", "imports neither torch nor Qt",
                         f"{'OK' if ok else 'FAILS'}: heavy modules imported: {heavy or 'none'}"))
@@ -116,55 +116,69 @@ def first_window_rows(cfg: Config, run_dir: Path | None) -> list[Row]:
 
 
 _MEMORY = textwrap.dedent('''
-    import json, resource, sys
-    import numpy as np
+    import json, sys
     import torch
     from genae_studio.plugins import load_plugins
-    from genae_studio.chain import record_chain
-    mode, steps, width, size, ch, k, n = sys.argv[1], int(sys.argv[2]), *map(int, sys.argv[3:])
+    from genae_studio.chain import markov_chain, record_chain
+
+    def rss_mib(field):  # VmRSS now, or VmHWM: the peak since the last reset
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+
+    def reset_peak():
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+
+    width, size, ch, k, n = map(int, sys.argv[1:6])
     host = load_plugins([], autoload=False)
     spec = host.model("vae")
     torch.manual_seed(0)
-    model = spec.factory(**{{**spec.defaults, "image_size": size, "channels": ch,
-                             "latent_dim": k, "width": width}})
+    model = spec.factory(**{**spec.defaults, "image_size": size, "channels": ch,
+                            "latent_dim": k, "width": width})
     model = model.to(memory_format=torch.channels_last).eval()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    if mode == "cli":  # what `genae-studio sample --steps 0,1,5,10,STEPS` keeps
-        record_chain(model, sorted({{0, 1, 5, 10, steps}}), n=n)
-    else:  # the studio's bounded history, fed every step as uint8 frames
-        from genae_studio.chain import markov_chain
-        from genae_studio.gui.chain_view import ChainHistory, Frame
-        from genae_studio.imaging import to_uint8
-        history = ChainHistory()
-        for s in markov_chain(model, n=n, steps=steps):
-            history.append(Frame(0, s.t, s.z.numpy(), to_uint8(s.x)), None)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print("MEM=" + json.dumps({{"before": before, "peak": peak}}))
+    record_chain(model, [0, 1], n=n)  # warm up: allocator pools, the fast plans
+    out = {}
+    for mode, steps in [(m, int(s)) for m in ("cli", "studio") for s in sys.argv[6:]]:
+        reset_peak()
+        base = rss_mib("VmRSS")
+        if mode == "cli":  # what `genae-studio sample --steps 0,1,5,10,STEPS` keeps
+            record_chain(model, sorted({0, 1, 5, 10, steps}), n=n)
+        else:  # the studio's bounded history, fed every step as uint8 frames
+            from genae_studio.gui.chain_view import ChainHistory, Frame
+            from genae_studio.imaging import to_uint8
+            history = ChainHistory()
+            for s in markov_chain(model, n=n, steps=steps):
+                history.append(Frame(0, s.t, s.z.numpy(), to_uint8(s.x)), None)
+        out[f"{mode} {steps}"] = {"base": base, "peak": rss_mib("VmHWM")}
+    print("MEM=" + json.dumps(out))
 ''')
 
 
 def memory_rows(cfg: Config) -> list[Row]:
+    """Peak RSS during 10- and 1000-step chains, as the command line and the studio keep
+    them; the peak is reset (/proc/self/clear_refs) before each chain, so each number is the
+    chain's own peak, not the import's."""
+    args = [cfg.memory_width, cfg.image_size, cfg.channels, cfg.latent_dim, cfg.batch,
+            *cfg.memory_steps]
+    out = subprocess.run([sys.executable, "-c", _MEMORY, *map(str, args)],
+                         capture_output=True, text=True, timeout=900,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    line = next((x for x in out.stdout.splitlines() if x.startswith("MEM=")), None)
+    if line is None:
+        reason = (out.stderr.strip().splitlines() or ["no output"])[-1]
+        return [unavailable(SECTION, "peak memory of long chains", reason[:200])]
+    mem = json.loads(line[4:])
+    short, long = cfg.memory_steps
     rows = []
-    args = [cfg.memory_width, cfg.image_size, cfg.channels, cfg.latent_dim, cfg.batch]
     for mode in ("cli", "studio"):
-        peaks = {}
-        for steps in cfg.memory_steps:
-            out = subprocess.run(
-                [sys.executable, "-c", _MEMORY.format(), mode, str(steps), *map(str, args)],
-                capture_output=True, text=True, timeout=900,
-                env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-            line = next((x for x in out.stdout.splitlines() if x.startswith("MEM=")), None)
-            if line is None:
-                reason = out.stderr.strip().splitlines()[-1:] or ["no output"]
-                rows.append(unavailable(SECTION, f"peak memory ({mode})", reason[0][:200]))
-                break
-            peaks[steps] = json.loads(line[4:])["peak"] / 1024  # KiB -> MiB
-        else:
-            short, long = cfg.memory_steps
-            what = ("command line (record_chain keeps the listed steps)" if mode == "cli"
-                    else "studio (ChainHistory keeps step 0 + the latest 199)")
-            rows.append(Row(SECTION, f"peak RSS, {long}-step chain, {what}", peaks[long], "MiB",
-                            f"{peaks[long] / peaks[short]:.2f}x the {short}-step chain",
-                            "bounded", f"{cfg.batch} chains, width {cfg.memory_width}, "
-                                       f"{cfg.image_size}x{cfg.image_size}"))
+        a, b = mem[f"{mode} {short}"], mem[f"{mode} {long}"]
+        what = ("command line (record_chain keeps the listed steps)" if mode == "cli"
+                else "studio (ChainHistory: step 0 + the latest 199 steps)")
+        rows.append(Row(SECTION, f"peak RSS, {long}-step chain, {what}", b["peak"], "MiB",
+                        f"{short}-step chain: {a['peak']:.0f} MiB", "bounded",
+                        f"the chain added {b['peak'] - b['base']:.0f} MiB at its peak "
+                        f"({short} steps: {a['peak'] - a['base']:.0f} MiB); {cfg.batch} "
+                        f"chains, width {cfg.memory_width}, {cfg.image_size}x{cfg.image_size}"))
     return rows

@@ -42,18 +42,11 @@ def _make_run(cfg: Config, folder: Path) -> Path:
 
 
 def _host_with_bench_data(cfg: Config):
-    from genae_studio.plugins import hookimpl, load_plugins
-
-    from .training import _BenchData
+    from .training import bench_host
 
     images = np.random.default_rng(1).integers(
         0, 256, (512, cfg.channels, cfg.image_size, cfg.image_size), np.uint8)
-    plugin = _BenchData(images)
-    plugin.register_datasets = hookimpl(plugin.register_datasets)
-    host = load_plugins([], autoload=False)
-    host.manager.register(plugin, name="bench-data")
-    host.collect()
-    return host
+    return bench_host(images)
 
 
 class Probe:
@@ -198,7 +191,7 @@ def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) 
                                 "no paint of the chain grid was observed"))
 
     # --- the latent view: 64 chains x 100 steps x 200 dims with the fitted PCA -------------
-    rows.append(_latent_row(cfg, lv))
+    rows.extend(_latent_row(cfg, lv))
 
     # --- while training runs ----------------------------------------------------------------
     train_settings = TrainSettings(model="vae", data="bench", epochs=50, batch_size=cfg.batch,
@@ -217,21 +210,27 @@ def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) 
     return rows
 
 
-def _latent_row(cfg: Config, lv) -> Row:
+def _latent_row(cfg: Config, lv) -> list[Row]:
+    """Project (steps, chains, K) codes with the fitted PCA and redraw the trajectories."""
+    from PyQt6.QtWidgets import QApplication
+
     cloud = lv.cloud
     n, steps, k = cfg.latent_chains, cfg.latent_steps, cloud.mean.shape[0]
     z = np.random.default_rng(0).standard_normal((steps, n, k)).astype(np.float32)
-    from PyQt6.QtWidgets import QApplication
-
-    times = []
-    for _ in range(5):
+    update, paint = [], []
+    for _ in range(6):
         t0 = time.perf_counter()
         traj = cloud.project(z.reshape(-1, k)).reshape(steps, n, 2)
         lv.set_chains(traj, steps - 1, 3)
+        t1 = time.perf_counter()
         lv.plot.viewport().repaint()
         QApplication.instance().processEvents()
-        times.append(time.perf_counter() - t0)
-    ms = np.asarray(times[1:]) * 1e3
-    return Row(SECTION, f"latent view update: {n} chains x {steps} steps x {k} dims",
-               float(np.median(ms)), "ms", f"max {ms.max():.1f} ms", "< 20 ms",
-               "project with the fitted PCA + redraw trajectories, repainted")
+        update.append(t1 - t0)
+        paint.append(time.perf_counter() - t1)
+    up, pa = np.median(update[1:]) * 1e3, np.median(paint[1:]) * 1e3
+    name = f"latent view update: {n} chains x {steps} steps x {k} dims"
+    return [Row(SECTION, name, float(up), "ms", f"max {max(update[1:]) * 1e3:.1f} ms",
+                "< 20 ms", "project all points with the fitted PCA + set the plot items' data"),
+            Row(SECTION, "latent view repaint after that update", float(pa), "ms",
+                f"update + repaint {up + pa:.0f} ms", "",
+                "the whole plot: data and prior clouds, trajectories, ellipses (offscreen)")]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from genae_studio.plugins import hookimpl, load_plugins
+
 from .common import Config, Row, cuda_sync
 
 SECTION = "training"
@@ -38,6 +40,7 @@ class _BenchData:
     def __init__(self, images: np.ndarray):
         self.images = images
 
+    @hookimpl
     def register_datasets(self, register):
         from genae_studio.data.base import ArrayDataset
         from genae_studio.registry import DatasetSpec
@@ -51,17 +54,20 @@ class _BenchData:
                              image_size=images.shape[2]))
 
 
+def bench_host(images: np.ndarray):
+    """The built-in plugins plus the "bench" dataset."""
+    host = load_plugins([], autoload=False)
+    host.manager.register(_BenchData(images), name="bench-data")
+    host.collect()
+    return host
+
+
 def project_rate(cfg: Config, model_name: str, device, images: np.ndarray,
                  **speed) -> tuple[float, float]:
     """(images/s, share of the time waiting for data) of genae_studio.training.train."""
-    from genae_studio.plugins import hookimpl, load_plugins
     from genae_studio.training import TrainSettings, train
 
-    plugin = _BenchData(images)
-    plugin.register_datasets = hookimpl(plugin.register_datasets)
-    host = load_plugins([], autoload=False)
-    host.manager.register(plugin, name="bench-data")
-    host.collect()
+    host = bench_host(images)
     stamps: list[float] = []
     sync = cuda_sync(device)
 
@@ -121,7 +127,7 @@ def plain_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> floa
             opt.zero_grad()
             loss.backward()
             opt.step()
-            float(loss)
+            loss.item()
             if epoch == 1:
                 sync()
                 stamps.append(time.perf_counter())
@@ -220,6 +226,8 @@ def pythae_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> flo
 
 
 def training_rows(cfg: Config, device) -> list[Row]:
+    import contextlib
+    import io
     import logging
 
     images = _images(cfg)
@@ -243,7 +251,8 @@ def training_rows(cfg: Config, device) -> list[Row]:
                             f"waiting for data {wait:.2%}"))
         try:
             logging.getLogger("pythae").setLevel(logging.ERROR)
-            theirs = pythae_rate(cfg, name, device, images)
+            with contextlib.redirect_stdout(io.StringIO()):  # pythae prints progress notes
+                theirs = pythae_rate(cfg, name, device, images)
             rows.append(Row(section, f"{name.upper()}: pythae trainer, same networks", theirs,
                             "images/s", f"genae-studio {ours / theirs:.2f}x pythae"))
         except ImportError as exc:

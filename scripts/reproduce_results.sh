@@ -44,6 +44,13 @@ done
 "$GS" eval --model $MODELS --steps 0,1,5,10 --n "$N" --seed 0 --bn-mode eval \
   --json "$OUT/toyfaces-bneval-seed0.json" | tee "$OUT/toyfaces-bneval-seed0.txt"
 
+# Longer chains (one seed; toyfaces with n = 500 to keep it short):
+"$GS" eval --checkpoint runs/digits/vae runs/digits/dvae runs/digits/aae runs/digits/daae \
+  --steps 0,1,2,3,5,10,20,50 --n "$N" --seed 0 \
+  --json "$OUT/digits-long-seed0.json" | tee "$OUT/digits-long-seed0.txt"
+"$GS" eval --model $MODELS --steps 0,1,2,3,5,10,20,50 --n 500 --seed 0 \
+  --json "$OUT/toyfaces-long-seed0.json" | tee "$OUT/toyfaces-long-seed0.txt"
+
 # 3. Figures: the paper's Figure 4 layout (a row per step) with the sample command, its
 #    Figure 2 layout (rows before, then after 5 steps) with the interpolate command, and the
 #    sunglasses interpolations that eval measured (each pair: a row per step 0, 1, 5, 10).
@@ -80,7 +87,8 @@ def fmt(values, col):
     return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
-for stem in ("digits", "digits-bneval", "toyfaces", "toyfaces-bneval"):
+for stem in ("digits", "digits-bneval", "digits-long", "toyfaces", "toyfaces-bneval",
+             "toyfaces-long"):
     docs = [json.loads(p.read_text()) for s in seeds
             if (p := out / f"{stem}-seed{s}.json").is_file()]
     if not docs:

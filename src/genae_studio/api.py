@@ -68,10 +68,14 @@ class Run:
         return bool(self.model.denoising)
 
     def chain(self, z0=None, *, n: int = 64, steps: int = 10, bn_mode: str = "batch",
-              noise_std: float | None = None, seed: int | None = None) -> Iterator[ChainStep]:
-        """Stream the chain's steps 0..steps (tensors on the run's device)."""
+              noise_std: float | None = None, seed: int | None = None,
+              generator: torch.Generator | None = None) -> Iterator[ChainStep]:
+        """Stream the chain's steps 0..steps (tensors on the run's device).
+
+        Pass one ``generator`` to continue a chain on the same random stream.
+        """
         return markov_chain(self.model, self._tensor(z0), n=n, steps=steps, bn_mode=bn_mode,
-                            noise_std=noise_std, generator=self._generator(seed))
+                            noise_std=noise_std, generator=generator or self._generator(seed))
 
     def sample(self, n: int = 64, steps: Sequence[int] = (0, 1, 5, 10), *, z0=None,
                bn_mode: str = "batch", noise_std: float | None = None,

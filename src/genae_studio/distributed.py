@@ -184,19 +184,18 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        use_batch = self.training or self.running_mean is None
-        if not use_batch or not dist.is_initialized() or dist.get_world_size() == 1:
+        # Only training syncs: evaluation (or a rank-0-only preview) stays local.
+        if not self.training or not dist.is_initialized() or dist.get_world_size() == 1:
             return super().forward(x)
         dtype, x = x.dtype, x.float()  # statistics in float32 also under autocast
-        c = x.shape[1]
-        count = torch.tensor([x.numel() // c], dtype=x.dtype, device=x.device)
-        sums = _AllReduceSum.apply(torch.cat([x.sum((0, 2, 3)), count]))
-        n = sums[-1]
-        mean = sums[:c] / n
+        # Every process holds an equal share of the global batch (training drops the last
+        # partial batch), so the count needs no communication and no device sync.
+        n = float(x.numel() // x.shape[1] * dist.get_world_size())
+        mean = _AllReduceSum.apply(x.sum((0, 2, 3))) / n
         centred = x - mean[None, :, None, None]
         var = _AllReduceSum.apply(centred.pow(2).sum((0, 2, 3))) / n
         if self.training and self.track_running_stats:
-            self._update_running(mean.detach(), var.detach(), n.item())
+            self._update_running(mean.detach(), var.detach(), n)
         y = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
         if self.affine:
             y = y * self.weight[None, :, None, None] + self.bias[None, :, None, None]

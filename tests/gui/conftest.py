@@ -7,6 +7,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+from .gui_helpers import open_window  # noqa: E402
+
 TINY = dict(model="vae", data="digits", epochs=1, batch_size=32, width=8, latent_dim=16,
             limit=256, device="cpu")
 
@@ -51,26 +53,8 @@ def shots(tmp_path_factory):
     return save
 
 
-def open_window(qtbot, host, settings, **kwargs):
-    """The main window, shown, once its run, data, PCA and first chain step are ready."""
-    from genae_studio.gui.app import create_window
-
-    window = create_window(host, settings=settings, device="cpu", **kwargs)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitUntil(lambda: window.latent_view.cloud is not None
-                    and len(window.chain_view.history) >= 1, timeout=60_000)
-    return window
-
-
 @pytest.fixture
 def window(qtbot, host, bundled, settings):
     window = open_window(qtbot, host, settings)
     yield window
     window.close()
-
-
-def wait_idle(qtbot, window, timeout=60_000):
-    """Until no job runs and the throttled redraw has happened."""
-    qtbot.waitUntil(lambda: not window.jobs.active(), timeout=timeout)
-    window.chain_view.redraw()

@@ -4,13 +4,14 @@ import time
 
 import numpy as np
 import torch
-from conftest import open_window, wait_idle
 from PyQt6.QtCore import QPointF, Qt, QTimer
 from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PyQt6.QtWidgets import QApplication
 
 from genae_studio.gui import chain_view as chain_module
 from genae_studio.gui.gallery import mime_for
+
+from .gui_helpers import open_window, wait_idle
 
 
 def drop(widget, pos, mime):

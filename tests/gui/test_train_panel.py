@@ -1,8 +1,9 @@
 """The training panel: start -> progress -> stop leaves a usable run that becomes active."""
 import time
 
-from conftest import wait_idle
 from PyQt6.QtCore import Qt
+
+from .gui_helpers import wait_idle
 
 
 def test_start_progress_stop_leaves_a_usable_run(qtbot, window, tmp_path, shots):

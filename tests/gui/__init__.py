@@ -1,0 +1,1 @@
+"""Tests of the desktop studio (pytest-qt, offscreen)."""

@@ -1,0 +1,205 @@
+"""The optimised paths compute what the plain ones do; fallbacks work; the benchmarks run."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_model
+
+from genae_studio import fast
+from genae_studio.chain import markov_chain, sampling_mode
+from genae_studio.errors import UsageError
+from genae_studio.training import Prefetcher, TrainSettings, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def randomise_batchnorm(model):
+    """Running statistics and affine parameters far from their defaults, so folding matters."""
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.3)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+    return model
+
+
+def both_chains(model, bn_mode, **kwargs):
+    runs = []
+    for fast_path in (False, True):
+        g = torch.Generator().manual_seed(7)
+        runs.append(list(markov_chain(model, n=12, steps=3, bn_mode=bn_mode, generator=g,
+                                      fast=fast_path, **kwargs)))
+    return runs
+
+
+@pytest.mark.parametrize("name", ["vae", "aae", "dvae"])
+@pytest.mark.parametrize("size,channels", [(32, 1), (64, 3)])
+@pytest.mark.parametrize("bn_mode", ["batch", "eval"])
+def test_the_fast_chain_equals_the_plain_chain(host, name, size, channels, bn_mode):
+    model, _ = tiny_model(host, name, image_size=size, channels=channels, width=8,
+                          latent_dim=16)
+    model = randomise_batchnorm(model).to(memory_format=torch.channels_last)
+    plans = fast.cached_plan(model, bn_mode)
+    assert plans is not None and plans.encoder is not None and plans.decoder is not None
+    plain, quick = both_chains(model, bn_mode)
+    for a, b in zip(plain, quick, strict=True):
+        assert a.t == b.t
+        assert torch.allclose(a.x, b.x, atol=2e-5), (a.t, (a.x - b.x).abs().max())
+        assert torch.allclose(a.z, b.z, atol=2e-4, rtol=1e-4), (a.t, (a.z - b.z).abs().max())
+
+
+def test_every_fast_layer_form_matches_its_module():
+    """The GEMM forms are exercised at the default width too (the tiny models above use
+    them at the 4x4 level only)."""
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for conv, size in [(torch.nn.Conv2d(32, 16, 4, 2, 1, bias=False), 8),
+                           (torch.nn.ConvTranspose2d(32, 16, 4, 2, 1, bias=False), 4),
+                           (torch.nn.ConvTranspose2d(32, 3, 4, 2, 1), 16)]:
+            x = torch.randn(5, 32, size, size).contiguous(memory_format=torch.channels_last)
+            expected = conv(x)
+            for kind in ("down_gemm", "down") if isinstance(conv, torch.nn.Conv2d) else \
+                    ("up_gemm", "up", "up_fold"):
+                layer = fast._Layer(conv, None, False, kind, "batch", torch.device("cpu"))
+                assert torch.allclose(layer(x), expected, atol=1e-5), kind
+
+
+def test_folded_batchnorm_is_legal_only_with_running_statistics(host):
+    model, _ = tiny_model(host, "aae", width=8)
+    model = randomise_batchnorm(model)
+    assert fast.cached_plan(model, "eval").encoder.layers[0].post == [fast._relu]  # folded
+    assert len(fast.cached_plan(model, "batch").encoder.layers[0].post) == 2  # BN + ReLU
+
+
+def test_plans_are_cached_and_rebuilt_when_the_weights_change(host):
+    model, _ = tiny_model(host, "aae", width=8)
+    first = fast.cached_plan(model, "eval")
+    assert fast.cached_plan(model, "eval") is first
+    z0 = torch.randn(4, model.latent_dim)
+    before = [s.z for s in markov_chain(model, z0, steps=1, bn_mode="eval")][-1]
+    with torch.no_grad():
+        model.decoder.net[0].weight.mul_(1.5)  # in place, as an optimiser step does
+    assert fast.cached_plan(model, "eval") is not first
+    after = [s.z for s in markov_chain(model, z0, steps=1, bn_mode="eval")][-1]
+    plain = [s.z for s in markov_chain(model, z0, steps=1, bn_mode="eval", fast=False)][-1]
+    assert not torch.allclose(before, after) and torch.allclose(after, plain, atol=1e-4)
+
+
+def test_the_chain_leaves_the_model_as_it_found_it_even_on_errors(host, monkeypatch):
+    model, _ = tiny_model(host, "vae", width=8)
+    encoder, keys = model.encoder, list(model.state_dict())
+    list(markov_chain(model, n=4, steps=2))
+    assert model.encoder is encoder and "encoder" not in model.__dict__
+    assert list(model.state_dict()) == keys
+
+    def broken(x, **kw):
+        assert model.encoder is not encoder  # the plan is installed while the step runs
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(model, "encode", broken)
+    chain = markov_chain(model, n=4, steps=2)
+    next(chain)
+    with pytest.raises(RuntimeError, match="boom"):
+        next(chain)
+    assert model.encoder is encoder and "decoder" not in model.__dict__
+
+
+def test_other_networks_fall_back_to_the_modules(host):
+    from genae_builtins.vae_model import VAE
+
+    enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
+    dec = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.Unflatten(1, (1, 8, 8)))
+    model = VAE(image_size=8, channels=1, latent_dim=4, encoder=enc, decoder=dec)
+    assert fast.cached_plan(model, "batch") is None
+    steps = list(markov_chain(model, n=3, steps=2))
+    assert steps[-1].x.shape == (3, 1, 8, 8)
+
+
+def test_plans_can_be_built_under_inference_mode(host):
+    model, _ = tiny_model(host, "vae", width=8)
+    with torch.inference_mode(), sampling_mode(model, "eval"):
+        plans = fast.NetworkPlans(model, "eval")
+        x = torch.rand(2, 1, 32, 32)
+        assert torch.allclose(plans.encoder(x), model.encoder(x), atol=1e-5)
+
+
+# --- training ---------------------------------------------------------------------------------
+TINY = dict(data="digits", batch_size=32, width=8, latent_dim=8, limit=128, device="cpu")
+
+
+def test_unknown_precision_is_a_usage_error(host, tmp_path):
+    with pytest.raises(UsageError, match="precision must be one of"):
+        train(TrainSettings(precision="fp8", **TINY), tmp_path, host=host)
+
+
+def test_compile_falls_back_to_eager_when_unavailable(host, tmp_path, monkeypatch):
+    def unavailable(self, *args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch.nn.Module, "compile", unavailable)
+    with pytest.warns(UserWarning, match="training eagerly"):
+        done = train(TrainSettings(epochs=1, compile=True, **TINY), tmp_path / "c", host=host)
+    plain = train(TrainSettings(epochs=1, **TINY), tmp_path / "p", host=host)
+    for a, b in zip(done.model.state_dict().values(), plain.model.state_dict().values(),
+                    strict=True):
+        assert torch.equal(a, b)
+
+
+def test_bf16_autocast_trains_on_the_cpu_too(host, tmp_path):
+    done = train(TrainSettings(epochs=1, precision="bf16", **TINY), tmp_path, host=host)
+    assert all(np.isfinite(v) for v in done.history[0].values())
+    assert all(p.dtype == torch.float32 for p in done.model.parameters())
+
+
+def test_the_data_wait_is_reported(host, tmp_path):
+    waits = []
+    done = train(TrainSettings(epochs=1, **TINY), tmp_path, host=host,
+                 on_progress=lambda p: waits.append(p.data_wait_s))
+    assert waits == sorted(waits) and 0 <= done.data_wait_s <= done.elapsed_s
+
+
+class _Images:
+    def __init__(self, fail_at=None):
+        self.fail_at = fail_at
+
+    def batch(self, idx):
+        if self.fail_at is not None and idx[0] == self.fail_at:
+            raise OSError("unreadable image")
+        return np.full((len(idx), 1, 2, 2), idx[0], np.uint8)
+
+
+def test_the_prefetcher_yields_batches_in_order_and_reraises_errors():
+    steps = range(5)
+    with Prefetcher(_Images(), lambda s: np.array([s]), steps, torch.device("cpu")) as batches:
+        got = [float(x[0, 0, 0, 0]) * 255 for x in batches]
+    assert np.allclose(got, [0, 1, 2, 3, 4])
+    with pytest.raises(OSError, match="unreadable"):
+        with Prefetcher(_Images(fail_at=2), lambda s: np.array([s]), steps,
+                        torch.device("cpu")) as batches:
+            list(batches)
+    with Prefetcher(_Images(), lambda s: np.array([s]), range(100), torch.device("cpu"),
+                    depth=1) as batches:
+        next(iter(batches))  # leaving early stops the thread
+    assert not batches.thread.is_alive()
+
+
+# --- the benchmark runner ----------------------------------------------------------------------
+def test_the_benchmarks_run_end_to_end_in_quick_mode(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json",
+                          str(tmp_path / "rows.json")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    table = out.stdout
+    for needle in ("| chain (CPU) | (a) naive", "(b) project chain", "dense matmul fp32",
+                   "VAE: genae-studio train", "AAE: plain PyTorch loop",
+                   "genae-studio --help", "peak RSS"):
+        assert needle in table, needle
+    assert "FAILS" not in table  # --help and plugins import neither torch nor Qt
+    assert (tmp_path / "rows.json").stat().st_size > 0
