@@ -111,3 +111,11 @@ def test_usage_errors_are_one_line_with_exit_code_2(capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "steps must be comma-separated integers" in err[0]
+
+
+def test_the_studio_without_a_display_says_so(monkeypatch, capsys):
+    for name in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert main([]) == 2
+    assert "no display found" in capsys.readouterr().err

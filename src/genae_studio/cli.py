@@ -277,12 +277,16 @@ def cmd_eval(args) -> int:
 
 
 def cmd_studio(args) -> int:
+    import os
+
+    if sys.platform.startswith("linux") and not (
+            os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+            or os.environ.get("QT_QPA_PLATFORM")):
+        raise UsageError("no display found for the studio (DISPLAY is not set); on a server use "
+                         "the commands (genae-studio --help)")
     try:
         from .gui.app import run_studio
     except ImportError as exc:
-        if "genae_studio.gui" in str(exc) or "No module named 'genae_studio.gui" in str(exc):
-            raise UsageError("the studio is not built yet; use a command (genae-studio --help)") \
-                from None
         raise UsageError(f"the studio needs PyQt6 and pyqtgraph ({exc})") from None
     return run_studio(args, _host(args))
 
