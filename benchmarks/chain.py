@@ -47,11 +47,11 @@ def chain_rows(cfg: Config, device, matmul: dict[str, float]) -> list[Row]:
             return x
         return run
 
-    def chain(model, fast: bool, bn_mode: str):
+    def chain(model, fast: bool, bn_mode: str, precision: str = "fp32"):
         def run():
             g = torch.Generator(device).manual_seed(0)
             for _ in markov_chain(model, n=n, steps=steps, bn_mode=bn_mode, generator=g,
-                                  fast=fast):
+                                  fast=fast, precision=precision):
                 pass
         return run
 
@@ -63,6 +63,8 @@ def chain_rows(cfg: Config, device, matmul: dict[str, float]) -> list[Row]:
         ("inference mode + channels-last (module calls)", chain(cl, False, "batch"), ""),
         ("(b) project chain, BN batch statistics (default)", chain(cl, True, "batch"), "b"),
         ("(b) project chain, BN running statistics (folded)", chain(cl, True, "eval"), "b"),
+        ("opt-in: project chain + bf16 autocast (precision='bf16')",
+         chain(cl, True, "batch", "bf16"), "bf16"),
     ]
     rows, naive_rate = [], None
     where = "GPU" if device.type == "cuda" else "CPU"
@@ -73,12 +75,13 @@ def chain_rows(cfg: Config, device, matmul: dict[str, float]) -> list[Row]:
         naive_rate = naive_rate or rate
         parts = [] if tag == "a" else [f"{rate / naive_rate:.2f}x (a)"]
         parts += [f"{gflops / v:.0%} of {k} matmul" for k, v in matmul.items()]
-        goal = ""
+        goal, note = "", f"{gflops:.0f} GFLOP/s"
         if tag == "b" and "batch statistics" in label and where == "CPU":
             goal = ">= 3x (a), >= 65% of fp32 matmul"
+        if tag == "bf16":
+            note += "; bfloat16 numbers, not fp32's (AMX/tensor cores)"
         rows.append(Row(f"chain ({where})", label, rate, "image-steps/s", "; ".join(parts),
-                        goal, f"{gflops:.0f} GFLOP/s",
-                        extra={"gflops": gflops, "seconds": t}))
+                        goal, note, extra={"gflops": gflops, "seconds": t}))
     rows.append(Row(f"chain ({where})", "work per image-step", flops / 1e9, "GFLOP",
                     note=f"decode + encode, {cfg.image_size}x{cfg.image_size}, "
                          f"latent {cfg.latent_dim}, width {cfg.width}, batch {n}, "

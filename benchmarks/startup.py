@@ -131,7 +131,9 @@ _MEMORY = textwrap.dedent('''
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
 
-    width, size, ch, k, n = map(int, sys.argv[1:6])
+    width, size, ch, k, n, threads = map(int, sys.argv[1:7])
+    if threads:
+        torch.set_num_threads(threads)
     host = load_plugins([], autoload=False)
     spec = host.model("vae")
     torch.manual_seed(0)
@@ -140,7 +142,7 @@ _MEMORY = textwrap.dedent('''
     model = model.to(memory_format=torch.channels_last).eval()
     record_chain(model, [0, 1], n=n)  # warm up: allocator pools, the fast plans
     out = {}
-    for mode, steps in [(m, int(s)) for m in ("cli", "studio") for s in sys.argv[6:]]:
+    for mode, steps in [(m, int(s)) for m in ("cli", "studio") for s in sys.argv[7:]]:
         reset_peak()
         base = rss_mib("VmRSS")
         if mode == "cli":  # what `genae-studio sample --steps 0,1,5,10,STEPS` keeps
@@ -160,8 +162,10 @@ def memory_rows(cfg: Config) -> list[Row]:
     """Peak RSS during 10- and 1000-step chains, as the command line and the studio keep
     them; the peak is reset (/proc/self/clear_refs) before each chain, so each number is the
     chain's own peak, not the import's."""
+    import torch
+
     args = [cfg.memory_width, cfg.image_size, cfg.channels, cfg.latent_dim, cfg.batch,
-            *cfg.memory_steps]
+            torch.get_num_threads(), *cfg.memory_steps]
     out = subprocess.run([sys.executable, "-c", _MEMORY, *map(str, args)],
                          capture_output=True, text=True, timeout=900,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})

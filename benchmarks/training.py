@@ -251,7 +251,8 @@ def training_rows(cfg: Config, device) -> list[Row]:
                             f"waiting for data {wait:.2%}"))
         try:
             logging.getLogger("pythae").setLevel(logging.ERROR)
-            with contextlib.redirect_stdout(io.StringIO()):  # pythae prints progress notes
+            with contextlib.redirect_stdout(io.StringIO()), \
+                    contextlib.redirect_stderr(io.StringIO()):  # pythae's notes and bars
                 theirs = pythae_rate(cfg, name, device, images)
             rows.append(Row(section, f"{name.upper()}: pythae trainer, same networks", theirs,
                             "images/s", f"genae-studio {ours / theirs:.2f}x pythae"))

@@ -70,8 +70,6 @@ def torchrun(tmp_path, *args: str, processes: int = 2) -> subprocess.CompletedPr
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=180)
-    if done.returncode:
-        open("/tmp/pb/fail.log", "a").write(done.stderr)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
 

@@ -54,6 +54,18 @@ def test_the_fast_chain_equals_the_plain_chain(host, name, size, channels, bn_mo
         assert torch.allclose(a.z, b.z, atol=2e-4, rtol=1e-4), (a.t, (a.z - b.z).abs().max())
 
 
+def test_the_bf16_chain_is_opt_in_close_to_fp32_and_returns_float32(host):
+    model, _ = tiny_model(host, "aae", width=8)
+    z0 = torch.randn(8, model.latent_dim)
+    exact = list(markov_chain(model, z0, steps=1))
+    rough = list(markov_chain(model, z0, steps=1, precision="bf16"))
+    for a, b in zip(exact, rough, strict=True):
+        assert b.x.dtype == b.z.dtype == torch.float32
+        assert torch.allclose(a.x, b.x, atol=0.05)
+    with pytest.raises(ValueError, match="precision"):
+        next(markov_chain(model, z0, precision="fp16"))
+
+
 def test_every_fast_layer_form_matches_its_module():
     """The GEMM forms are exercised at the default width too (the tiny models above use
     them at the 4x4 level only)."""

@@ -22,6 +22,7 @@ from .fast import cached_plan
 from .model import GenerativeAutoencoder
 
 BN_MODES = ("batch", "eval")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -60,17 +61,24 @@ def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *
                  n: int = 64, steps: int = 10, bn_mode: str = "batch",
                  corrupt: bool | None = None, noise_std: float | None = None,
                  generator: torch.Generator | None = None,
-                 fast: bool = True) -> Iterator[ChainStep]:
+                 fast: bool = True, precision: str = "fp32") -> Iterator[ChainStep]:
     """Yield steps 0..steps of the chain. Batched, under inference mode, on the model's device.
 
     ``corrupt`` defaults to the model's ``denoising``; ``noise_std`` to the model's. With
     ``fast`` (the default), built-in DCGAN networks run as compiled plans (genae_studio.fast):
-    the same numbers up to float rounding, several times faster on the CPU. The model's own
+    the same numbers up to float rounding, faster on the CPU. The model's own
     ``encode``/``decode``/``corrupt`` still run, so stochastic encoders draw as before.
+    ``precision="bf16"`` runs the networks under bfloat16 autocast (opt-in: about 3x faster
+    on CPUs with AMX and on GPUs, but not the same numbers); steps are float32 either way.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     corrupt = model.denoising if corrupt is None else corrupt
     device = model.device
     plans = None
+
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
     @torch.inference_mode()
     def first():
@@ -79,17 +87,17 @@ def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *
             raise ValueError(f"batch-norm mode must be one of {BN_MODES}, got {bn_mode!r}")
         plans = cached_plan(model, bn_mode) if fast else None
         z = model.sample_prior(n, generator=generator) if z0 is None else z0.to(device)
-        with sampling_mode(model, bn_mode), _networks(model, plans):
-            return z, model.decode(z)
+        with sampling_mode(model, bn_mode), _networks(model, plans), autocast():
+            return z, model.decode(z).float()
 
     @torch.inference_mode()
     def step(x):
-        with sampling_mode(model, bn_mode), _networks(model, plans):
+        with sampling_mode(model, bn_mode), _networks(model, plans), autocast():
             if corrupt:
                 x = model.corrupt(x, noise_std, generator)
             z = model.encode(x.contiguous(memory_format=torch.channels_last),
-                             generator=generator)
-            return z, model.decode(z)
+                             generator=generator).float()
+            return z, model.decode(z).float()
 
     # Generators must not yield inside inference mode: it would leak into the caller.
     z, x = first()
