@@ -178,8 +178,9 @@ def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) 
     finally:
         chain_module.markov_chain = original
         viewport.removeEventFilter(watch)
-    rows.append(_latency_row(f"while a chain runs ({cv.n_spin.value()} chains, "
-                             f"{steps_done} steps)", chain_samples))
+    rows.append(_latency_row("while a chain runs", chain_samples,
+                             f"{steps_done} steps of {cv.n_spin.value()} chains during the "
+                             "window"))
     lag = np.array([shown[t] - done_at[t] for t in shown]) * 1e3
     if len(lag):
         rows.append(Row(SECTION, "chain step finished -> its grid painted", percentile(lag, 50),
@@ -201,10 +202,18 @@ def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) 
     job = window.jobs.start("Training", train_job, train_settings, tmp / "trained", host,
                             key="bench-train", on_yield=updates.append)
     _spin(120, lambda: len(updates) > 0)
+
+    def trained_steps():
+        return max((u.steps[-1] for u in updates if hasattr(u, "steps")), default=0)
+
+    before = trained_steps()
     train_samples = probe.run(cfg.gui_seconds)
+    during = trained_steps() - before
     job.abort()
     _spin(60, lambda: not window.jobs.active())
-    rows.append(_latency_row("while training runs", train_samples))
+    rows.append(_latency_row("while training runs", train_samples,
+                             f"{during} training steps of {cfg.batch} images reported "
+                             "during the window"))
     window.close()
     app.processEvents()
     return rows

@@ -3,6 +3,7 @@ import os
 import time
 
 import numpy as np
+import pytest
 import torch
 from PyQt6.QtCore import QPointF, Qt, QTimer
 from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
@@ -394,12 +395,39 @@ def test_about_box_lists_versions(window):
     box.close()
 
 
-def test_metrics_dock_hosts_another_plot(qtbot, window):
-    import pyqtgraph as pg
+def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window, monkeypatch):
+    from genae_studio.evaluate import step_metrics
+    from genae_studio.gui import metrics_panel
 
-    plot = pg.PlotWidget()
-    window.set_metrics_widget(plot)
-    assert window.metrics_dock.widget() is plot and window.metrics_dock.isVisible()
-    with qtbot.waitSignal(window.chain_view.changed, timeout=30_000):
-        window.chain_view.run_steps(1)
+    monkeypatch.setattr(metrics_panel, "FEATURE_STEPS", 30)  # a quick feature network
+    panel, cv = window.metrics_panel, window.chain_view
+    assert window.metrics_dock.isVisible()
+    run_chain(qtbot, window, 4)
+    qtbot.waitUntil(lambda: sorted(panel.values) == cv.history.t, timeout=120_000)
     wait_idle(qtbot, window)
+    for key in ("mmd_data", "mmd_prior", "fd"):
+        t, y = panel.curve(key)
+        assert list(t) == [0, 1, 2, 3, 4] and np.isfinite(y).all()
+    # The panel's numbers are evaluate's numbers for the stored steps.
+    direct = step_metrics(panel.reference, cv.history.z[-1], cv.history.x[-1])
+    assert panel.values[4]["mmd_data"] == pytest.approx(direct["mmd_data"])
+    assert panel.values[4]["fd"] == pytest.approx(direct["fd"])
+    assert len(panel.reference.codes) == min(metrics_panel.REFERENCE_N,
+                                             len(window.session.data.dataset))
+    cv.set_t_index(1)
+    cv.redraw()
+    assert panel.cursors[0].value() == 1
+    # More steps measure only the new ones; a reset starts new curves.
+    run_chain(qtbot, window, 2)
+    qtbot.waitUntil(lambda: sorted(panel.values) == cv.history.t, timeout=60_000)
+    cv.reset(3)
+    wait_idle(qtbot, window)
+    qtbot.waitUntil(lambda: sorted(panel.values) == [0], timeout=60_000)
+
+
+def test_metrics_panel_picks_at_most_max_points():
+    from genae_studio.gui.metrics_panel import pick_steps
+
+    assert list(pick_steps(5, 40)) == [0, 1, 2, 3, 4]
+    picks = pick_steps(200, 40)
+    assert len(picks) <= 40 and picks[0] == 0 and picks[-1] == 199

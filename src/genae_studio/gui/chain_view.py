@@ -108,6 +108,7 @@ class ChainView(QWidget):
 
     changed = pyqtSignal()  # the history, t or the selection changed (throttled)
     selected_changed = pyqtSignal(object)  # chain index or None
+    chain_finished = pyqtSignal()  # a chain job of the current chain ended
 
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
@@ -295,6 +296,7 @@ class ChainView(QWidget):
         if chain_id == self.chain_id and not self.session.jobs.running("chain"):
             self.job = None
             self._update_enabled()
+            self.chain_finished.emit()
 
     def _frame(self, frame: Frame) -> None:
         if frame.chain_id != self.chain_id or (len(self.history) and

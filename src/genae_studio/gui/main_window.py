@@ -25,6 +25,7 @@ from . import export
 from .chain_view import ChainView
 from .gallery import InterpolationPanel
 from .latent_view import LatentView, fit_latent_job
+from .metrics_panel import MetricsPanel
 from .session import Session
 from .status import ErrorBanner, JobStatus
 from .train_panel import TrainPanel
@@ -34,8 +35,8 @@ OPEN_FOLDER, OPEN_FILE = "Open folder…", "Open file…"
 
 
 class MainWindow(QMainWindow):
-    """Chain view in the middle; latent space on the right; interpolation, training and the
-    log below. A hidden "Chain metrics" dock is kept for plots against t."""
+    """Chain view in the middle; latent space and chain metrics on the right; interpolation,
+    training and the log below."""
 
     def __init__(self, host: PluginHost, settings: QSettings | None = None, *,
                  checkpoint: Path | None = None, data: str | None = None,
@@ -74,15 +75,12 @@ class MainWindow(QMainWindow):
         self.train_panel = TrainPanel(s)
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(5000)
-        self.metrics_host = QWidget()  # a later plot of latent MMD / Frechet distance vs t
-        QVBoxLayout(self.metrics_host).addWidget(
-            QLabel("Chain metrics against t will be plotted here.",
-                   alignment=Qt.AlignmentFlag.AlignCenter))
+        self.metrics_panel = MetricsPanel(s, self.chain_view)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.latent_dock = self._dock("Latent space", self.latent_view,
                                       Qt.DockWidgetArea.RightDockWidgetArea)
-        self.metrics_dock = self._dock("Chain metrics", self.metrics_host,
+        self.metrics_dock = self._dock("Chain metrics", self.metrics_panel,
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.interp_dock = self._dock("Interpolation", self.interp_panel,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -94,8 +92,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.interp_dock, self.log_dock)
         self.interp_dock.raise_()
         self.latent_dock.raise_()
-        self.metrics_dock.hide()
         self.resizeDocks([self.latent_dock], [600], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.latent_dock, self.metrics_dock], [520, 380],
+                         Qt.Orientation.Vertical)
         self.resizeDocks([self.interp_dock], [270], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
@@ -109,15 +108,6 @@ class MainWindow(QMainWindow):
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
         self.resize(1480, 940)
-
-    def set_metrics_widget(self, widget: QWidget) -> None:
-        """Put a plot (e.g. latent MMD and Frechet distance against t) in the metrics dock.
-
-        It can follow the chain through ``chain_view.changed`` (throttled) and read
-        ``chain_view.history`` (t, z, x of the stored steps) and ``chain_view.index``.
-        """
-        self.metrics_dock.setWidget(widget)
-        self.metrics_dock.show()
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
