@@ -130,6 +130,7 @@ def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) 
     window = create_window(host, checkpoint=run_dir, data="bench", device=str(device),
                            settings=settings)
     window.resize(1400, 900)
+    window.metrics_panel.live_box.setChecked(False)  # its feature network would add load
     window.show()
     cv, lv = window.chain_view, window.latent_view
     ready = _spin(300 if not cfg.quick else 60,
