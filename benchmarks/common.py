@@ -133,7 +133,12 @@ def cuda_sync(device) -> Callable[[], None]:
 
 
 def matmul_rates(device, n: int, repeats: int) -> dict[str, float]:
-    """Dense n x n matrix-multiply rate in GFLOP/s: fp32 (and on CUDA TF32 and bf16)."""
+    """Dense n x n matrix-multiply rate in GFLOP/s: fp32 (and on CUDA TF32 and bf16).
+
+    On the CPU torch's matmul goes to its BLAS (MKL or OpenBLAS), which on some CPUs (AMD) runs
+    well below oneDNN, the library behind the convolutions. So the CPU also reports the same
+    GEMM run by oneDNN, as a 1x1 convolution: "fp32-onednn". The machine's rate is the larger.
+    """
     import torch
 
     sync = cuda_sync(device)
@@ -152,6 +157,12 @@ def matmul_rates(device, n: int, repeats: int) -> dict[str, float]:
         finally:
             torch.backends.cuda.matmul.allow_tf32 = old
         out[name] = 2 * n**3 / t / 1e9
+    if device.type == "cpu":  # (n, n) @ (n, n) as a 1x1 convolution over n pixels
+        x = torch.randn(1, n, n, 1).contiguous(memory_format=torch.channels_last)
+        w = torch.randn(n, n, 1, 1).contiguous(memory_format=torch.channels_last)
+        with torch.inference_mode():
+            t = best_time(lambda: torch.nn.functional.conv2d(x, w), repeats + 2, warmup=2)
+        out["fp32-onednn"] = 2 * n**3 / t / 1e9
     return out
 
 
