@@ -36,7 +36,10 @@ class ChainStep:
 def sampling_mode(model: nn.Module, bn_mode: str = "batch"):
     """Eval mode for everything; batch norm uses minibatch statistics ("batch",
     the paper's choice) without touching the running averages, or the running
-    statistics ("eval")."""
+    statistics ("eval").
+
+    It changes the model's state while inside, so it is not thread-safe: two threads must
+    not sample one model at once (the studio serialises model calls with a lock)."""
     if bn_mode not in BN_MODES:
         raise ValueError(f"batch-norm mode must be one of {BN_MODES}, got {bn_mode!r}")
     was_training = model.training

@@ -15,9 +15,8 @@ from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 REFERENCE_N = 500  # held-out images the chains are compared with
 MAX_POINTS = 40  # stored steps measured per update (evenly spaced, always the first and last)
 FEATURE_STEPS = 600  # as eval's default: the same cached feature network
-CURVES = (("mmd_data", "MMD² to P^(Z) (encoded data)", (31, 119, 180)),
-          ("mmd_prior", "MMD² to P(Z) (prior)", (150, 150, 150)),
-          ("fd", "Frechet distance", (230, 110, 20)))
+CURVES = (("mmd_data", (31, 119, 180)), ("mmd_prior", (150, 150, 150)),
+          ("fd", (230, 110, 20)))  # MMD² to P^(Z), MMD² to P(Z), Frechet distance
 
 
 def reference_job(job, run, lock, host, data, bn_mode: str, n: int | None = None,
@@ -65,6 +64,7 @@ class MetricsPanel(QWidget):
         self.reference = None
         self.reference_key = None
         self.values: dict[int, dict] = {}  # t -> row, for the current chain
+        self.generation = 0  # bumped when the curves are cleared: late results are dropped
         self.chain_id = None
         self.job = None
         self.building = None  # the key of the reference being built
@@ -102,7 +102,7 @@ class MetricsPanel(QWidget):
             plot.showGrid(x=True, y=True, alpha=0.25)
             plot.getAxis("left").setWidth(48)
         self.fd_plot.setLabel("bottom", "chain step t")
-        for key, _name, colour in CURVES:
+        for key, colour in CURVES:
             plot = self.fd_plot if key == "fd" else self.mmd_plot
             self.curves[key] = plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
                                          symbolSize=5, symbolBrush=colour, symbolPen=None)
@@ -132,6 +132,7 @@ class MetricsPanel(QWidget):
         self.clear()
 
     def clear(self) -> None:
+        self.generation += 1
         self.values = {}
         for curve in self.curves.values():
             curve.setData([], [])
@@ -175,11 +176,11 @@ class MetricsPanel(QWidget):
             return
         self._say(f"Measuring {len(todo)} steps of {h.n} chains against "
                   f"{len(self.reference.codes)} held-out images…")
-        chain_id = cv.chain_id
+        generation = self.generation
         self.job = s.jobs.start(
             "Chain metrics", measure_job, self.reference, [h.t[i] for i in todo],
             [h.z[i] for i in todo], [h.x[i] for i in todo], key="metrics",
-            on_yield=lambda item, c=chain_id: self._measured(item, c),
+            on_yield=lambda item, g=generation: self._measured(item, g),
             on_finish=self._finished)
 
     def _reference_done(self, key) -> None:
@@ -194,8 +195,8 @@ class MetricsPanel(QWidget):
         self.reference, self.reference_key = reference, key
         self.measure()
 
-    def _measured(self, item, chain_id) -> None:
-        if chain_id != self.chain_view.chain_id:
+    def _measured(self, item, generation) -> None:
+        if generation != self.generation:
             return
         t, row = item
         self.values[t] = row
