@@ -31,6 +31,14 @@ def bundled(resources, monkeypatch):
     return resources / "runs" / "vae"
 
 
+@pytest.fixture(autouse=True)
+def _quick_feature_network(monkeypatch):
+    """The metrics dock trains a feature network on first use: a short one in tests."""
+    from genae_studio.gui import metrics_panel
+
+    monkeypatch.setattr(metrics_panel, "FEATURE_STEPS", 30)
+
+
 @pytest.fixture
 def settings(tmp_path):
     from PyQt6.QtCore import QSettings

@@ -395,11 +395,10 @@ def test_about_box_lists_versions(window):
     box.close()
 
 
-def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window, monkeypatch):
+def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window):
     from genae_studio.evaluate import step_metrics
     from genae_studio.gui import metrics_panel
 
-    monkeypatch.setattr(metrics_panel, "FEATURE_STEPS", 30)  # a quick feature network
     panel, cv = window.metrics_panel, window.chain_view
     assert window.metrics_dock.isVisible()
     run_chain(qtbot, window, 4)

@@ -87,3 +87,21 @@ def test_a_new_job_with_the_same_key_cancels_the_old(qtbot, jobs):
     assert jobs.wait(5000)
     qtbot.waitUntil(lambda: not jobs.active(), timeout=5000)
     assert done == []
+
+
+def test_after_shutdown_late_results_reach_no_callback(qtbot, jobs):
+    """A closing window shuts its jobs down; what workers still deliver must be dropped, or it
+    would reach deleted widgets."""
+    seen, finished = [], []
+
+    def slow(job):
+        for i in range(1000):
+            time.sleep(0.002)
+            yield i
+
+    jobs.start("slow", slow, on_yield=seen.append, on_finish=lambda: finished.append(1))
+    qtbot.waitUntil(lambda: len(seen) > 0, timeout=5000)
+    assert jobs.shutdown(5000)
+    count = len(seen)
+    qtbot.wait(100)  # deliver anything still queued
+    assert len(seen) == count and finished == [] and not jobs.active()

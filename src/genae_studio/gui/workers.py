@@ -109,7 +109,11 @@ class Worker(QRunnable):
 
 
 class Jobs(QObject):
-    """Starts, tracks and cancels jobs. A new job with the same ``key`` cancels the old one."""
+    """Starts, tracks and cancels jobs. A new job with the same ``key`` cancels the old one.
+
+    After ``shutdown`` (the window closes) signals still queued from workers are dropped: their
+    callbacks would reach widgets that are being deleted.
+    """
 
     changed = pyqtSignal()  # a job started, finished or reported progress
     error = pyqtSignal(str, object)  # job name, exception
@@ -122,6 +126,7 @@ class Jobs(QObject):
         self._keys: dict[str, Job] = {}
         self.last_progress: dict[Job, Progress] = {}
         self.started_at: dict[Job, float] = {}
+        self.closed = False
 
     def start(self, name: str, func: Callable, *args, key: str | None = None,
               on_yield: Callable | None = None, on_return: Callable | None = None,
@@ -133,9 +138,9 @@ class Jobs(QObject):
         job = Job(name)
         sig = job.signals
         if on_yield:
-            sig.yielded.connect(on_yield)
+            sig.yielded.connect(self._unless_closed(on_yield))
         if on_return:
-            sig.returned.connect(on_return)
+            sig.returned.connect(self._unless_closed(on_return))
         sig.errored.connect(lambda exc: self._failed(job, exc, on_error))
         sig.progress.connect(lambda p: self._progress(job, p))
         sig.finished.connect(lambda: self._finished(job, key, on_finish))
@@ -167,15 +172,24 @@ class Jobs(QObject):
         return self.pool.waitForDone(timeout_ms)
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
+        """Cancel every job, wait for them, and ignore whatever they still deliver."""
+        self.closed = True
         self.cancel()
         return self.wait(timeout_ms)
 
+    def _unless_closed(self, callback: Callable) -> Callable:
+        return lambda value: None if self.closed else callback(value)
+
     # --- signal handlers (GUI thread) -----------------------------------------------------
     def _progress(self, job: Job, progress: Progress) -> None:
+        if self.closed:
+            return
         self.last_progress[job] = progress
         self.changed.emit()
 
     def _failed(self, job: Job, exc: Exception, on_error) -> None:
+        if self.closed:
+            return
         if on_error is not None:
             on_error(exc)
         self.error.emit(job.name, exc)
@@ -186,6 +200,8 @@ class Jobs(QObject):
         self.started_at.pop(job, None)
         if key is not None and self._keys.get(key) is job:
             del self._keys[key]
+        if self.closed:
+            return
         if on_finish is not None:
             on_finish()
         self.changed.emit()
