@@ -41,7 +41,10 @@ def both_chains(model, bn_mode, **kwargs):
 @pytest.mark.parametrize("name", ["vae", "aae", "dvae"])
 @pytest.mark.parametrize("size,channels", [(32, 1), (64, 3)])
 @pytest.mark.parametrize("bn_mode", ["batch", "eval"])
-def test_the_fast_chain_equals_the_plain_chain(host, name, size, channels, bn_mode):
+@pytest.mark.parametrize("amd", [False, True])
+def test_the_fast_chain_equals_the_plain_chain(host, name, size, channels, bn_mode, amd,
+                                               monkeypatch):
+    monkeypatch.setattr(fast, "amd_cpu", lambda: amd)  # both sets of forms, on any CPU
     model, _ = tiny_model(host, name, image_size=size, channels=channels, width=8,
                           latent_dim=16)
     model = randomise_batchnorm(model).to(memory_format=torch.channels_last)
@@ -80,6 +83,20 @@ def test_every_fast_layer_form_matches_its_module():
                     ("up_gemm", "up", "up_fold"):
                 layer = fast._Layer(conv, None, False, kind, "batch", torch.device("cpu"))
                 assert torch.allclose(layer(x), expected, atol=1e-5), kind
+
+
+def test_strided_gemm_forms_are_used_except_on_amd_cpus(host, monkeypatch):
+    def kinds(amd):
+        monkeypatch.setattr(fast, "amd_cpu", lambda: amd)
+        model, _ = tiny_model(host, "vae", image_size=64, channels=3, width=8)
+        plans = fast.NetworkPlans(model, "batch")
+        return [layer.kind for layer in (*plans.encoder.layers, *plans.decoder.layers)]
+
+    intel, amd = kinds(False), kinds(True)
+    assert "down_gemm" in intel and "up_gemm" in intel
+    assert "down_gemm" not in amd and "up_gemm" not in amd
+    for common in ("dense_down", "dense_up", "up_fold"):
+        assert common in intel and common in amd
 
 
 def test_folded_batchnorm_is_legal_only_with_running_statistics(host):
