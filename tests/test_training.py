@@ -39,6 +39,20 @@ def test_stop_keeps_a_checkpoint_that_resume_continues_mid_epoch(host, tmp_path)
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_on_model_hands_out_the_model_being_trained_before_the_first_step(host, tmp_path):
+    seen, steps = [], []
+
+    def on_model(model):
+        seen.append((model, weights(model)))
+
+    result = train(TrainSettings(epochs=1, **TINY), tmp_path / "a", host=host,
+                   on_model=on_model, on_progress=lambda p: steps.append(len(seen)))
+    assert len(seen) == 1 and seen[0][0] is result.model
+    assert steps and steps[0] == 1  # before the first step reported
+    trained = weights(result.model)
+    assert not all(torch.equal(seen[0][1][k], trained[k]) for k in trained)  # then trained
+
+
 def test_training_is_reproducible_from_a_seed(host, tmp_path):
     a = train(TrainSettings(epochs=1, seed=3, **TINY), tmp_path / "a", host=host)
     b = train(TrainSettings(epochs=1, seed=3, **TINY), tmp_path / "b", host=host)

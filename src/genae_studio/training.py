@@ -87,15 +87,20 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
           host: PluginHost | None = None,
           on_progress: Callable[[TrainProgress], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
-          on_checkpoint: Callable[[object, TrainProgress], None] | None = None) -> TrainResult:
+          on_checkpoint: Callable[[object, TrainProgress], None] | None = None,
+          on_model: Callable[[object], None] | None = None) -> TrainResult:
     """Train ``settings.model`` and write a run folder to ``out``.
+
+    ``on_model(model)`` is called once the model is built (and its weights restored on
+    resume), before the first step: for previews while it trains. It runs in the training
+    thread; share the model with other threads only under a lock.
 
     With ``resume``, the model, hyperparameters and data come from that run and
     training continues where it stopped, up to ``settings.epochs`` in total.
 
     Started by ``torchrun`` with more than one process, every process calls this; they
     train one model data-parallel (see genae_studio.distributed) and only rank 0 writes
-    the run folder and calls ``on_progress``/``on_checkpoint``.
+    the run folder and calls ``on_progress``/``on_checkpoint``/``on_model``.
     """
     from . import distributed
     from .devices import resolve_device
@@ -110,13 +115,14 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
     ctx = distributed.init_from_environment(device)
     try:
         return _train(settings, Path(out), resume, host, ctx, ctx.device if ctx else device,
-                      on_progress, should_stop, on_checkpoint)
+                      on_progress, should_stop, on_checkpoint, on_model)
     finally:
         if ctx is not None:
             ctx.close()
 
 
-def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, on_checkpoint):
+def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, on_checkpoint,
+           on_model=None):
     import torch
 
     from .data import resolve_dataset
@@ -171,6 +177,8 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
         history = list(previous.progress.get("history", []))
     elif ctx is not None:  # independent draws per process (rank 0 too: all are alike)
         torch.manual_seed(rank_seed(settings.seed, ctx.rank))
+    if on_model and main:
+        on_model(model)
 
     config = RunConfig(
         plugin=spec.plugin, model=settings.model, hparams=hparams,

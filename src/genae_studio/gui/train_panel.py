@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -64,19 +64,6 @@ class Preview:
     step: int
 
 
-def _capturing_host(host: PluginHost, box: dict) -> PluginHost:
-    """A host whose factories remember the model they build (train() hands out no model
-    before it ends; the preview needs it)."""
-    def wrap(factory):
-        def build(**hparams):
-            box["model"] = factory(**hparams)
-            return box["model"]
-        return build
-
-    models = {k: replace(s, factory=wrap(s.factory)) for k, s in host.models.items()}
-    return PluginHost(host.manager, models, host.datasets, [])
-
-
 def _preview(model, images: np.ndarray, z) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
@@ -133,8 +120,9 @@ def train_job(job, settings, out: Path, host: PluginHost):
     def on_checkpoint(_model, progress) -> None:
         preview(progress)
 
-    result = train(settings, out, host=_capturing_host(host, box), on_progress=on_progress,
-                   should_stop=lambda: job.aborted, on_checkpoint=on_checkpoint)
+    result = train(settings, out, host=host, on_progress=on_progress,
+                   should_stop=lambda: job.aborted, on_checkpoint=on_checkpoint,
+                   on_model=lambda model: box.update(model=model))
     result.model = None  # the GUI opens the run folder instead
     return result
 
