@@ -70,8 +70,16 @@ def torchrun(tmp_path, *args: str, processes: int = 2) -> subprocess.CompletedPr
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=180)
+    if done.returncode != 0 and TEARDOWN_ABORT in done.stderr:
+        # Seen once in about 60 runs: a process aborts in Gloo's teardown after training
+        # finished (see the note in genae_studio.distributed). Anything else fails at once.
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=180)
     assert done.returncode == 0, done.stderr[-3000:]
     return done
+
+
+TEARDOWN_ABORT = "terminate called without an active exception"
 
 
 def cli_args(**settings) -> list[str]:
@@ -107,8 +115,9 @@ def test_two_processes_train_exactly_like_one_on_the_same_global_batch(tmp_path)
 
 def test_a_stochastic_model_trains_data_parallel_and_resumes(tmp_path, host):
     """The VAE draws eps independently per process: same loss up to sampling noise."""
-    torchrun(tmp_path, *cli_args(model="vae", width=8, latent_dim=8, epochs=1,
-                                 out=tmp_path / "two", **ARGS))
+    done = torchrun(tmp_path, *cli_args(model="vae", width=8, latent_dim=8, epochs=1,
+                                        out=tmp_path / "two", **ARGS))
+    assert done.stdout.count("wrote ") == 1  # only rank 0 writes and reports
     state = torch.load(tmp_path / "two" / "training_state.pt", weights_only=True)
     assert len(state["rank_rng"]) == 2  # each process's random stream, for resuming
     assert not torch.equal(state["rank_rng"][0]["torch_rng"], state["rank_rng"][1]["torch_rng"])

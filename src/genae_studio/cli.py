@@ -196,9 +196,10 @@ def cmd_train(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    last = result.history[-1] if result.history else {}
-    summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch")
-    print(f"wrote {out} ({result.epochs_done} epochs; {summary})")
+    if result.rank == 0:  # under torchrun only rank 0 writes, so only it says so
+        last = result.history[-1] if result.history else {}
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch")
+        print(f"wrote {out} ({result.epochs_done} epochs; {summary})")
     return 0
 
 

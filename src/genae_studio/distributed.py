@@ -20,6 +20,11 @@ noise (the VAE's eps, the AAE's prior samples, dropout, denoising) draw it indep
 each process, so they match in distribution rather than draw for draw.
 
 NCCL is used on CUDA devices (one process per GPU, ``cuda:LOCAL_RANK``), Gloo on the CPU.
+
+Known issue: once in about 60 two-process Gloo runs on a 2-core machine, one process aborted
+with "terminate called without an active exception" after training had finished (its peer
+was then stopped by torchrun). Every process leaves through ``DistContext.close`` (a barrier,
+then ``destroy_process_group``); the cause was not found.
 """
 from __future__ import annotations
 
