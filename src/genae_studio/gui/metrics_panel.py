@@ -186,7 +186,7 @@ class MetricsPanel(QWidget):
     def _reference_done(self, key) -> None:
         if self.building == key:
             self.building = None
-        if self.reference is None:
+        if self.reference is None and key == self._key():  # failed, not made stale
             self._say("No reference: see the log for why.")
 
     def _reference_ready(self, reference, key) -> None:
