@@ -149,6 +149,23 @@ def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tm
     assert Image.open(paths[1]).size == (4 * 34 + 2, 4 * 2 * 34 + 2)  # 4 pairs x 2 steps
 
 
+def test_heldout_codes_do_not_share_random_draws_with_the_chain(digits_run, host, cache):
+    """A VAE's codes are mu + sigma * eps; drawn from the chain's seed, eps would equal the
+    chain's z0 and the two samples would be paired (their MMD biased toward 0)."""
+    import numpy as np
+    import torch
+
+    run = load_run(digits_run, device="cpu", host=host)
+    with torch.no_grad():  # posterior = prior: mu = 0, sigma = 1, so codes are pure eps
+        head = run.model.encoder.net[-1]
+        head.weight.zero_()
+        head.bias.zero_()
+    heldout = resolve_dataset("digits", host.datasets, split="test", image_size=32)
+    codes = evaluate.encode_heldout(run, heldout.batch(np.arange(64)), seed=0)
+    z0 = next(run.chain(n=64, steps=0, seed=0)).z.numpy()
+    assert np.abs(np.corrcoef(codes.ravel(), z0.ravel())[0, 1]) < 0.1
+
+
 def test_chain_metrics_for_the_studio(digits_run, host, cache):
     run = load_run(digits_run, device="cpu", host=host)
     ref = evaluate.build_reference(run, n=50, host=host, feature_settings=FeatureSettings(steps=5))

@@ -233,7 +233,9 @@ def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
     from .chain import sampling_mode
 
     model = run.model
-    gen = torch.Generator(run.device).manual_seed(int(seed))
+    # A stream of its own: with the chain's seed, a VAE's eps here would equal the chain's z0
+    # draw for draw, and for posteriors close to the prior the two samples would be paired.
+    gen = torch.Generator(run.device).manual_seed(encoding_seed(seed))
     out = []
     with torch.inference_mode(), sampling_mode(model, bn_mode):
         for start in range(0, len(images), batch):
@@ -244,6 +246,13 @@ def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
             x = x.contiguous(memory_format=torch.channels_last)
             out.append(model.encode(x, sample=True, generator=gen).float().cpu().numpy())
     return np.concatenate(out).astype(np.float64)
+
+
+def encoding_seed(seed: int) -> int:
+    """The seed of the held-out encodings' random draws, independent of ``seed``'s stream."""
+    import numpy as np
+
+    return int(np.random.SeedSequence([int(seed), 0x5EED]).generate_state(1)[0])
 
 
 def decode(run: Run, z, *, bn_mode: str = "batch", batch: int = 1000):
