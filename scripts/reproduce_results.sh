@@ -67,4 +67,5 @@ done
 
 # 4. Markdown tables (mean and spread over the seeds) for docs/results.md.
 "$PY" scripts/results_tables.py "$OUT" $SEEDS > docs/results-tables.md
-echo "wrote docs/results-tables.md"
+"$PY" scripts/results_tables.py --readme "$OUT" $SEEDS > "$OUT/readme-tables.md"
+echo "wrote docs/results-tables.md and $OUT/readme-tables.md (the README's tables)"
