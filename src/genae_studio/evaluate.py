@@ -32,7 +32,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import DataError, UsageError
 
@@ -556,9 +556,3 @@ def save_figures(result: dict, folder: Path) -> list[Path]:
         rows = images.reshape(-1, *images.shape[2:])
         paths.append(save_png(grid(rows), Path(folder) / f"{stem}-{result['attribute']}.png"))
     return paths
-
-
-def result_summary(result: dict) -> dict[str, Any]:
-    """{kind/step: row} for quick look-ups in scripts and tests."""
-    return {f"{r['kind']}/{'-' if r['step'] is None else r['step']}": r
-            for r in result["rows"]}

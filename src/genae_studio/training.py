@@ -78,11 +78,6 @@ class TrainResult:
     world_size: int = 1
 
 
-def build_model(host: PluginHost, name: str, hparams: dict):
-    spec = host.model(name)
-    return spec, spec.factory(**hparams)
-
-
 def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
           host: PluginHost | None = None,
           on_progress: Callable[[TrainProgress], None] | None = None,
