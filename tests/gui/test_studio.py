@@ -419,9 +419,17 @@ def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window):
     # More steps measure only the new ones; a reset starts new curves.
     run_chain(qtbot, window, 2)
     qtbot.waitUntil(lambda: sorted(panel.values) == cv.history.t, timeout=60_000)
-    cv.reset(3)
+    cv.reset(3)  # a new chain: empty curves, and step 0 alone is not measured
     wait_idle(qtbot, window)
-    qtbot.waitUntil(lambda: sorted(panel.values) == [0], timeout=60_000)
+    assert panel.values == {} and len(panel.curve("fd")[0]) == 0
+    run_chain(qtbot, window, 1)
+    qtbot.waitUntil(lambda: sorted(panel.values) == [0, 1], timeout=60_000)
+
+
+def test_opening_a_run_trains_no_feature_network(qtbot, window):
+    wait_idle(qtbot, window)
+    assert len(window.chain_view.history) == 1
+    assert window.metrics_panel.reference is None and window.metrics_panel.building is None
 
 
 def test_metrics_panel_picks_at_most_max_points():

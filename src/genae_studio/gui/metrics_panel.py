@@ -117,8 +117,9 @@ class MetricsPanel(QWidget):
         lay.addWidget(self.info)
         lay.addWidget(self.plots, 1)
         self.setMinimumHeight(260)
-        self._say("Runs once a chain stops: compares the chains with the encodings and "
-                  "features of held-out data (as genae-studio eval does).")
+        self._say("Measures each time a chain run stops, against held-out data (as "
+                  "genae-studio eval does). The first time per dataset it trains a small "
+                  "feature network (cached).")
 
     def _say(self, text: str) -> None:
         self.info.setText(text)
@@ -145,7 +146,12 @@ class MetricsPanel(QWidget):
 
     # --- measuring -----------------------------------------------------------------------------
     def _chain_finished(self) -> None:
-        if self.live_box.isChecked() and self.isVisible():
+        cv = self.chain_view
+        if cv.chain_id != self.chain_id:  # a new chain: its curves start empty
+            self.clear()
+            self.chain_id = cv.chain_id
+        # Not for step 0 alone: opening a run must not start the feature network's training.
+        if self.live_box.isChecked() and self.isVisible() and len(cv.history) > 1:
             self.measure()
 
     def measure(self) -> None:
