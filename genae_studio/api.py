@@ -32,7 +32,7 @@ RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
 def resources_dir() -> Path:
     """The folder of bundled runs: $GENAE_STUDIO_RESOURCES or the repository's resources/."""
     env = os.environ.get(RESOURCES_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "resources"
+    return Path(env) if env else Path(__file__).resolve().parents[1] / "resources"
 
 
 def bundled_run_dir(model: str) -> Path:
