@@ -17,12 +17,3 @@ def host():
 
     return load_plugins([], autoload=False)
 
-
-def tiny_model(host, name="vae", image_size=32, channels=1, latent_dim=8, width=8, **extra):
-    import torch
-
-    spec = host.model(name)
-    hparams = {**spec.defaults, "image_size": image_size, "channels": channels,
-               "latent_dim": latent_dim, "width": width, **extra}
-    torch.manual_seed(0)
-    return spec.factory(**hparams), hparams

@@ -1,6 +1,6 @@
 import pytest
 import torch
-from conftest import tiny_model
+from helpers import tiny_model
 
 from genae_studio.chain import markov_chain, record_chain, sampling_mode
 from genae_studio.model import GenerativeAutoencoder

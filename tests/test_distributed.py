@@ -93,6 +93,7 @@ def weights(path):
     return load_file(path / "model.safetensors")
 
 
+@pytest.mark.slow
 def test_two_processes_train_exactly_like_one_on_the_same_global_batch(tmp_path):
     plugin = tmp_path / "detaae.py"
     plugin.write_text(PLUGIN)
@@ -113,6 +114,7 @@ def test_two_processes_train_exactly_like_one_on_the_same_global_batch(tmp_path)
         ["config.json", "model.safetensors", "training_state.pt"]
 
 
+@pytest.mark.slow
 def test_a_stochastic_model_trains_data_parallel_and_resumes(tmp_path, host):
     """The VAE draws eps independently per process: same loss up to sampling noise."""
     done = torchrun(tmp_path, *cli_args(model="vae", width=8, latent_dim=8, epochs=1,

@@ -70,6 +70,7 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert abs(chain[0]["mmd_prior"]) < 0.1  # z_0 is a prior draw
 
 
+@pytest.mark.slow
 def test_the_feature_network_is_cached_and_reused(digits_run, tmp_path, cache, capsys,
                                                   monkeypatch):
     def argv(name, *extra):
@@ -181,6 +182,7 @@ def test_chain_metrics_for_the_studio(digits_run, host, cache):
         evaluate.chain_metrics(other, ref, rec.z, rec.x)
 
 
+@pytest.mark.slow
 def test_unlabelled_data_falls_back_to_rotation_features(host, digits_run, tmp_path, cache,
                                                          capsys):
     digits = resolve_dataset("digits", host.datasets, split="train", limit=200)

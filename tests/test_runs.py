@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 import torch
-from conftest import tiny_model
+from helpers import tiny_model
 
 from genae_studio.api import load_run
 from genae_studio.errors import CheckpointError

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_model
+from helpers import tiny_model
 
 from genae_studio import fast
 from genae_studio.chain import markov_chain, sampling_mode
@@ -219,6 +219,7 @@ def test_the_prefetcher_yields_batches_in_order_and_reraises_errors():
 
 
 # --- the benchmark runner ----------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_benchmarks_run_end_to_end_in_quick_mode(tmp_path):
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--json",

@@ -15,7 +15,7 @@ def weights(model):
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-@pytest.mark.parametrize("model", ["vae", "daae"])
+@pytest.mark.parametrize("model", ["vae", pytest.param("daae", marks=pytest.mark.slow)])
 def test_resume_continues_exactly_where_training_stopped(host, tmp_path, model):
     straight = train(TrainSettings(model=model, epochs=2, **TINY), tmp_path / "a", host=host)
     train(TrainSettings(model=model, epochs=1, **TINY), tmp_path / "b", host=host)
@@ -53,6 +53,7 @@ def test_on_model_hands_out_the_model_being_trained_before_the_first_step(host, 
     assert not all(torch.equal(seen[0][1][k], trained[k]) for k in trained)  # then trained
 
 
+@pytest.mark.slow
 def test_training_is_reproducible_from_a_seed(host, tmp_path):
     a = train(TrainSettings(epochs=1, seed=3, **TINY), tmp_path / "a", host=host)
     b = train(TrainSettings(epochs=1, seed=3, **TINY), tmp_path / "b", host=host)
@@ -83,6 +84,7 @@ class Diverging:
                            defaults={"width": 8}))
 
 
+@pytest.mark.slow
 def test_a_nan_loss_stops_training_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
     host = load_plugins(autoload=False)
     host.manager.register(Diverging(), name="diverging")
