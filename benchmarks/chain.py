@@ -16,7 +16,7 @@ def default_model(cfg: Config, name: str = "vae", device=None):
     torch.manual_seed(0)
     hparams = {**spec.defaults, "image_size": cfg.image_size, "channels": cfg.channels,
                "latent_dim": cfg.latent_dim, "width": cfg.width}
-    model = spec.factory(**hparams)
+    model = spec.build(hparams)
     return model.to(device) if device is not None else model
 
 

@@ -137,8 +137,8 @@ _MEMORY = textwrap.dedent('''
     host = load_plugins([], autoload=False)
     spec = host.model("vae")
     torch.manual_seed(0)
-    model = spec.factory(**{**spec.defaults, "image_size": size, "channels": ch,
-                            "latent_dim": k, "width": width})
+    model = spec.build({**spec.defaults, "image_size": size, "channels": ch,
+                        "latent_dim": k, "width": width})
     model = model.to(memory_format=torch.channels_last).eval()
     record_chain(model, [0, 1], n=n)  # warm up: allocator pools, the fast plans
     out = {}

@@ -32,7 +32,7 @@ def _make_run(cfg: Config, folder: Path) -> Path:
     hparams = {**spec.defaults, "image_size": cfg.image_size, "channels": cfg.channels,
                "latent_dim": cfg.latent_dim, "width": cfg.width}
     torch.manual_seed(0)
-    model = spec.factory(**hparams)
+    model = spec.build(hparams)
     config = RunConfig(plugin=spec.plugin, model="vae", hparams=hparams,
                        data={"data": "bench", "image_size": cfg.image_size,
                              "channels": cfg.channels},

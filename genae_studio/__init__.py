@@ -4,10 +4,10 @@ Plugins import ``hookimpl`` from here::
 
     from genae_studio import hookimpl, ModelSpec
 """
-from .registry import DatasetSpec, ModelSpec
+from .registry import DatasetSpec, ModelConfig, ModelSpec
 
 __version__ = "0.1.0"
-__all__ = ["DatasetSpec", "ModelSpec", "hookimpl", "__version__"]
+__all__ = ["DatasetSpec", "ModelConfig", "ModelSpec", "hookimpl", "__version__"]
 
 
 def __getattr__(name):

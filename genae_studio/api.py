@@ -153,7 +153,7 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
         raise CheckpointError(f"{path}: the run needs model {config.model!r} from plugin "
                               f"{config.plugin!r}, which is not loaded{hint}") from None
     try:
-        net = spec.factory(**config.hparams)
+        net = spec.build(config.hparams)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot build model {config.model!r} from its "
                               f"hyperparameters ({exc})") from None

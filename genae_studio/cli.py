@@ -77,10 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=_positive, default=20)
     p.add_argument("--batch-size", type=_positive, default=64)
     p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--latent-dim", type=_positive)
+    p.add_argument("--latent-dim", type=_positive,
+                   help="size of z (default: the model's; 200 for the built-ins)")
     p.add_argument("--image-size", type=int, choices=(32, 64))
-    p.add_argument("--width", type=_positive, help="filters of the first layer (default 64)")
-    p.add_argument("--noise-std", type=float, help="corruption std of denoising models (0.5)")
+    p.add_argument("--width", type=_positive,
+                   help="filters of the first layer (default: the model's; 64 for the built-ins)")
+    p.add_argument("--noise-std", type=float,
+                   help="corruption std of denoising models (default: the model's; 0.5)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=_positive, help="use only the first N training images")

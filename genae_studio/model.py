@@ -21,7 +21,7 @@ class GenerativeAutoencoder(nn.Module):
     ``encoder`` maps images to codes; ``decoder`` maps codes to logits.
     """
 
-    denoising: bool = False
+    denoising: bool = False  # set from ModelSpec.denoising when the core builds the model
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *, latent_dim: int,
                  image_size: int, channels: int, noise_std: float = 0.0, **hparams):

@@ -1,29 +1,75 @@
 """What plugins register: model types and datasets.
 
 Plugins receive a ``register`` callable in their hooks and pass it these records.
+A model's defaults have one home, its typed config (a ``ModelConfig``, or a subclass
+that adds the model's own hyperparameters); whether it is denoising has one home,
+``ModelSpec.denoising``. Every model is made by ``ModelSpec.build``.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import GenerativeAutoencoder
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The hyperparameters every model factory receives (with ``image_size`` and ``channels``).
+
+    The defaults are the paper's. A model with more hyperparameters subclasses this
+    dataclass (see ``genae_builtins.aae.AAEConfig``).
+    """
+
+    latent_dim: int = 200  # size of z
+    width: int = 64  # filters of the first convolution (DCGAN: 64)
+    noise_std: float = 0.5  # corruption std of denoising models (variance 0.25, as the paper)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """A model type.
 
+    ``config`` holds its defaults (a ``ModelConfig``); plugins written before it existed
+    pass a ``defaults`` dict instead, which is completed with ``ModelConfig``'s values.
+    Either way ``defaults`` is the complete dict and ``config`` the typed record.
+
     ``factory(**hparams)`` returns a ``genae_studio.model.GenerativeAutoencoder``;
-    it receives ``defaults`` updated with what the user chose, always including
-    ``image_size``, ``channels``, ``latent_dim``, ``width`` and ``noise_std``.
+    it receives ``defaults`` updated with what the user chose, so always ``image_size``,
+    ``channels``, ``latent_dim``, ``width`` and ``noise_std``. Call ``build`` rather
+    than the factory: it also makes the model denoising exactly when ``denoising`` is set.
     """
 
     name: str
     description: str
-    factory: Callable[..., Any]
-    defaults: dict[str, Any] = field(default_factory=dict)
+    factory: Callable[..., GenerativeAutoencoder]
+    defaults: Mapping[str, Any] | None = None
     denoising: bool = False
     plugin: str = ""  # filled in by the plugin manager
+    config: ModelConfig | None = None
+
+    def __post_init__(self):
+        given = dict(self.defaults or {})
+        if self.config is None:
+            known = {f.name for f in fields(ModelConfig)}
+            config = ModelConfig(**{k: v for k, v in given.items() if k in known})
+        else:
+            config = self.config
+            clash = sorted(k for k, v in asdict(config).items() if k in given and given[k] != v)
+            if clash:
+                raise ValueError(f"model {self.name!r}: defaults {clash} disagree with its "
+                                 "config; pass only the config")
+        object.__setattr__(self, "config", config)
+        object.__setattr__(self, "defaults", {**given, **asdict(config)})
+
+    def build(self, hparams: Mapping[str, Any]) -> GenerativeAutoencoder:
+        """The model for these complete hyperparameters (``defaults`` updated, as saved in a
+        run's config), denoising exactly when this spec is."""
+        model = self.factory(**hparams)
+        model.denoising = self.denoising
+        return model
 
 
 @dataclass(frozen=True)
@@ -43,3 +89,6 @@ class DatasetSpec:
     channels: int | None = None
     image_size: int = 64
     plugin: str = ""
+
+
+__all__ = ["DatasetSpec", "ModelConfig", "ModelSpec"]

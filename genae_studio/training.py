@@ -35,10 +35,11 @@ class TrainSettings:
     batch_size: int = 64  # the global batch: split across processes under torchrun
     lr: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
-    latent_dim: int | None = None  # None: the model's default (200)
+    # None: the model's registered default (ModelSpec.config; the built-ins': the paper's).
+    latent_dim: int | None = None
     image_size: int | None = None  # None: the dataset's
-    width: int | None = None  # None: the model's default (64)
-    noise_std: float | None = None  # None: the model's default (0.5)
+    width: int | None = None
+    noise_std: float | None = None
     device: str = "auto"
     seed: int = 0
     limit: int | None = None
@@ -147,7 +148,7 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
         hparams = previous.hparams
 
     torch.manual_seed(settings.seed)
-    model = spec.factory(**hparams).to(device)
+    model = spec.build(hparams).to(device)
     synced_bn = []
     if ctx is not None:
         ctx.broadcast_state(model)  # identical replicas even if initialisation is not

@@ -9,4 +9,4 @@ def tiny_model(host, name="vae", image_size=32, channels=1, latent_dim=8, width=
     hparams = {**spec.defaults, "image_size": image_size, "channels": channels,
                "latent_dim": latent_dim, "width": width, **extra}
     torch.manual_seed(0)
-    return spec.factory(**hparams), hparams
+    return spec.build(hparams), hparams

@@ -45,7 +45,7 @@ def test_register_models_hook(host):
     h.manager.register(Plugin(), name="tiny-plugin")
     h.collect()
     spec = h.model("tiny")
-    assert spec.plugin == "tiny-plugin" and spec.defaults == {"width": 8}
+    assert spec.plugin == "tiny-plugin" and spec.config.width == 8
     model = spec.factory(image_size=32, channels=1, latent_dim=4, width=8)
     assert model.latent_dim == 4
 

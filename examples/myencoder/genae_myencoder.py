@@ -5,7 +5,7 @@ Install it (``pip install -e examples/myencoder``) and it is found through the
 ``genae-studio --plugin examples/myencoder/genae_myencoder.py train --model myencoder``.
 It gets training, chains, interpolation, checkpoints and the studio for free.
 """
-from genae_studio import ModelSpec, hookimpl
+from genae_studio import ModelConfig, ModelSpec, hookimpl
 
 
 def make_model(*, image_size=64, channels=3, latent_dim=200, width=32, **hparams):
@@ -36,4 +36,4 @@ def make_model(*, image_size=64, channels=3, latent_dim=200, width=32, **hparams
 @hookimpl
 def register_models(register):
     register(ModelSpec("myencoder", "VAE with a residual encoder (example plugin)", make_model,
-                       defaults={"latent_dim": 200, "width": 32, "noise_std": 0.5}))
+                       config=ModelConfig(width=32)))

@@ -259,8 +259,13 @@ class TrainPanel(QWidget):
         self._model_changed(self.model_combo.currentText())
 
     def _model_changed(self, name: str) -> None:
+        """Show the model's registered defaults, as the command line would use them."""
         spec = self.session.host.models.get(name)
         self.noise.setEnabled(bool(spec and spec.denoising))
+        if spec is not None:
+            self.latent.setValue(spec.config.latent_dim)
+            self.width_spin.setValue(spec.config.width)
+            self.noise.setValue(spec.config.noise_std)
 
     def _browse_data(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a folder of images")
@@ -295,14 +300,14 @@ class TrainPanel(QWidget):
                 return default
 
         if state.get("model") in self.session.host.models:
-            self.model_combo.setCurrentText(state["model"])
+            self.model_combo.setCurrentText(state["model"])  # shows the model's defaults
         self.data_combo.setCurrentText(str(state.get("data") or "toyfaces"))
         self.epochs.setValue(get("epochs", int, 20))
         self.batch.setValue(get("batch_size", int, 64))
         self.lr.setValue(get("lr", float, 2e-4))
-        self.latent.setValue(get("latent_dim", int, 200))
-        self.noise.setValue(get("noise_std", float, 0.5))
-        self.width_spin.setValue(get("width", int, 64))
+        self.latent.setValue(get("latent_dim", int, self.latent.value()))
+        self.noise.setValue(get("noise_std", float, self.noise.value()))
+        self.width_spin.setValue(get("width", int, self.width_spin.value()))
         size = state.get("image_size")
         self.size_combo.setCurrentText(str(size) if size and str(size) != "None" else "dataset")
         limit = state.get("limit")

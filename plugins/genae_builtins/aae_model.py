@@ -7,6 +7,10 @@ from torch import nn
 from genae_studio.model import GenerativeAutoencoder, StepFn, reconstruction_loss
 from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
 
+from .aae import AAEConfig
+
+_D = AAEConfig()
+
 _bce = nn.functional.binary_cross_entropy_with_logits
 
 
@@ -17,15 +21,17 @@ class AAE(GenerativeAutoencoder):
     adversary has its own Adam.
     """
 
-    def __init__(self, *, image_size: int = 64, channels: int = 3, latent_dim: int = 200,
-                 width: int = 64, noise_std: float = 0.0, denoising: bool = False,
-                 adversary_hidden: int = 512, adversary_dropout: float = 0.2,
+    def __init__(self, *, image_size: int = 64, channels: int = 3,
+                 latent_dim: int = _D.latent_dim, width: int = _D.width,
+                 noise_std: float = _D.noise_std, denoising: bool = False,
+                 adversary_hidden: int = _D.adversary_hidden,
+                 adversary_dropout: float = _D.adversary_dropout,
                  encoder: nn.Module | None = None, decoder: nn.Module | None = None,
                  **hparams):
         encoder = encoder or DCGANEncoder(channels, image_size, latent_dim, width)
         decoder = decoder or DCGANDecoder(latent_dim, channels, image_size, width)
         super().__init__(encoder, decoder, latent_dim=latent_dim, image_size=image_size,
-                         channels=channels, noise_std=noise_std if denoising else 0.0,
+                         channels=channels, noise_std=noise_std,
                          width=width, adversary_hidden=adversary_hidden,
                          adversary_dropout=adversary_dropout, **hparams)
         self.denoising = denoising

@@ -1,7 +1,12 @@
 """Plugin: VAE and denoising VAE. The networks load (with torch) only when a model is built."""
-from genae_studio import ModelSpec, hookimpl
+from dataclasses import dataclass
 
-DEFAULTS = dict(latent_dim=200, width=64, noise_std=0.5)
+from genae_studio import ModelConfig, ModelSpec, hookimpl
+
+
+@dataclass(frozen=True)
+class VAEConfig(ModelConfig):
+    """The VAE's hyperparameters and their defaults (the paper's): ModelConfig's alone."""
 
 
 def make_vae(**hparams):
@@ -10,15 +15,12 @@ def make_vae(**hparams):
     return VAE(**hparams)
 
 
-def make_dvae(**hparams):
-    from .vae_model import VAE
-
-    return VAE(denoising=True, **hparams)
+make_dvae = make_vae  # the denoising VAE is the VAE built from a spec with denoising=True
 
 
 @hookimpl
 def register_models(register):
     register(ModelSpec("vae", "Variational autoencoder (DCGAN networks)", make_vae,
-                       defaults=dict(DEFAULTS)))
+                       config=VAEConfig()))
     register(ModelSpec("dvae", "Denoising VAE: the encoder sees x + N(0, noise_std^2 I)",
-                       make_dvae, defaults=dict(DEFAULTS), denoising=True))
+                       make_vae, config=VAEConfig(), denoising=True))

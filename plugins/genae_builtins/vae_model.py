@@ -7,6 +7,10 @@ from torch import nn
 from genae_studio.model import GenerativeAutoencoder, StepFn, reconstruction_loss
 from genae_studio.nets import DCGANDecoder, DCGANEncoder
 
+from .vae import VAEConfig
+
+_D = VAEConfig()
+
 
 class VAE(GenerativeAutoencoder):
     """The encoder outputs a mean and a log-variance; z = mu + sigma * eps.
@@ -15,14 +19,15 @@ class VAE(GenerativeAutoencoder):
     to 2 * latent_dim features, the decoder codes to logits.
     """
 
-    def __init__(self, *, image_size: int = 64, channels: int = 3, latent_dim: int = 200,
-                 width: int = 64, noise_std: float = 0.0, denoising: bool = False,
+    def __init__(self, *, image_size: int = 64, channels: int = 3,
+                 latent_dim: int = _D.latent_dim, width: int = _D.width,
+                 noise_std: float = _D.noise_std, denoising: bool = False,
                  encoder: nn.Module | None = None, decoder: nn.Module | None = None,
                  **hparams):
         encoder = encoder or DCGANEncoder(channels, image_size, 2 * latent_dim, width)
         decoder = decoder or DCGANDecoder(latent_dim, channels, image_size, width)
         super().__init__(encoder, decoder, latent_dim=latent_dim, image_size=image_size,
-                         channels=channels, noise_std=noise_std if denoising else 0.0,
+                         channels=channels, noise_std=noise_std,
                          width=width, **hparams)
         self.denoising = denoising
 

@@ -70,3 +70,38 @@ def test_training_errors_are_shown(qtbot, window):
     assert "Training failed" in window.banner.label.text()
     assert "no such dataset or path" in window.banner.label.text()
     assert panel.start_button.isEnabled()
+
+
+def test_the_panel_trains_a_plugin_model_with_its_registered_defaults(qtbot, bundled, settings,
+                                                                      tmp_path):
+    """The example myencoder plugin asks for width 32: the studio trains it at width 32."""
+    from pathlib import Path
+
+    from genae_studio.plugins import load_plugins
+    from genae_studio.runs import read_config
+
+    from .gui_helpers import open_window
+
+    example = Path(__file__).resolve().parents[2] / "examples/myencoder/genae_myencoder.py"
+    host = load_plugins([str(example)], autoload=False)
+    window = open_window(qtbot, host, settings)
+    panel = window.train_panel
+    panel.model_combo.setCurrentText("myencoder")
+    assert (panel.width_spin.value(), panel.latent.value()) == (32, 200)
+    assert not panel.noise.isEnabled()  # not a denoising model
+    panel.model_combo.setCurrentText("vae")
+    assert panel.width_spin.value() == 64
+    panel.model_combo.setCurrentText("myencoder")
+    panel.data_combo.setCurrentText("digits")
+    panel.epochs.setValue(1)
+    panel.batch.setValue(32)
+    panel.latent.setValue(8)
+    panel.limit.setValue(64)
+    panel.device_combo.setCurrentText("cpu")
+    out = tmp_path / "myencoder"
+    panel.out_edit.setText(str(out))
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+    hparams = read_config(out).hparams
+    assert hparams["width"] == 32 and hparams["latent_dim"] == 8
+    window.close()
