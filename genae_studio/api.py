@@ -21,7 +21,7 @@ import torch
 
 from .chain import ChainRecord, ChainStep, markov_chain, record_chain, sampling_mode
 from .devices import resolve_device
-from .errors import CheckpointError, PluginError
+from .errors import CheckpointError, PluginError, UsageError
 from .interpolate import four_corner_grid, interpolate
 from .plugins import PluginHost, load_plugins
 from .runs import RunConfig, load_weights, read_config
@@ -74,6 +74,7 @@ class Run:
 
         Pass one ``generator`` to continue a chain on the same random stream.
         """
+        self.prepare_bn(bn_mode)
         return markov_chain(self.model, self._tensor(z0), n=n, steps=steps, bn_mode=bn_mode,
                             noise_std=noise_std, generator=generator or self._generator(seed))
 
@@ -81,16 +82,19 @@ class Run:
                bn_mode: str = "batch", noise_std: float | None = None,
                seed: int | None = None) -> ChainRecord:
         """Chains from the prior (or z0); keeps the listed steps as numpy arrays."""
+        self.prepare_bn(bn_mode)
         return record_chain(self.model, list(steps), z0=self._tensor(z0), n=n, bn_mode=bn_mode,
                             noise_std=noise_std, generator=self._generator(seed))
 
     def encode(self, images, *, sample: bool = False, bn_mode: str = "batch") -> torch.Tensor:
         """Codes of images (uint8, or float in [0, 1]); the posterior mode unless ``sample``."""
         x = self._images(images)
+        self.prepare_bn(bn_mode)
         with torch.inference_mode(), sampling_mode(self.model, bn_mode):
             return self.model.encode(x, sample=sample)
 
     def decode(self, z, *, bn_mode: str = "batch") -> torch.Tensor:
+        self.prepare_bn(bn_mode)
         with torch.inference_mode(), sampling_mode(self.model, bn_mode):
             return self.model.decode(self._tensor(z))
 
@@ -113,6 +117,29 @@ class Run:
         return Interpolation(z.cpu().numpy(), rec.x[0].reshape(*shape, *rec.x.shape[2:]),
                              rec.x[1].reshape(*shape, *rec.x.shape[2:]),
                              rec.z[1].reshape(*shape, -1), steps)
+
+    def prepare_bn(self, bn_mode: str = "precise", *, dataset=None,
+                   host: PluginHost | None = None, settings=None, log=None) -> None:
+        """Make ``bn_mode`` usable: for "precise", estimate the batch-norm statistics on
+        ``dataset`` (default: the run's training data) or load them from the cache. Other
+        modes need nothing; statistics already installed are kept."""
+        from .precise_bn import has_precise_stats, prepare
+
+        if bn_mode != "precise" or has_precise_stats(self.model):
+            return
+        if dataset is None:
+            from .data import resolve_dataset
+
+            data = self.config.data.get("data")
+            if not data:
+                raise UsageError(f"{self.path}: the run does not name its training data; "
+                                 f"pass a dataset for the precise batch-norm statistics")
+            dataset = resolve_dataset(data, (host or load_plugins()).datasets, split="train",
+                                      data_format=self.config.data.get("format"),
+                                      image_size=self.model.image_size,
+                                      limit=self.config.data.get("limit"),
+                                      seed=int(self.config.training.get("seed", 0)))
+        prepare(self.model, dataset, settings, log=log)
 
     # --- helpers ---------------------------------------------------------------------
     def _tensor(self, value):

@@ -2,8 +2,27 @@
 
 Start from z_0 (from the prior, or given). Each step decodes the mean image of
 z_t, corrupts it for denoising models, and encodes it: z_{t+1} ~ Q(Z|x). The
-next step starts from that output: the chain feeds back. Its stationary
-distribution is P^(Z), the distribution of encoded data.
+next step starts from that output: the chain feeds back.
+
+What the chain is depends on the model:
+
+* VAE, DVAE, DAAE: the encoder draws anew (VAE) or the corruption adds noise (denoising
+  models), so the transition operator is stochastic. The paper argues that its stationary
+  distribution is P^(Z), the distribution of encoded data. That holds only for an
+  encoder/decoder pair that reconstructs perfectly; a real pair adds its reconstruction error
+  at every step, and the decoder's mean image (not a draw) is fed back, so after the first
+  steps the chain drifts and concentrates on a few modes (see the README's Results).
+* AAE: the encoder is deterministic and nothing is corrupted, so a step is the deterministic
+  map z -> e(d(z)). Chains with different seeds from the same z_0 are identical, the
+  ergodicity argument (a stochastic operator) does not apply, and a long chain settles on
+  fixed points or cycles of that map: it collapses onto attractors rather than sampling a
+  stationary distribution.
+
+Batch norm: in ``batch`` mode (the paper's) each step normalises with the statistics of the
+current batch, so a chain's path depends on the other chains in the batch and on the batch
+size. ``eval`` (running averages from training) and ``precise`` (statistics re-estimated on
+training data with the weights fixed, :mod:`genae_studio.precise_bn`) make every chain
+independent of the others.
 
 Step t of a chain holds z_t and the image shown for it, x_t = decoder mean of z_t
 (the paper's x_{t+1} ~ P(X|z_t)); step 0 is the plain prior sample.
@@ -18,10 +37,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .errors import UsageError
 from .fast import cached_plan
 from .model import GenerativeAutoencoder
 
-BN_MODES = ("batch", "eval")
+BN_MODES = ("batch", "eval", "precise")
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -35,8 +55,9 @@ class ChainStep:
 @contextmanager
 def sampling_mode(model: nn.Module, bn_mode: str = "batch"):
     """Eval mode for everything; batch norm uses minibatch statistics ("batch",
-    the paper's choice) without touching the running averages, or the running
-    statistics ("eval").
+    the paper's choice) without touching the running averages, the running
+    statistics ("eval"), or the precise statistics installed by
+    :func:`genae_studio.precise_bn.prepare` ("precise"; batch-independent).
 
     It changes the model's state while inside, so it is not thread-safe: two threads must
     not sample one model at once (the studio serialises model calls with a lock)."""
@@ -52,6 +73,16 @@ def sampling_mode(model: nn.Module, bn_mode: str = "batch"):
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
                 saved.append((m, m.running_mean, m.running_var))
                 m.running_mean = m.running_var = None
+    elif bn_mode == "precise":
+        from .precise_bn import ATTR, batch_norms, missing_message
+
+        bns = [m for _, m in batch_norms(model)]
+        if any(getattr(m, ATTR, None) is None for m in bns):
+            model.train(was_training)
+            raise UsageError(missing_message())
+        for m in bns:
+            saved.append((m, m.running_mean, m.running_var))
+            m.running_mean, m.running_var = getattr(m, ATTR)
     try:
         yield model
     finally:
@@ -88,10 +119,12 @@ def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *
         nonlocal plans
         if bn_mode not in BN_MODES:
             raise ValueError(f"batch-norm mode must be one of {BN_MODES}, got {bn_mode!r}")
-        plans = cached_plan(model, bn_mode) if fast else None
         z = model.sample_prior(n, generator=generator) if z0 is None else z0.to(device)
-        with sampling_mode(model, bn_mode), _networks(model, plans), autocast():
-            return z, model.decode(z).float()
+        with sampling_mode(model, bn_mode):
+            # Planned inside: "precise" folds the statistics sampling_mode installs.
+            plans = cached_plan(model, bn_mode) if fast else None
+            with _networks(model, plans), autocast():
+                return z, model.decode(z).float()
 
     @torch.inference_mode()
     def step(x):

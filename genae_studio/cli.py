@@ -51,8 +51,10 @@ def _model_source(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", type=Path, metavar="DIR", help="a run folder")
     group.add_argument("--model", help="use the bundled run of this model (default: vae)")
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
-    parser.add_argument("--bn-mode", choices=("batch", "eval"), default="batch",
-                        help="batch norm while sampling: minibatch (the paper) or running stats")
+    parser.add_argument("--bn-mode", choices=("batch", "eval", "precise"), default="batch",
+                        help="batch norm while sampling: minibatch (the paper; couples the "
+                             "chains of a batch), running stats, or precise stats re-estimated "
+                             "on the training data (batch-independent)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -212,12 +214,18 @@ def _load(args, host):
     return load_run(args.checkpoint, model=args.model, device=args.device, host=host)
 
 
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 def cmd_sample(args) -> int:
     import numpy as np
 
     from .imaging import grid, save_png
 
-    run = _load(args, _host(args))
+    host = _host(args)
+    run = _load(args, host)
+    run.prepare_bn(args.bn_mode, host=host, log=_log)
     rec = run.sample(args.n, args.steps, bn_mode=args.bn_mode, noise_std=args.noise_std,
                      seed=args.seed)
     save_png(grid(rec.x), args.out)
@@ -241,6 +249,7 @@ def cmd_interpolate(args) -> int:
         raise UsageError("--points must be at least 2")
     host = _host(args)
     run = _load(args, host)
+    run.prepare_bn(args.bn_mode, host=host, log=_log)
     data = args.data or run.config.data.get("data", "toyfaces")
     dataset = resolve_dataset(data, host.datasets, data_format=args.data_format, split="test",
                               image_size=run.model.image_size)

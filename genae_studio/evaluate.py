@@ -8,13 +8,26 @@ For every run and every requested chain step t the command measures
 * ``fd``: Frechet distance between the decoded x_t and held-out images, in the features of a
   small network trained on the dataset (see :mod:`genae_studio.features`).
 * ``precision``/``recall``: Kynkaanniemi et al. (2019), k = 3, in the same features.
+* ``fd_pca``/``precision_pca``/``recall_pca``: the same in a second, independently built
+  feature space, the top principal components of the training pixels
+  (:mod:`genae_studio.pixel_pca`); ``--features`` picks the spaces.
 * ``ambiguous``/``glasses`` (datasets with a binary attribute such as toyfaces' sunglasses):
   the share of images whose predicted P(sunglasses) lies in (0.2, 0.8), and the share
   predicted to wear sunglasses (P > 0.5).
 
 ``interp`` rows interpolate (slerp) between held-out faces with and without sunglasses and
-run the chain from every interior point: the paper's Figure 2 claim is that ``ambiguous``
-falls after a few steps. ``recon`` and ``data`` rows are floors, computed on two random halves
+run the chain from every point: the paper's Figure 2 claim is that ``ambiguous`` falls after a
+few steps. Decisiveness alone rewards jumps and lost endpoints, so these rows also report
+
+* ``max_jump`` (smoothness): per pair, the largest CNN-feature distance between consecutive
+  points divided by the distance between the pair's two ends at the same step, averaged over
+  pairs; 1/(points-1) for evenly spaced points on a line, 1 for a single jump.
+* ``kept`` (endpoint faithfulness): the share of endpoints (the chained codes of the two
+  original images) whose attribute, as predicted, still equals the original image's label.
+* ``end_dist``: the endpoints' mean CNN-feature distance to the original images, divided by
+  the mean distance between two random held-out images (0: the same, 1: as far as a stranger).
+
+``recon`` and ``data`` rows are floors, computed on two random halves
 of the held-out set: ``data`` compares half A with half B (codes, images), ``recon`` compares
 the decoded codes of half A with the images of half B.
 
@@ -42,12 +55,15 @@ if TYPE_CHECKING:
     from .api import Run
     from .data import ImageDataset
     from .features import FeatureExtractor, FeatureSettings
+    from .pixel_pca import PixelPCA
 
-COLUMNS = ("mmd_data", "mmd_prior", "fd", "precision", "recall", "ambiguous", "glasses")
+COLUMNS = ("mmd_data", "mmd_prior", "fd", "precision", "recall", "fd_pca", "precision_pca",
+           "recall_pca", "ambiguous", "glasses", "max_jump", "kept", "end_dist")
+FEATURE_SPACES = ("cnn", "pca")
 DEFAULT_STEPS = "0,1,5,10"
 AMBIGUOUS = (0.2, 0.8)
 PR_K = 3
-JSON_VERSION = 1
+JSON_VERSION = 2  # 2: PCA columns, interpolation smoothness/faithfulness, environment
 
 
 # ---------------------------------------------------------------- command line
@@ -69,8 +85,10 @@ def add_eval_arguments(parser) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
-    parser.add_argument("--bn-mode", choices=("batch", "eval"), default="batch",
-                        help="batch norm while sampling: minibatch (the paper) or running stats")
+    parser.add_argument("--bn-mode", choices=("batch", "eval", "precise"), default="batch",
+                        help="batch norm while sampling: minibatch (the paper; couples the "
+                             "chains of a batch), running stats, or precise stats re-estimated "
+                             "on the training data (batch-independent)")
     parser.add_argument("--kernel", choices=("imq", "rbf"), default="imq",
                         help="MMD kernel, summed over 7 scales (default imq)")
     parser.add_argument("--attribute", metavar="NAME",
@@ -80,6 +98,14 @@ def add_eval_arguments(parser) -> None:
                         help="points per interpolation, endpoints included (default 10)")
     parser.add_argument("--feature-steps", type=int, default=600,
                         help="training steps of the feature network (default 600; cached)")
+    parser.add_argument("--features", default="cnn,pca", metavar="SPACES",
+                        help="feature spaces for FD and precision/recall, comma-separated: cnn "
+                             "(a small network trained on the dataset), pca (principal "
+                             "components of the pixels) (default cnn,pca)")
+    parser.add_argument("--chain-batch", type=int, metavar="B",
+                        help="run the chains in independent batches of B (default: all n in "
+                             "one batch); with --bn-mode batch the batch size changes the "
+                             "chain")
     parser.add_argument("--retrain-features", action="store_true",
                         help="train the feature network again instead of using the cache")
     parser.add_argument("--figures", type=Path, metavar="DIR",
@@ -109,7 +135,36 @@ def _check_args(args) -> list[int]:
                          f"got {args.points}")
     if args.feature_steps < 1:
         raise UsageError(f"--feature-steps must be at least 1, got {args.feature_steps}")
+    if getattr(args, "chain_batch", None) is not None and args.chain_batch < 2:
+        raise UsageError(f"--chain-batch must be at least 2, got {args.chain_batch}")
+    parse_spaces(getattr(args, "features", "cnn"))
     return steps
+
+
+def parse_spaces(text: str) -> tuple[str, ...]:
+    """"cnn,pca" -> ("cnn", "pca"); a UsageError for unknown or no spaces."""
+    spaces = tuple(dict.fromkeys(s.strip() for s in str(text).split(",") if s.strip()))
+    unknown = [s for s in spaces if s not in FEATURE_SPACES]
+    if unknown or not spaces:
+        raise UsageError(f"--features takes {' and/or '.join(FEATURE_SPACES)}, comma-separated; "
+                         f"got {text!r}")
+    return spaces
+
+
+def environment() -> dict:
+    """Library versions, thread count and machine: what a rerun must match to agree."""
+    import platform
+
+    import numpy
+    import scipy
+    import torch
+
+    from . import __version__
+
+    return {"genae_studio": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
+            "scipy": scipy.__version__, "python": platform.python_version(),
+            "threads": torch.get_num_threads(), "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine()}
 
 
 def run_eval_command(args, host) -> int:
@@ -133,22 +188,27 @@ def run_eval_command(args, host) -> int:
             raise UsageError(f"--model takes a bundled model name, got {model!r}; "
                              f"use --checkpoint for a run folder")
         runs.append((label, load_run(path, model=model, device=args.device, host=host)))
+    for label, run in runs:
+        run.prepare_bn(args.bn_mode, host=host, log=lambda msg, label=label: log(f"{label}: {msg}"))
     settings = FeatureSettings(steps=args.feature_steps)  # fixed seed: one net for all seeds
+    spaces = parse_spaces(args.features)
     results, references = [], {}
     for label, run in runs:
         data = args.data or run.config.data.get("data") or "toyfaces"
         data_format = args.data_format if args.data else run.config.data.get("format")
         key = (data, data_format, run.model.image_size)
         if key not in references:
-            references[key] = _datasets(data, data_format, run, host, settings, args, log)
-        heldout, extractor = references[key]
+            references[key] = _datasets(data, data_format, run, host, settings, args, log,
+                                        spaces)
+        heldout, extractor, pca = references[key]
         log(f"{label}: {run.name} on {data}, n={min(args.n, len(heldout))}, "
             f"steps {','.join(map(str, steps))}")
         ref = build_reference(run, heldout, n=args.n, extractor=extractor, seed=args.seed,
                               bn_mode=args.bn_mode, kernel=args.kernel,
-                              attribute=args.attribute)
+                              attribute=args.attribute, pca=pca, spaces=spaces)
         result = evaluate_run(run, ref, steps, seed=args.seed, points=args.points,
-                              bn_mode=args.bn_mode, label=label, data=data)
+                              bn_mode=args.bn_mode, label=label, data=data,
+                              chain_batch=args.chain_batch)
         if args.figures:
             for path in save_figures(result, args.figures):
                 log(f"wrote {path}")
@@ -160,7 +220,9 @@ def run_eval_command(args, host) -> int:
                "settings": {"steps": steps, "n": args.n, "seed": args.seed,
                             "bn_mode": args.bn_mode, "kernel": args.kernel, "k": PR_K,
                             "ambiguous": list(AMBIGUOUS), "points": args.points,
-                            "feature_steps": args.feature_steps},
+                            "feature_steps": args.feature_steps, "features": list(spaces),
+                            "chain_batch": args.chain_batch},
+               "environment": environment(),
                "runs": [{k: v for k, v in r.items() if not k.startswith("_")} for r in results]}
         text = json.dumps(doc, indent=2, default=_json_default)
         atomic_write(args.json, lambda p: Path(p).write_text(text + "\n"))
@@ -174,10 +236,12 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _datasets(data, data_format, run, host, settings, args, log):
-    """(held-out dataset, feature extractor) for one dataset at the run's image size."""
+def _datasets(data, data_format, run, host, settings, args, log, spaces=("cnn",)):
+    """(held-out dataset, feature extractor, pixel PCA or None) for one dataset at the run's
+    image size."""
     from .data import resolve_dataset
     from .features import feature_extractor
+    from .pixel_pca import pixel_pca
 
     kwargs = dict(data_format=data_format, image_size=run.model.image_size)
     heldout = resolve_dataset(data, host.datasets, split="test", **kwargs)
@@ -196,7 +260,12 @@ def _datasets(data, data_format, run, host, settings, args, log):
     log(f"feature network for {data}: {extractor.mode} "
         f"({'loaded from cache' if info.get('from_cache') else 'trained'}; "
         f"held-out {scores or 'n/a'})")
-    return heldout, extractor
+    pca = None
+    if "pca" in spaces:
+        pca = pixel_pca(train_set, retrain=args.retrain_features, log=log)
+        log(f"pixel PCA for {data}: {pca.components.shape[1]} components, "
+            f"{pca.explained:.0%} of the pixel variance")
+    return heldout, extractor, pca
 
 
 # ---------------------------------------------------------------- reference
@@ -213,6 +282,11 @@ class Reference:
     sigma: np.ndarray
     extractor: FeatureExtractor
     attribute: str | None = None  # binary attribute for ambiguous/glasses, if any
+    pca: PixelPCA | None = None  # the second feature space and its held-out statistics
+    pca_feats: np.ndarray | None = None
+    pca_mu: np.ndarray | None = None
+    pca_sigma: np.ndarray | None = None
+    spaces: tuple = ("cnn",)  # which spaces give fd/precision/recall columns
     kernel: str = "imq"
     latent_dim: int = 0
     image_shape: tuple = ()
@@ -267,15 +341,19 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                     extractor: FeatureExtractor | None = None, host=None,
                     feature_settings: FeatureSettings | None = None, seed: int = 0,
                     bn_mode: str = "batch", kernel: str = "imq",
-                    attribute: str | None = None) -> Reference:
+                    attribute: str | None = None, pca: PixelPCA | None = None,
+                    spaces: tuple = ("cnn",)) -> Reference:
     """Encode up to ``n`` held-out images and take their features: the metrics' reference.
 
     ``heldout`` defaults to the test split of the run's dataset, ``extractor`` to the cached
     feature network of its training split (trained on first use, which takes seconds to a
-    minute on a CPU). ``attribute`` defaults to "sunglasses" when the dataset has it.
+    minute on a CPU). ``attribute`` defaults to "sunglasses" when the dataset has it. With
+    "pca" in ``spaces``, ``pca`` (default: the cached pixel PCA of the training split) gives
+    the second feature space's columns.
     """
     import numpy as np
 
+    from . import metrics
     from .data import resolve_dataset
     from .features import feature_extractor
     from .plugins import load_plugins
@@ -291,6 +369,15 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
             train_set = resolve_dataset(data, host.datasets, split="train", **kwargs)
             extractor = feature_extractor(train_set, feature_settings, heldout=heldout,
                                           device=run.device)
+    spaces = tuple(spaces)
+    if "pca" in spaces and pca is None:
+        from .pixel_pca import pixel_pca
+
+        host = host or load_plugins()
+        data = run.config.data.get("data") or "toyfaces"
+        pca = pixel_pca(resolve_dataset(data, host.datasets, split="train",
+                                        data_format=run.config.data.get("format"),
+                                        image_size=run.model.image_size))
     if heldout.channels != run.model.channels or heldout.image_size != run.model.image_size:
         raise UsageError(f"{heldout.name}: {heldout.channels}x{heldout.image_size}px images, "
                          f"but the model expects {run.model.channels}x{run.model.image_size}px")
@@ -305,13 +392,19 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
     prior = np.random.default_rng([seed, 1]).standard_normal((count, run.model.latent_dim))
     feats = extractor.features(images)
     attribute = _pick_attribute(subset, extractor, attribute)
+    pca_feats = pca.features(images) if "pca" in spaces else None
     return Reference(heldout=subset, codes=codes, prior=prior, feats=feats,
                      mu=feats.mean(axis=0), sigma=np.cov(feats, rowvar=False),
                      extractor=extractor, attribute=attribute, kernel=kernel,
                      latent_dim=run.model.latent_dim,
                      image_shape=(run.model.channels, run.model.image_size,
                                   run.model.image_size),
-                     info={"n": count, "data": heldout.name})
+                     pca=pca if "pca" in spaces else None, pca_feats=pca_feats,
+                     pca_mu=None if pca_feats is None else pca_feats.mean(axis=0),
+                     pca_sigma=None if pca_feats is None else np.cov(pca_feats, rowvar=False),
+                     spaces=spaces,
+                     info={"n": count, "data": heldout.name,
+                           "typical_distance": metrics.typical_distance(feats, seed=seed)})
 
 
 def _pick_attribute(dataset, extractor, attribute):
@@ -342,13 +435,14 @@ def step_metrics(reference: Reference, z, x) -> dict[str, float | None]:
     if z is not None:
         row["mmd_data"] = metrics.mmd2_unbiased(z, reference.codes, reference.kernel)
         row["mmd_prior"] = metrics.mmd2_unbiased(z, reference.prior, reference.kernel)
+    x = _numpy(x)
     row.update(_image_metrics(reference, feats, reference.feats[:len(feats)], x,
                               stats=(reference.mu, reference.sigma)))
     return row
 
 
-def _image_metrics(reference: Reference, feats, real_feats, x=None, stats=None) -> dict:
-    """fd (against ``stats`` when given, else real_feats), precision/recall, attribute shares."""
+def _space_metrics(feats, real_feats, stats=None) -> dict:
+    """fd (against ``stats`` when given, else real_feats) and precision/recall in one space."""
     import numpy as np
 
     from . import metrics
@@ -361,6 +455,29 @@ def _image_metrics(reference: Reference, feats, real_feats, x=None, stats=None) 
         out["fd"] = metrics.frechet_distance(feats, real_feats)
     if min(len(feats), len(real_feats)) > PR_K:
         out["precision"], out["recall"] = metrics.precision_recall(real_feats, feats, PR_K)
+    return out
+
+
+def _image_metrics(reference: Reference, feats, real_feats, x=None, stats=None,
+                   real_images=None) -> dict:
+    """FD and precision/recall in each feature space (against ``stats`` when given, else the
+    real features/images), and the attribute shares."""
+    import numpy as np
+
+    from . import metrics
+
+    out = {}
+    if "cnn" in reference.spaces:
+        out.update(_space_metrics(feats, real_feats, stats))
+    if reference.pca is not None and x is not None:
+        pca_feats = reference.pca.features(x)
+        if stats is not None:
+            pca_real, pca_stats = reference.pca_feats[:len(pca_feats)], \
+                (reference.pca_mu, reference.pca_sigma)
+        else:  # the floors: the held-out images of half B, as ``real_feats`` are
+            pca_real, pca_stats = reference.pca.features(real_images), None
+        out.update({f"{k}_pca": v
+                    for k, v in _space_metrics(pca_feats, pca_real, pca_stats).items()})
     if reference.attribute is not None and x is not None:
         p = reference.extractor.probability(x, reference.attribute)
         out["ambiguous"] = metrics.ambiguous_share(p, *AMBIGUOUS)
@@ -412,7 +529,7 @@ def reference_rows(run: Run, reference: Reference, *, bn_mode: str = "batch",
                                                      reference.prior[:len(a)],
                                                      reference.kernel)
         feats = reference.extractor.features(x)
-        row.update(_image_metrics(reference, feats, real_b, x))
+        row.update(_image_metrics(reference, feats, real_b, x, real_images=images[b]))
         rows.append({"kind": kind, "step": None, "n": len(a), **row})
     return rows
 
@@ -432,14 +549,40 @@ def pick_pairs(dataset: ImageDataset, attribute: str, pairs: int, seed: int = 0)
                      rng.choice(with_, pairs, replace=False)], axis=1)
 
 
+def run_chains(run: Run, z0, steps: int, *, bn_mode: str = "batch", seed: int = 0,
+               batch: int | None = None):
+    """Yield (t, z_t, x_t) of chains from codes ``z0`` (or ``n`` prior draws when z0 is an
+    int), run in independent batches of ``batch`` (default: one batch), in lockstep.
+
+    One random stream seeded with ``seed`` draws z_0 first, then the chains' noise; with one
+    batch this is exactly ``run.chain(..., seed=seed)``.
+    """
+    import torch
+
+    gen = torch.Generator(run.device).manual_seed(int(seed))
+    if isinstance(z0, int):
+        z0 = run.model.sample_prior(z0, generator=gen)
+    z0 = torch.as_tensor(z0, dtype=torch.float32).to(run.device)
+    size = len(z0) if batch is None else max(1, int(batch))
+    chains = [run.chain(z0[i:i + size], n=len(z0[i:i + size]), steps=steps, bn_mode=bn_mode,
+                        generator=gen) for i in range(0, len(z0), size)]
+    for parts in zip(*chains, strict=True):
+        if len(parts) == 1:
+            yield parts[0].t, parts[0].z, parts[0].x
+        else:
+            yield parts[0].t, torch.cat([p.z for p in parts]), torch.cat([p.x for p in parts])
+
+
 def decisiveness(run: Run, reference: Reference, steps: list[int], *, points: int = 10,
                  pairs: int | None = None, seed: int = 0, bn_mode: str = "batch",
-                 keep: int = 4) -> dict:
+                 keep: int = 4, chain_batch: int | None = None) -> dict:
     """Interpolate between faces without and with the attribute; run the chain from each point.
 
-    Returns {"pairs": (P, 2) indices, "rows": [{"step", "ambiguous", "glasses", ...}],
-    "images": (keep, S, points, C, H, W) of the first ``keep`` pairs}. Shares are over the
-    interior points (the endpoints are reconstructions, not interpolations).
+    Returns {"pairs": (P, 2) indices, "rows": [{"step", "ambiguous", "glasses", "max_jump",
+    "kept", "end_dist", ...}], "images": (keep, S, points, C, H, W) of the first ``keep``
+    pairs}. ``ambiguous``/``glasses`` are over the interior points (the endpoints are
+    reconstructions, not interpolations); ``max_jump`` over whole paths; ``kept`` and
+    ``end_dist`` over the endpoints, against the original images.
     """
     import numpy as np
     import torch
@@ -459,43 +602,67 @@ def decisiveness(run: Run, reference: Reference, steps: list[int], *, points: in
     codes = run.encode(images, bn_mode=bn_mode)[:len(flat)].reshape(len(idx), 2, -1)
     z0 = torch.stack([interpolate(a, b, points, "slerp") for a, b in codes])
     shape = z0.shape[:2]
+    labels = np.asarray(reference.heldout.attributes[attribute])[idx]  # (P, 2): 0 and 1
+    original = reference.feats[idx]  # (P, 2, D): features of the original images
+    scale = reference.info.get("typical_distance") or 1.0
     rows, kept = [], {}
-    for step in run.chain(z0.reshape(-1, z0.shape[-1]), n=z0.shape[0] * z0.shape[1],
-                          steps=max(steps), bn_mode=bn_mode, seed=seed):
-        if step.t not in steps:
+    for t, _, x in run_chains(run, z0.reshape(-1, z0.shape[-1]), max(steps), bn_mode=bn_mode,
+                              seed=seed, batch=chain_batch):
+        if t not in steps:
             continue
-        x = step.x.float().cpu().numpy().reshape(*shape, *step.x.shape[1:])
-        p = reference.extractor.probability(x[:, 1:-1].reshape(-1, *x.shape[2:]), attribute)
-        rows.append({"kind": "interp", "step": step.t, "n": int(p.size),
+        x = x.float().cpu().numpy().reshape(*shape, *x.shape[1:])
+        flat_x = x.reshape(-1, *x.shape[2:])
+        p = reference.extractor.probability(flat_x, attribute).reshape(shape)
+        feats = reference.extractor.features(flat_x).reshape(*shape, -1)
+        ends = feats[:, [0, -1]]
+        jumps = metrics.largest_jump(feats)
+        rows.append({"kind": "interp", "step": t, "n": int(p[:, 1:-1].size),
                      **dict.fromkeys(COLUMNS),
-                     "ambiguous": metrics.ambiguous_share(p, *AMBIGUOUS),
-                     "glasses": float(np.mean(p > 0.5))})
-        kept[step.t] = x[:keep]
+                     "ambiguous": metrics.ambiguous_share(p[:, 1:-1], *AMBIGUOUS),
+                     "glasses": float(np.mean(p[:, 1:-1] > 0.5)),
+                     "max_jump": float(np.nanmean(jumps)) if np.isfinite(jumps).any()
+                     else None,
+                     "kept": float(np.mean((p[:, [0, -1]] > 0.5) == (labels == 1))),
+                     "end_dist": metrics.mean_distance(ends.reshape(-1, ends.shape[-1]),
+                                                       original.reshape(-1, ends.shape[-1]))
+                     / scale})
+        kept[t] = x[:keep]
     return {"pairs": idx, "rows": rows,
             "images": np.stack([kept[t] for t in steps], axis=1)}
 
 
 def evaluate_run(run: Run, reference: Reference, steps: list[int], *, seed: int = 0,
                  points: int = 10, bn_mode: str = "batch", label: str | None = None,
-                 data: str | None = None) -> dict:
-    """All rows for one run: chain steps, interpolations (if an attribute), the floors."""
+                 data: str | None = None, chain_batch: int | None = None) -> dict:
+    """All rows for one run: chain steps, interpolations (if an attribute), the floors.
+
+    ``chain_batch`` runs the chains in independent batches of that size (default: one batch
+    of all n); the metrics still see all n chains.
+    """
     count = len(reference.codes)
     rows, samples = [], {}
-    for step in run.chain(n=count, steps=max(steps), bn_mode=bn_mode, seed=seed):
-        if step.t in steps:
-            x = step.x.float().cpu().numpy()
-            rows.append({"kind": "chain", "step": step.t, "n": count,
-                         **step_metrics(reference, step.z, x)})
-            samples[step.t] = x[:12]
+    for t, z, x in run_chains(run, count, max(steps), bn_mode=bn_mode, seed=seed,
+                              batch=chain_batch):
+        if t in steps:
+            x = x.float().cpu().numpy()
+            rows.append({"kind": "chain", "step": t, "n": count,
+                         **step_metrics(reference, z, x)})
+            samples[t] = x[:12]
     result = {"run": label or run.name, "model": run.name,
               "path": str(run.path) if run.path else None,
               "data": data or reference.info.get("data"), "n": count,
+              "chain_batch": chain_batch or count, "bn_mode": bn_mode,
               "features": {k: v for k, v in reference.extractor.info.items() if k != "heads"},
               "feature_mode": reference.extractor.mode, "attribute": reference.attribute,
+              "spaces": list(reference.spaces),
+              "pca": None if reference.pca is None else
+              {"dim": int(reference.pca.components.shape[1]),
+               "explained": reference.pca.explained},
               "rows": rows}
     result["_samples"] = [samples[t] for t in steps]
     if reference.attribute is not None:
-        interp = decisiveness(run, reference, steps, points=points, seed=seed, bn_mode=bn_mode)
+        interp = decisiveness(run, reference, steps, points=points, seed=seed, bn_mode=bn_mode,
+                              chain_batch=chain_batch)
         rows.extend(interp["rows"])
         result["pairs"] = int(len(interp["pairs"]))
         result["_interp"] = interp["images"]
@@ -507,7 +674,7 @@ def evaluate_run(run: Run, reference: Reference, steps: list[int], *, seed: int 
 # ---------------------------------------------------------------- output
 
 def _cell(value, col: str) -> str:
-    if value is None:
+    if value is None or value != value:  # None or NaN
         return "-"
     if col.startswith("mmd"):
         return f"{value:.4f}"

@@ -221,6 +221,42 @@ def ambiguous_share(probabilities, low: float = 0.2, high: float = 0.8) -> float
     return float(np.mean((p > low) & (p < high)))
 
 
+def largest_jump(paths) -> np.ndarray:
+    """Interpolation smoothness: for each path of points (P, L, D), the largest distance
+    between consecutive points divided by the distance between the path's two ends.
+
+    1 / (L - 1) for evenly spaced points on a straight line (the smoothest path), 1 when all
+    the change happens in one jump, more when the path wanders or its ends coincide while the
+    middle moves. NaN for a path whose ends coincide and which does not move at all.
+    """
+    x = as_array(paths, 3, "paths")
+    if x.shape[1] < 2:
+        raise ValueError(f"paths need at least 2 points each, got shape {x.shape}")
+    jumps = np.linalg.norm(np.diff(x, axis=1), axis=2).max(axis=1)
+    ends = np.linalg.norm(x[:, -1] - x[:, 0], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = jumps / ends
+    ratio[(ends == 0) & (jumps == 0)] = np.nan
+    return ratio
+
+
+def mean_distance(a, b) -> float:
+    """Mean Euclidean distance between rows a[i] and b[i]."""
+    a, b = as_array(a, 2, "a"), as_array(b, 2, "b")
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    return float(np.linalg.norm(a - b, axis=1).mean())
+
+
+def typical_distance(x, pairs: int = 2000, seed: int = 0) -> float:
+    """Mean distance between two different random rows of x: the scale of "far apart"."""
+    x = _points(x, "x", min_rows=2)
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, len(x), pairs)
+    j = (i + rng.integers(1, len(x), pairs)) % len(x)  # never the same row
+    return float(np.linalg.norm(x[i] - x[j], axis=1).mean())
+
+
 def split_half(x, seed: int = 0):
     """Randomly split the rows of x into two disjoint halves of equal size (n // 2 each).
 

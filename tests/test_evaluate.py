@@ -45,7 +45,8 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
                  "--json", str(out), *FAST]) == 0
     header, rows = table_rows(capsys.readouterr().out)
     assert header == ["run", "data", "kind", "step", "n", "mmd_data", "mmd_prior", "fd",
-                      "precision", "recall"]  # no attribute columns for digits
+                      "precision", "recall", "fd_pca", "precision_pca", "recall_pca"]
+    # no attribute columns for digits
     assert [(r["kind"], r["step"], r["n"]) for r in rows] == [
         ("chain", "0", "40"), ("chain", "1", "40"), ("chain", "3", "40"),
         ("recon", "-", "20"), ("data", "-", "20")]
@@ -131,6 +132,47 @@ def test_decisiveness_interpolates_between_faces_with_and_without_sunglasses(fac
         ("interp", 0, 18), ("interp", 2, 18)]  # interior points only: 6 pairs x 3
     assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["glasses"] <= 1 for r in result["rows"])
     assert result["images"].shape == (4, 2, 5, 3, 32, 32)
+    for row in result["rows"]:
+        # By the triangle inequality no path of 5 points has a largest jump below 1/4.
+        assert row["max_jump"] >= 0.25 - 1e-9
+        assert row["kept"] in {i / 12 for i in range(13)} and row["end_dist"] >= 0
+
+
+def test_endpoint_faithfulness_is_measured_against_the_original_images(faces, monkeypatch):
+    """Constructed chains: each path runs from one original image to the other in even pixel
+    steps. Kept in place, the endpoints are at distance 0 and keep their label as often as
+    the classifier is right; swapped, they sit on the other original and keep it as often as
+    the classifier is wrong."""
+    import numpy as np
+    import torch
+
+    run, extractor, heldout = faces
+    ref = evaluate.build_reference(run, heldout, n=100, extractor=extractor)
+    pairs = evaluate.pick_pairs(ref.heldout, "sunglasses", 6, seed=3)
+    originals = torch.as_tensor(ref.heldout.batch(pairs.reshape(-1))).float() / 255
+    originals = originals.reshape(6, 2, *originals.shape[1:])
+    w = torch.linspace(0, 1, 5)[None, :, None, None, None]
+
+    def fake_chains(swap):
+        a, b = (originals[:, 1], originals[:, 0]) if swap else (originals[:, 0], originals[:, 1])
+        x = ((1 - w) * a[:, None] + w * b[:, None]).reshape(-1, *a.shape[1:])
+
+        def chains(run, z0, steps, **kwargs):
+            for t in range(steps + 1):
+                yield t, z0, x
+        return chains
+
+    p = extractor.probability(originals.reshape(-1, *originals.shape[2:]).numpy(),
+                              "sunglasses").reshape(6, 2)
+    right = np.mean((p > 0.5) == np.array([False, True]))
+    feats = ref.feats[pairs]
+    far = np.linalg.norm(feats[:, 0] - feats[:, 1], axis=1).mean() / ref.info["typical_distance"]
+    for swap, kept, dist in ((False, right, 0.0), (True, 1 - right, far)):
+        monkeypatch.setattr(evaluate, "run_chains", fake_chains(swap))
+        row = evaluate.decisiveness(run, ref, [0], points=5, pairs=6, seed=3)["rows"][0]
+        assert row["kept"] == pytest.approx(kept)
+        assert row["end_dist"] == pytest.approx(dist, abs=1e-4)
+        assert row["max_jump"] >= 0.25 - 1e-9  # at least the even path's 1/(points-1)
 
 
 def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tmp_path):
@@ -141,7 +183,7 @@ def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tm
     assert kinds == [("chain", 0), ("chain", 1), ("interp", 0), ("interp", 1),
                      ("recon", None), ("data", None)]
     header = evaluate.format_table([result]).splitlines()[0].split()
-    assert header[-2:] == ["ambiguous", "glasses"]
+    assert header[-5:] == ["ambiguous", "glasses", "max_jump", "kept", "end_dist"]
     assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["glasses"] <= 1 for r in result["rows"])
     assert result["rows"][0]["mmd_data"] is not None and result["rows"][2]["fd"] is None
     paths = evaluate.save_figures(result, tmp_path)
@@ -217,6 +259,8 @@ def test_unlabelled_data_falls_back_to_rotation_features(host, digits_run, tmp_p
     (["--points", "2"], "--points must be at least 3"),
     (["--data", "/no/such/data"], "/no/such/data: no such dataset or path"),
     (["--attribute", "sunglasses"], "digits: no binary attribute 'sunglasses'"),
+    (["--features", "cnn,inception"], "--features takes cnn and/or pca"),
+    (["--chain-batch", "1"], "--chain-batch must be at least 2"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(argv, message, digits_run, capsys):
     base = ["eval", *FAST, "--n", "20"]
@@ -236,3 +280,56 @@ def test_the_eval_options_do_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_pixel_pca_finds_a_known_subspace_and_is_cached(cache):
+    """Constructed data: images that vary along two fixed pixel patterns only. Two components
+    hold all the variance, and the features are the coordinates along the patterns."""
+    import numpy as np
+
+    from genae_studio.pixel_pca import fit_pixel_pca, pixel_pca
+
+    rng = np.random.default_rng(0)
+    size, n = 8, 400
+    p1, p2 = np.zeros((2, 1, size, size))
+    p1[0, :4] = 1  # top half
+    p2[0, :, :2] = 1  # left quarter
+    p2 -= (p2 * p1).sum() / (p1 * p1).sum() * p1  # orthogonal to p1
+    a, b = rng.uniform(-40, 40, n), rng.uniform(-20, 20, n)
+    images = np.round(128 + a[:, None, None, None] * p1 + b[:, None, None, None] * p2)
+    data = ArrayDataset(images.astype(np.uint8), name="two-patterns")
+    pca = fit_pixel_pca(data, dim=2)
+    assert pca.explained > 0.99  # rounding to uint8 adds a little noise
+    feats = pca.features(data.images)
+    coords = np.stack([a, b], axis=1)
+    for j in range(2):  # each component is one pattern (up to sign) in [0, 1] pixel units
+        norm = np.linalg.norm((p1, p2)[j]) / 255
+        assert abs(np.corrcoef(feats[:, j], coords[:, j])[0, 1]) > 0.999
+        assert np.std(feats[:, j]) == pytest.approx(np.std(coords[:, j]) * norm, rel=0.02)
+    first = pixel_pca(data, dim=2)
+    again = pixel_pca(data, dim=2)
+    assert not first.info["from_cache"] and again.info["from_cache"]
+    assert np.array_equal(first.features(data.images), again.features(data.images))
+
+
+def test_chains_in_batches_equal_one_batch_only_without_batch_statistics(digits_run, host):
+    import torch
+
+    run = load_run(digits_run, device="cpu", host=host)
+    whole = {t: z for t, z, _ in evaluate.run_chains(run, 12, 2, bn_mode="eval", seed=4)}
+    # One batch is exactly run.chain with the seed (z0 drawn first from the same stream).
+    for step in run.chain(n=12, steps=2, bn_mode="eval", seed=4):
+        assert torch.equal(step.z, whole[step.t])
+    # Deterministic codes (the posterior mean), so only batch norm can couple the chains.
+    encode = run.model.encode
+    run.model.encode = lambda x, sample=True, generator=None: encode(x, sample=False)
+
+    def zs(mode, batch):
+        return [z for _, z, _ in evaluate.run_chains(run, 12, 2, bn_mode=mode, seed=4,
+                                                     batch=batch)]
+
+    for a, b in zip(zs("eval", None), zs("eval", 4), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    one, split = zs("batch", None), zs("batch", 4)
+    assert torch.equal(one[0], split[0])  # the same z0...
+    assert not torch.allclose(one[1], split[1], atol=1e-3)  # ...but batches of 4 couple

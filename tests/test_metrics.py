@@ -214,3 +214,23 @@ def test_frechet_large_imaginary_part_raises():
     # Not a valid covariance: S1 S2 has a negative eigenvalue, so sqrtm is genuinely complex.
     with pytest.raises(ValueError, match="imaginary"):
         frechet_distance_from_stats(np.zeros(2), np.diag([1.0, -1.0]), np.zeros(2), np.eye(2))
+
+
+def test_largest_jump_on_paths_with_known_answers():
+    line = np.linspace(0, 1, 5)[:, None] * np.array([3.0, 4.0])  # even steps on a line
+    step = np.array([[0, 0], [0, 0], [0, 0], [3, 4], [3, 4]], float)  # one jump
+    detour = np.array([[0, 0], [10, 0], [0, 0], [0, 1], [0, 1]], float)  # ends 1 apart
+    still = np.zeros((5, 2))
+    got = metrics.largest_jump(np.stack([line, step, detour, still]))
+    assert got[:3] == pytest.approx([0.25, 1.0, 10.0])
+    assert np.isnan(got[3])
+    with pytest.raises(ValueError):
+        metrics.largest_jump(np.zeros((2, 1, 3)))
+
+
+def test_mean_and_typical_distances():
+    a = np.array([[0.0, 0.0], [1.0, 1.0]])
+    b = np.array([[3.0, 4.0], [1.0, 1.0]])
+    assert metrics.mean_distance(a, b) == pytest.approx(2.5)
+    two = np.array([[0.0, 0.0], [6.0, 8.0]])  # any two different rows are 10 apart
+    assert metrics.typical_distance(two) == pytest.approx(10.0)
