@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_model
+from helpers import tiny_model
 
 from genae_studio import precise_bn
 from genae_studio.chain import markov_chain, sampling_mode
