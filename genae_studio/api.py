@@ -24,7 +24,7 @@ from .devices import resolve_device
 from .errors import CheckpointError, PluginError, UsageError
 from .interpolate import four_corner_grid, interpolate
 from .plugins import PluginHost, load_plugins
-from .runs import RunConfig, load_weights, read_config
+from .runs import RunConfig, fit_weights, read_checkpoint
 
 RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
 
@@ -172,7 +172,8 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
             raise CheckpointError(f"no bundled run for model {model or 'vae'!r} in "
                                   f"{path.parent} (bundled: {bundled})")
     path = Path(path)
-    config = read_config(path)
+    checkpoint = read_checkpoint(path)  # the config and the weights of one committed save
+    config = checkpoint.config
     try:
         spec = host.model(config.model)
     except PluginError:
@@ -184,7 +185,7 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: cannot build model {config.model!r} from its "
                               f"hyperparameters ({exc})") from None
-    load_weights(path, net)
+    fit_weights(checkpoint, net)
     net = net.to(dev).to(memory_format=torch.channels_last).eval()
     return Run(net, config, path, dev)
 

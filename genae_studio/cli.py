@@ -35,6 +35,30 @@ def _positive(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _noise_std(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return value
+
+
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
     parser.add_argument("--plugin", "-p", action="append", metavar="NAME",
@@ -73,24 +97,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a model and write a run folder")
     _common(p, suppress=True)
-    p.add_argument("--model", default="vae", help="vae|dvae|aae|daae|<plugin model>")
-    p.add_argument("--data", default="toyfaces", help="toyfaces|digits|PATH")
+    # Options that define a run default to None here: with --resume, one that is given must
+    # agree with the run (see training.resume_conflicts); without, TrainSettings fills them.
+    p.add_argument("--model", help="vae|dvae|aae|daae|<plugin model> (default vae)")
+    p.add_argument("--data", help="toyfaces|digits|PATH (default toyfaces)")
     p.add_argument("--data-format", help="force the on-disk format (celeba|svhn|mnist|folder)")
     p.add_argument("--epochs", type=_positive, default=20)
-    p.add_argument("--batch-size", type=_positive, default=64)
-    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--batch-size", type=_positive, help="default 64")
+    p.add_argument("--lr", type=_rate, help="Adam learning rate (default 0.0002)")
     p.add_argument("--latent-dim", type=_positive,
                    help="size of z (default: the model's; 200 for the built-ins)")
     p.add_argument("--image-size", type=int, choices=(32, 64))
     p.add_argument("--width", type=_positive,
                    help="filters of the first layer (default: the model's; 64 for the built-ins)")
-    p.add_argument("--noise-std", type=float,
+    p.add_argument("--noise-std", type=_noise_std,
                    help="corruption std of denoising models (default: the model's; 0.5)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--limit", type=_positive, help="use only the first N training images")
-    p.add_argument("--out", type=Path, help="run folder to write (default runs/MODEL)")
-    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
+    p.add_argument("--out", type=Path, help="run folder to write (default runs/MODEL; with "
+                                            "--resume, the resumed run)")
+    p.add_argument("--resume", type=Path, metavar="DIR",
+                   help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out (at the first new checkpoint)")
 
     p = sub.add_parser("sample", help="draw chains from the prior; one grid row per step")
     _common(p, suppress=True)
@@ -175,15 +205,26 @@ def cmd_plugins(args) -> int:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from .training import TrainSettings, train
+    from .runs import read_config
+    from .training import TrainSettings, resume_conflicts, train
 
+    given = {k: getattr(args, k) for k in ("model", "data", "data_format", "batch_size", "lr",
+                                           "seed", "limit", "latent_dim", "width",
+                                           "noise_std", "image_size")}
+    if args.resume is not None:
+        if args.overwrite and (args.out is None or args.out == args.resume):
+            raise UsageError("--overwrite with --resume: give a different --out for the copy")
+        conflicts = resume_conflicts(read_config(args.resume), **given)
+        if conflicts:
+            raise UsageError(f"--resume {args.resume}: {'; '.join(conflicts)} disagree with "
+                             "the run; a resumed run keeps its settings (drop them, or train "
+                             "a new run)")
+    defaults = TrainSettings()
+    settings = TrainSettings(**{k: defaults.__dict__[k] if v is None else v
+                                for k, v in given.items()},
+                             epochs=args.epochs, device=args.device)
+    out = args.out or args.resume or Path("runs") / settings.model
     host = _host(args)
-    out = args.out or args.resume or Path("runs") / args.model
-    settings = TrainSettings(
-        model=args.model, data=args.data, data_format=args.data_format, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, latent_dim=args.latent_dim,
-        image_size=args.image_size, width=args.width, noise_std=args.noise_std,
-        device=args.device, seed=args.seed, limit=args.limit)
     bar = None
 
     def on_progress(p):
@@ -197,7 +238,19 @@ def cmd_train(args) -> int:
                          "img/s": f"{p.images_per_s:.0f}"}, refresh=False)
 
     try:
-        result = train(settings, out, resume=args.resume, host=host, on_progress=on_progress)
+        result = train(settings, out, resume=args.resume, host=host, on_progress=on_progress,
+                       overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        if bar is not None:
+            bar.close()
+            bar = None
+        try:
+            kept = f"the checkpoint of epoch {read_config(out).progress.get('epoch', 0)} in " \
+                   f"{out} is kept"
+        except GenaeError:
+            kept = "no checkpoint had been written"
+        print(f"{PROG}: interrupted; {kept}", file=sys.stderr)
+        return 130
     finally:
         if bar is not None:
             bar.close()

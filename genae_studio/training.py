@@ -1,7 +1,9 @@
 """Training loop shared by the command line and the studio.
 
-Checkpoints are written at the end of every epoch and when stopped; a loss
-that turns NaN or infinite stops training and keeps the last good checkpoint.
+Checkpoints are written at the end of every epoch and when stopped, as one atomic unit
+(see genae_studio.runs). A loss that turns NaN or infinite, or weights that are not finite
+when a checkpoint is due, stop training and keep the last good checkpoint. A training holds
+the run folder's lock; it refuses to replace an existing run unless asked to.
 """
 from __future__ import annotations
 
@@ -14,14 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import TrainingDiverged, UsageError
+from .errors import CheckpointError, TrainingDiverged, UsageError
+from .fileio import OutputError
 from .plugins import PluginHost, load_plugins
 from .runs import (
     RunConfig,
+    check_finite,
+    clean_run_folder,
+    fit_weights,
+    is_run_folder,
     library_versions,
-    load_training_state,
-    load_weights,
+    read_checkpoint,
     read_config,
+    run_lock,
     save_run,
 )
 
@@ -84,7 +91,8 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
           on_progress: Callable[[TrainProgress], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
           on_checkpoint: Callable[[object, TrainProgress], None] | None = None,
-          on_model: Callable[[object], None] | None = None) -> TrainResult:
+          on_model: Callable[[object], None] | None = None,
+          overwrite: bool = False) -> TrainResult:
     """Train ``settings.model`` and write a run folder to ``out``.
 
     ``on_model(model)`` is called once the model is built (and its weights restored on
@@ -97,24 +105,82 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
     Started by ``torchrun`` with more than one process, every process calls this; they
     train one model data-parallel (see genae_studio.distributed) and only rank 0 writes
     the run folder and calls ``on_progress``/``on_checkpoint``/``on_model``.
+
+    ``out`` must not hold a run already, unless it is the run resumed or ``overwrite`` is
+    set (the new run then replaces the old one at its first checkpoint). While training,
+    ``out`` is locked: a second training of the same folder is refused.
     """
     from . import distributed
     from .devices import resolve_device
 
+    validate_settings(settings)
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: exists and is not a folder")
+    same = resume is not None and out.resolve() == Path(resume).resolve()
+    if is_run_folder(out) and not (same or overwrite):
+        raise UsageError(f"{out} already holds a run; continue it with --resume {out} or "
+                         "replace it with --overwrite")
     host = host or load_plugins()
+    device = resolve_device(settings.device)
+    ctx = distributed.init_from_environment(device)
+    try:
+        lock = run_lock(out) if ctx is None or ctx.is_main else nullcontext()
+        with lock:
+            if ctx is None or ctx.is_main:
+                clean_run_folder(out)  # orphans of a killed writer; only under the lock
+            return _train(settings, out, resume, host, ctx, ctx.device if ctx else device,
+                          on_progress, should_stop, on_checkpoint, on_model)
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def validate_settings(settings: TrainSettings) -> None:
+    """Refuse settings that cannot train, before any work is done (UsageError, one line)."""
     if settings.epochs < 1 or settings.batch_size < 2:
         raise UsageError("--epochs must be >= 1 and --batch-size >= 2")
     if settings.precision not in PRECISIONS:
         raise UsageError(f"precision must be one of {', '.join(PRECISIONS)}, "
                          f"got {settings.precision!r}")
-    device = resolve_device(settings.device)
-    ctx = distributed.init_from_environment(device)
-    try:
-        return _train(settings, Path(out), resume, host, ctx, ctx.device if ctx else device,
-                      on_progress, should_stop, on_checkpoint, on_model)
-    finally:
-        if ctx is not None:
-            ctx.close()
+    if not _finite_number(settings.lr) or settings.lr <= 0:
+        raise UsageError(f"--lr must be a finite number > 0, got {settings.lr}")
+    if settings.noise_std is not None and (not _finite_number(settings.noise_std)
+                                           or settings.noise_std < 0):
+        raise UsageError(f"--noise-std must be a finite number >= 0, got {settings.noise_std}")
+    if len(settings.betas) != 2 or not all(_finite_number(b) and 0 <= b < 1
+                                           for b in settings.betas):
+        raise UsageError(f"Adam betas must be two numbers in [0, 1), got {settings.betas}")
+    for key in ("latent_dim", "width", "limit"):
+        value = getattr(settings, key)
+        if value is not None and value < 1:
+            raise UsageError(f"--{key.replace('_', '-')} must be >= 1, got {value}")
+
+
+def _finite_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) \
+        and math.isfinite(value)
+
+
+RESUME_FIXED = {"latent_dim": "latent_dim", "width": "width", "noise_std": "noise_std",
+                "image_size": "image_size"}
+
+
+def resume_conflicts(run: RunConfig, **given) -> list[str]:
+    """Options given for a resumed run that disagree with it, as "--name VALUE (the run:
+    X)". Keys: model, data, data_format, batch_size, lr, seed, limit, latent_dim, width,
+    noise_std, image_size; None means not given."""
+    recorded = {"model": run.model, "data": run.data.get("data"),
+                "data_format": run.data.get("format"), "limit": run.data.get("limit"),
+                "image_size": run.data.get("image_size"),
+                "batch_size": run.training.get("batch_size"), "lr": run.training.get("lr"),
+                "seed": run.training.get("seed"), "latent_dim": run.hparams.get("latent_dim"),
+                "width": run.hparams.get("width"), "noise_std": run.hparams.get("noise_std")}
+    conflicts = []
+    for key, value in given.items():
+        if value is not None and key in recorded and value != recorded[key]:
+            conflicts.append(f"--{key.replace('_', '-')} {value} (the run: {recorded[key]})")
+    return conflicts
 
 
 def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, on_checkpoint,
@@ -127,8 +193,14 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
     world = ctx.world if ctx else 1
     main = ctx is None or ctx.is_main
     if resume is not None:
-        previous = read_config(resume)
+        snapshot = read_checkpoint(resume, state=True)  # config, weights, state: one save
+        previous = snapshot.config
+        conflicts = resume_conflicts(previous, **{k: getattr(settings, k) for k in RESUME_FIXED})
+        if conflicts:
+            raise UsageError(f"--resume {resume}: {'; '.join(conflicts)} disagree with the "
+                             "run; a resumed run keeps its settings")
         settings = _settings_from_run(previous, settings)
+        validate_settings(settings)
     if settings.batch_size % world:
         raise UsageError(f"--batch-size {settings.batch_size} (the global batch) must be "
                          f"divisible by the number of processes, {world}")
@@ -164,12 +236,18 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                   for name, params in groups.items()}
     start_epoch, start_step, history = 0, 0, []
     if resume is not None:
-        load_weights(resume, model)
-        state = load_training_state(resume)
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        _restore_rng(state, ctx, settings.seed, device)
+        fit_weights(snapshot, model)
+        state = snapshot.state
+        _restore_optimizers(resume, state, optimizers)
+        try:
+            _restore_rng(state, ctx, settings.seed, device)
+        except (RuntimeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            raise CheckpointError(f"{resume}: bad random-number-generator state ({exc})") \
+                from None
         start_epoch, start_step = int(state["epoch"]), int(state["step"])
+        if start_step and start_step >= len(dataset) // settings.batch_size:
+            raise CheckpointError(f"{resume}: the training state is at step {start_step} of "
+                                  f"an epoch of {len(dataset) // settings.batch_size} steps")
         history = list(previous.progress.get("history", []))
     elif ctx is not None:  # independent draws per process (rank 0 too: all are alike)
         torch.manual_seed(rank_seed(settings.seed, ctx.rank))
@@ -196,7 +274,32 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                 {k: extra[k] for k in ("torch_rng", "cuda_rng") if k in extra})
         if main:
             config.progress = {"epoch": epoch, "step": step, "history": history}
-            save_run(out, config, model, optimizers, extra)
+            try:
+                save_run(out, config, model, optimizers, extra)
+            except OutputError as exc:  # a full disk: say so, keep the last checkpoint
+                raise CheckpointError(str(exc)) from None
+
+    def kept_message() -> str:
+        try:
+            done = read_config(out).progress.get("epoch", 0)
+        except CheckpointError:
+            return "no checkpoint had been written"
+        return f"kept the last good checkpoint in {out} (epoch {done})"
+
+    def check_diverged(epoch: int, step: int) -> None:
+        """Every update is checked: the losses before it, the weights and the optimiser
+        state after it, so the last update of an epoch is never saved unchecked."""
+        tensors = dict(model.state_dict())
+        for name, opt in optimizers.items():
+            for k, per_param in enumerate(opt.state.values()):
+                tensors.update({f"{name} optimiser state {k}.{key}": v
+                                for key, v in per_param.items() if torch.is_tensor(v)})
+        try:
+            check_finite(tensors, "weights")
+        except CheckpointError as exc:
+            raise TrainingDiverged(f"{str(exc).removeprefix('weights: ')} after epoch "
+                                   f"{epoch + 1}, step {step}; training stopped; "
+                                   f"{kept_message()}") from None
 
     autocast = speed.autocast
 
@@ -236,12 +339,9 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                     losses, stop = _reduce_losses(raw, stop, ctx)
                     bad = [k for k, v in losses.items() if not math.isfinite(v)]
                     if bad:
-                        kept = (f"kept the last good checkpoint in {out} (epoch {len(history)})"
-                                if (out / "config.json").exists()
-                                else "no checkpoint had been written")
                         raise TrainingDiverged(
                             f"loss {bad[0]} became {losses[bad[0]]} at epoch {epoch + 1}, "
-                            f"step {step + 1}; training stopped; {kept}")
+                            f"step {step + 1}; training stopped; {kept_message()}")
                     for k, v in losses.items():
                         sums[k] = sums.get(k, 0.0) + v
                     window_images += batch_size
@@ -253,11 +353,13 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                     if on_progress and main:
                         on_progress(progress)
                     if stop:
+                        check_diverged(epoch, step + 1)
                         checkpoint(epoch, step + 1)
                         return _result(out, epoch, True, history, model, started, wait_s, ctx)
             waited = wait_s = waited + batches.wait_s
             done = steps_per_epoch - first
             history.append({"epoch": epoch + 1, **{k: v / max(done, 1) for k, v in sums.items()}})
+            check_diverged(epoch, steps_per_epoch)
             checkpoint(epoch + 1, 0)
             if on_checkpoint and main:
                 on_checkpoint(model, progress)
@@ -399,6 +501,27 @@ def _compile(model) -> None:
             net.compile()
     except Exception as exc:  # an old torch or a platform without a compiler
         warnings.warn(f"torch.compile unavailable, training eagerly ({exc})", stacklevel=3)
+
+
+def _restore_optimizers(resume: Path, state: dict, optimizers: dict) -> None:
+    """Load each optimiser's state, refusing a state made for another model."""
+    saved = state["optimizers"]
+    if set(saved) != set(optimizers):
+        raise CheckpointError(f"{resume}: the training state has optimisers "
+                              f"{sorted(saved)}, the model {sorted(optimizers)}")
+    for name, opt in optimizers.items():
+        try:
+            opt.load_state_dict(saved[name])
+        except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+            raise CheckpointError(f"{resume}: the training state does not fit the model "
+                                  f"(optimiser {name}: {str(exc)[:200]})") from None
+        for param, per_param in opt.state.items():
+            for key in ("exp_avg", "exp_avg_sq"):
+                value = per_param.get(key)
+                if value is not None and value.shape != param.shape:
+                    raise CheckpointError(f"{resume}: the training state does not fit the "
+                                          f"model (optimiser {name}: {key} shaped "
+                                          f"{tuple(value.shape)})")
 
 
 def _restore_rng(state: dict, ctx, seed: int, device) -> None:

@@ -26,8 +26,9 @@ def test_train_writes_a_complete_run_folder(run_dir, capsys):
     assert config["hparams"]["noise_std"] == 0.3 and config["hparams"]["latent_dim"] == 8
     assert config["data"]["data"] == "digits" and config["data"]["image_size"] == 32
     assert "torch" in config["versions"] and config["progress"]["epoch"] == 1
-    assert {p.name for p in run_dir.iterdir()} == {"config.json", "model.safetensors",
-                                                   "training_state.pt"}
+    assert {p.name for p in run_dir.iterdir()} == {"config.json", "checkpoints", ".lock"}
+    assert {p.name for p in (run_dir / config["checkpoint"]["folder"]).iterdir()} == \
+        {"model.safetensors", "training_state.pt"}
 
 
 def test_sample_writes_one_grid_row_per_step_and_the_arrays(run_dir, tmp_path, capsys):

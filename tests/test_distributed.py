@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 from genae_studio import distributed
 from genae_studio.errors import UsageError
 from genae_studio.plugins import load_plugins
+from genae_studio.runs import STATE, WEIGHTS, checkpoint_file
 from genae_studio.training import TrainSettings, train
 
 # A deterministic AAE: no random draws in training (its "prior samples" are a fixed function
@@ -90,7 +91,7 @@ def cli_args(**settings) -> list[str]:
 
 
 def weights(path):
-    return load_file(path / "model.safetensors")
+    return load_file(checkpoint_file(path, WEIGHTS))
 
 
 @pytest.mark.slow
@@ -111,7 +112,9 @@ def test_two_processes_train_exactly_like_one_on_the_same_global_batch(tmp_path)
     for h1, h2 in zip(one.history, two["progress"]["history"], strict=True):
         assert h1 == pytest.approx(h2, rel=1e-5)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == \
-        ["config.json", "model.safetensors", "training_state.pt"]
+        [".lock", "checkpoints", "config.json"]
+    assert sorted(p.name for p in checkpoint_file(tmp_path / "two").parent.iterdir()) == \
+        ["model.safetensors", "training_state.pt"]
 
 
 @pytest.mark.slow
@@ -120,7 +123,7 @@ def test_a_stochastic_model_trains_data_parallel_and_resumes(tmp_path, host):
     done = torchrun(tmp_path, *cli_args(model="vae", width=8, latent_dim=8, epochs=1,
                                         out=tmp_path / "two", **ARGS))
     assert done.stdout.count("wrote ") == 1  # only rank 0 writes and reports
-    state = torch.load(tmp_path / "two" / "training_state.pt", weights_only=True)
+    state = torch.load(checkpoint_file(tmp_path / "two", STATE), weights_only=True)
     assert len(state["rank_rng"]) == 2  # each process's random stream, for resuming
     assert not torch.equal(state["rank_rng"][0]["torch_rng"], state["rank_rng"][1]["torch_rng"])
     torchrun(tmp_path, *cli_args(epochs=2, device="cpu", resume=tmp_path / "two"))

@@ -5,7 +5,7 @@ import torch
 from genae_studio import ModelSpec, hookimpl
 from genae_studio.errors import TrainingDiverged
 from genae_studio.plugins import load_plugins
-from genae_studio.runs import read_config
+from genae_studio.runs import checkpoint_file, read_config
 from genae_studio.training import TrainSettings, train
 
 TINY = dict(data="digits", batch_size=32, width=8, latent_dim=8, limit=128, device="cpu")
@@ -96,7 +96,7 @@ def test_a_nan_loss_stops_training_with_a_clear_message_and_keeps_the_last_check
     assert config.progress["epoch"] == 1  # the checkpoint of epoch 1 is intact
     from safetensors.torch import load_file
 
-    assert all(torch.isfinite(v).all() for v in load_file(tmp_path / "model.safetensors")
+    assert all(torch.isfinite(v).all() for v in load_file(checkpoint_file(tmp_path))
                .values() if v.is_floating_point())
 
 

@@ -18,8 +18,6 @@ generated on the fly and not cached.
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -218,15 +216,11 @@ def _read_cache(path: Path, n: int):
 
 
 def _write_cache(path: Path, images: np.ndarray, attrs: dict) -> None:
-    """Write to a temporary file, then rename: a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, images=images, **attrs)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Written atomically: a crash never leaves half a file."""
+    from ..fileio import atomic_file
+
+    with atomic_file(path) as f:
+        np.savez_compressed(f, images=images, **attrs)
 
 
 def load_full(n: int = 20000, seed: int = 0):
@@ -238,7 +232,7 @@ def load_full(n: int = 20000, seed: int = 0):
     images, attrs = generate(range(n), seed)  # about 7 s for 20k on one core
     try:
         _write_cache(path, images, attrs)
-    except OSError:
+    except OSError:  # fileio.OutputError is one
         pass  # a read-only cache only costs time
     return images, attrs
 

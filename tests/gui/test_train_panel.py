@@ -3,6 +3,8 @@ import time
 
 from PyQt6.QtCore import Qt
 
+from genae_studio.runs import checkpoint_file
+
 from .gui_helpers import wait_idle
 
 
@@ -47,7 +49,7 @@ def test_start_progress_stop_leaves_a_usable_run(qtbot, window, tmp_path, shots)
     print(f"\ntraining stopped {stop_s:.2f} s after Stop")
     assert stop_s < 10  # about a second on a quiet machine; loose for busy ones
     assert "stopped" in panel.bar_label.text()
-    assert (out / "config.json").is_file() and (out / "model.safetensors").is_file()
+    assert (out / "config.json").is_file() and checkpoint_file(out).is_file()
     run = load_run(out, device="cpu", host=window.session.host)
     assert run.name == "dvae" and run.model.latent_dim == 16 and run.denoising
     # The new model becomes the active run.
