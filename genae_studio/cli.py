@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-std", type=float, help="corruption std for denoising models")
     p.add_argument("--out", type=Path, default=Path("grid.png"))
     p.add_argument("--npz", type=Path, help="also save x, z and steps as .npz")
+    p.add_argument("--batch-size", type=_positive, default=256,
+                   help="chains run together (memory grows with it; with --bn-mode batch, "
+                        "their batch-norm statistics come from this batch)")
 
     p = sub.add_parser("interpolate", help="interpolate between test images, before and "
                                            "after chain steps")
@@ -138,12 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="dataset (default: the run's)")
     p.add_argument("--data-format")
     p.add_argument("--points", type=int, default=8)
-    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--steps", type=int, default=5, help="chain steps after interpolating")
     p.add_argument("--pairs", type=_positive, default=4, help="rows of pair interpolations")
     p.add_argument("--four", action="store_true", help="the four-image grid")
     p.add_argument("--method", choices=("slerp", "linear"), default="slerp")
     p.add_argument("--out", type=Path, default=Path("interp.png"))
     p.add_argument("--npz", type=Path)
+    p.add_argument("--batch-size", type=_positive, default=256,
+                   help="interpolated points run through the chain together")
 
     p = sub.add_parser("eval", help="measure sample quality and latent distances per chain step")
     _common(p, suppress=True)
@@ -271,44 +276,96 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _check_outputs(args) -> None:
+    """Output paths and the device are checked before any model is loaded or sampled."""
+    from .devices import resolve_device
+    from .fileio import check_output_path
+
+    check_output_path(args.out, (".png",), "--out")
+    if args.npz is not None:
+        check_output_path(args.npz, (".npz",), "--npz")
+        if args.npz.resolve() == args.out.resolve():
+            raise UsageError("--npz and --out name the same file")
+    resolve_device(args.device)
+
+
+def _batches(total: int, size: int):
+    for start in range(0, total, size):
+        yield start, min(total, start + size)
+
+
 def cmd_sample(args) -> int:
-    import numpy as np
+    from .chain import record_chain
+    from .outputs import GridWriter, NpzWriter
 
-    from .imaging import grid, save_png
-
+    _check_outputs(args)
     host = _host(args)
     run = _load(args, host)
     run.prepare_bn(args.bn_mode, host=host, log=_log)
-    rec = run.sample(args.n, args.steps, bn_mode=args.bn_mode, noise_std=args.noise_std,
-                     seed=args.seed)
-    save_png(grid(rec.x), args.out)
-    print(f"wrote {args.out} ({len(args.steps)} rows: steps {','.join(map(str, args.steps))}; "
-          f"{args.n} chains of {run.name})")
-    if args.npz:
-        args.npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.npz, x=rec.x.astype(np.float32), z=rec.z.astype(np.float32),
-                            steps=rec.steps)
-        print(f"wrote {args.npz}")
+    model, steps = run.model, args.steps
+    image = (model.channels, model.image_size, model.image_size)
+    generator = run._generator(args.seed)
+    grid = GridWriter(args.out, len(steps), args.n, model.channels, model.image_size)
+    npz = NpzWriter(args.npz) if args.npz else None
+    try:
+        if npz:
+            npz.declare("x", (len(steps), args.n, *image), "float32", parts=len(steps))
+            npz.declare("z", (len(steps), args.n, model.latent_dim), "float32",
+                        parts=len(steps))
+            npz.declare("steps", (len(steps),), "int64")
+            npz.append("steps", steps)
+        for start, stop in _batches(args.n, args.batch_size):  # memory: one batch of chains
+            rec = record_chain(model, steps, n=stop - start, bn_mode=args.bn_mode,
+                               noise_std=args.noise_std, generator=generator)
+            for row in range(len(steps)):
+                grid.put(row, start, rec.x[row])
+                if npz:
+                    npz.append("x", rec.x[row], part=row)
+                    npz.append("z", rec.z[row], part=row)
+        grid.finish()
+        print(f"wrote {args.out} ({len(steps)} rows: steps {','.join(map(str, steps))}; "
+              f"{args.n} chains of {run.name})")
+        if npz:
+            npz.finish()
+            print(f"wrote {args.npz}")
+    finally:
+        grid.close()
+        if npz:
+            npz.close()
     return 0
+
+
+MAX_FOUR_POINTS = 64  # --four draws points x points images
 
 
 def cmd_interpolate(args) -> int:
     import numpy as np
+    import torch
 
+    from .chain import record_chain
     from .data import resolve_dataset
-    from .imaging import grid, save_png
+    from .interpolate import lerp, slerp
+    from .outputs import GridWriter, NpzWriter
 
     if args.points < 2:
         raise UsageError("--points must be at least 2")
+    if args.steps < 0:
+        raise UsageError(f"--steps must be >= 0 (chain steps after interpolating), "
+                         f"got {args.steps}")
+    if args.four and args.points > MAX_FOUR_POINTS:
+        raise UsageError(f"--four with --points {args.points} draws {args.points ** 2} images; "
+                         f"at most --points {MAX_FOUR_POINTS}")
+    _check_outputs(args)
     host = _host(args)
     run = _load(args, host)
     run.prepare_bn(args.bn_mode, host=host, log=_log)
+    model = run.model
     data = args.data or run.config.data.get("data", "toyfaces")
     dataset = resolve_dataset(data, host.datasets, data_format=args.data_format, split="test",
-                              image_size=run.model.image_size)
-    if dataset.channels != run.model.channels:
+                              image_size=model.image_size)
+    if dataset.channels != model.channels:
         raise UsageError(f"{data}: {dataset.channels}-channel images, but the model expects "
-                         f"{run.model.channels}")
+                         f"{model.channels}")
     need = 4 if args.four else 2 * args.pairs
     # Encode a full batch so batch-norm statistics are meaningful; use its first images.
     count = min(len(dataset), max(64, need))
@@ -316,24 +373,69 @@ def cmd_interpolate(args) -> int:
         raise UsageError(f"{data}: only {len(dataset)} test images, {need} needed")
     pick = np.sort(np.random.default_rng(args.seed).choice(len(dataset), count, replace=False))
     z = run.encode(dataset.batch(pick), bn_mode=args.bn_mode)[:need]
-    endpoints = z if args.four else z.reshape(args.pairs, 2, -1)
-    result = run.interpolate(endpoints, points=args.points, steps=args.steps, four=args.four,
-                             method=args.method, bn_mode=args.bn_mode, seed=args.seed)
-    if args.four:
-        gap = np.full((args.points * (run.model.image_size + 2) + 2, 16, run.model.channels),
-                      255, np.uint8)
-        mosaic = np.concatenate([grid(result.before), gap, grid(result.after)], axis=1)
+    mix = slerp if args.method == "slerp" else lerp
+    ts = torch.linspace(0, 1, args.points).tolist()  # as interpolate.interpolate
+    if args.four:  # rows go from the top corners to the bottom ones, columns left to right
+        left = [mix(z[0], z[2], t) for t in ts]
+        right = [mix(z[1], z[3], t) for t in ts]
+        lines, shape = [(a, b) for a, b in zip(left, right, strict=True)], (args.points,) * 2
     else:
-        mosaic = grid(np.concatenate([result.before, result.after]))
-    save_png(mosaic, args.out)
-    layout = "left: before, right" if args.four else f"top {args.pairs} rows: before, bottom"
-    print(f"wrote {args.out} ({layout}: after {args.steps} chain steps)")
-    if args.npz:
-        args.npz.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(args.npz, z=result.z, before=result.before, after=result.after,
-                            z_after=result.z_after, steps=np.array(args.steps))
-        print(f"wrote {args.npz}")
+        lines, shape = [(z[2 * p], z[2 * p + 1]) for p in range(args.pairs)], \
+            (args.pairs, args.points)
+    total = int(np.prod(shape))
+    image = (model.channels, model.image_size, model.image_size)
+    rows = len(lines)
+    # Pairs: the "before" rows on top, "after" below. Four: "before" left, "after" right of
+    # an empty column.
+    grid_shape = (rows, 2 * args.points + 1) if args.four else (2 * rows, args.points)
+    grid = GridWriter(args.out, *grid_shape, model.channels, model.image_size)
+    npz = NpzWriter(args.npz) if args.npz else None
+    generator = run._generator(args.seed)
+    try:
+        if npz:
+            for name, tail, dtype in (("z", (model.latent_dim,), "float32"),
+                                      ("before", image, "float32"), ("after", image, "float32"),
+                                      ("z_after", (model.latent_dim,), "float32")):
+                npz.declare(name, (*shape, *tail), dtype)
+            npz.declare("steps", (1,), "int64")
+            npz.append("steps", [args.steps])
+        for start, stop in _batches(total, args.batch_size):
+            flat = torch.stack([mix(*lines[i // args.points], ts[i % args.points])
+                                for i in range(start, stop)]).to(run.device)
+            rec = record_chain(model, [0, args.steps], z0=flat, n=len(flat),
+                               bn_mode=args.bn_mode, generator=generator)
+            _put_cells(grid, start, rec.x, args.points, rows, args.four)
+            if npz:
+                for name, value in (("z", flat.cpu().numpy()), ("before", rec.x[0]),
+                                    ("after", rec.x[1]), ("z_after", rec.z[1])):
+                    npz.append(name, value)
+        grid.finish()
+        layout = "left: before, right" if args.four else f"top {rows} rows: before, bottom"
+        print(f"wrote {args.out} ({layout}: after {args.steps} chain steps)")
+        if npz:
+            npz.finish()
+            print(f"wrote {args.npz}")
+    finally:
+        grid.close()
+        if npz:
+            npz.close()
     return 0
+
+
+def _put_cells(grid, start: int, x, points: int, rows: int, four: bool) -> None:
+    """Place a batch of flat interpolation indices start.. (before x[0], after x[1])."""
+    i, end = start, start + x.shape[1]
+    while i < end:
+        row, col = divmod(i, points)
+        k = min(end, (row + 1) * points) - i
+        before, after = x[0][i - start:i - start + k], x[1][i - start:i - start + k]
+        if four:
+            grid.put(row, col, before)
+            grid.put(row, points + 1 + col, after)
+        else:
+            grid.put(row, col, before)
+            grid.put(rows + row, col, after)
+        i += k
 
 
 def cmd_eval(args) -> int:

@@ -23,6 +23,9 @@ def resolve_device(name: str | None = "auto"):
         device = torch.device(name)
     except RuntimeError:
         raise UsageError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from None
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"device {name!r} is not supported (use auto, cpu, cuda, cuda:N or "
+                         "mps)")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"device {name!r} asked for, but CUDA is not available here")
     if device.type == "cuda" and device.index is not None \

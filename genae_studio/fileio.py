@@ -177,3 +177,24 @@ def cleanup_temporaries(folder: Path) -> list[Path]:
                     os.unlink(entry.path)
                 removed.append(Path(entry.path))
     return removed
+
+
+def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], option: str) -> Path:
+    """Refuse, before any work, an output path that cannot be written: an unknown extension,
+    a folder, or a parent folder that is not writable. Returns the path."""
+    from .errors import UsageError
+
+    path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {path}: unknown extension {path.suffix or '(none)'!r} "
+                         f"(use {', '.join(suffixes)})")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot write in {parent} (permission denied)")
+    return path

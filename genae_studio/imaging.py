@@ -28,11 +28,20 @@ def grid(images, pad: int = 2, pad_value: int = 255) -> np.ndarray:
     return out
 
 
+# Pillow's writers for the extensions the commands accept.
+IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
+                 ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".gif": "GIF"}
+
+
 def save_png(mosaic: np.ndarray, path: Path) -> Path:
+    """Write a (H, W, C) uint8 mosaic atomically, in the format its extension names
+    (PNG for an unknown one)."""
     from PIL import Image
 
+    from .fileio import atomic_file
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     image = Image.fromarray(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic)
-    image.save(path)
+    with atomic_file(path) as f:
+        image.save(f, format=IMAGE_FORMATS.get(path.suffix.lower(), "PNG"))
     return path

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..fileio import atomic_file, atomic_write_bytes
 from ..imaging import save_png
 from .mosaic import as_grid, tile
 
@@ -18,11 +19,16 @@ def save_mosaic(mosaic: np.ndarray, path: Path) -> Path:
 
 def save_widget(widget, path: Path) -> Path:
     """What a widget shows (a plot, the whole window) as a PNG."""
+    from PyQt6.QtCore import QBuffer, QByteArray, QIODevice
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not widget.grab().save(str(path)):
-        raise OSError(f"{path}: could not write the image")
-    return path
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    if not widget.grab().save(buffer, "PNG"):
+        raise OSError(f"{path}: could not encode the image")
+    buffer.close()
+    return atomic_write_bytes(path, bytes(data))
 
 
 def chain_frames(history, chain: int | None = None) -> list[np.ndarray]:
@@ -50,10 +56,10 @@ def save_chain_gif(history, path: Path, *, chain: int | None = None,
     path = Path(path)
     if not len(history):
         raise ValueError("no chain to export yet")
-    path.parent.mkdir(parents=True, exist_ok=True)
     images = [Image.fromarray(f) for f in chain_frames(history, chain)]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=ms_per_frame,
-                   loop=0, optimize=False)
+    with atomic_file(path) as f:
+        images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                       duration=ms_per_frame, loop=0, optimize=False)
     return path
 
 
@@ -62,7 +68,7 @@ def save_chain_npz(history, path: Path) -> Path:
     path = Path(path)
     if not len(history):
         raise ValueError("no chain to export yet")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, t=np.asarray(history.t), z=np.stack(history.z),
-                        x=np.stack(history.x))
+    with atomic_file(path) as f:
+        np.savez_compressed(f, t=np.asarray(history.t), z=np.stack(history.z),
+                            x=np.stack(history.x))
     return path
