@@ -177,16 +177,12 @@ def test_a_full_disk_during_sample_keeps_the_previous_outputs(run_dir, tmp_path)
                  "--npz", str(npz)]) == 0
     old_png, old_npz = out.read_bytes(), npz.read_bytes()
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
-    for limit in (2000, 60_000):  # fails while collecting the grid; while writing the npz
+    for limit in (2000, 70_000):  # fails on the grid's scratch file; on the npz's
         done = subprocess.run([sys.executable, "-c", FULL_DISK, str(limit), "sample",
                                "--checkpoint", str(run_dir), "--n", "64", "--out", str(out),
                                "--npz", str(npz)], capture_output=True, text=True, env=env,
                               timeout=300)
         assert done.returncode == 2, done.stderr
         assert done.stderr.count("\n") == 1 and "cannot write" in done.stderr, done.stderr
-        assert npz.read_bytes() == old_npz
-        with Image.open(out) as image:  # the old grid, or the new one complete
-            image.load()
-            assert image.size[0] in (4 * 34 + 2, 64 * 34 + 2)
+        assert npz.read_bytes() == old_npz and out.read_bytes() == old_png
         assert sorted(os.listdir(tmp_path)) == ["chain.npz", "grid.png"]  # no temporaries
-    assert out.read_bytes() != old_png  # the second run got as far as the grid

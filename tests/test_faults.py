@@ -12,7 +12,7 @@ import zipfile
 
 import pytest
 import torch
-from conftest import tiny_model
+from helpers import tiny_model
 from safetensors.torch import save_file
 
 from genae_studio import fileio, runs
@@ -96,6 +96,7 @@ def test_a_checkpoint_is_one_unit_named_by_its_manifest(host, one_epoch, tmp_pat
     assert assert_consistent(run) == 2
 
 
+@pytest.mark.slow
 def test_every_write_fsync_and_rename_of_a_save_can_fail_and_the_run_stays_whole(
         host, one_epoch, tmp_path, monkeypatch):
     reference = train(TrainSettings(epochs=2, **TINY), tmp_path / "straight", host=host).model
