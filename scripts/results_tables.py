@@ -102,7 +102,7 @@ def main_tables(docs):
               f"{', '.join(map(str, chain_seeds))}, n = {doc['runs'][0]['n']}, "
               f"batch norm {doc['settings']['bn_mode']}\n")
 
-        def chain_rows(kind):
+        def chain_rows(kind, seeds=seeds):
             return [(str(s), "chain", s) for s in steps_of(seeds)] + [
                 ("recon.", "recon", None), ("held-out", "data", None)]
 
@@ -112,7 +112,8 @@ def main_tables(docs):
                   f"sunglasses ({doc['runs'][0].get('pairs')} pairs, "
                   f"{doc['settings']['points']} points)\n")
             table(seeds, "interp", INTERP,
-                  lambda kind: [(str(s), "interp", s) for s in steps_of(seeds, "interp")])
+                  lambda kind, seeds=seeds: [(str(s), "interp", s)
+                                             for s in steps_of(seeds, "interp")])
 
 
 def units(docs):
@@ -246,7 +247,7 @@ def bn_study(out: Path):
                 for m in MODELS:
                     vals = [value(doc, m, "chain", t, c) for c in cols]
                     cells.append(" / ".join("" if v is None else f"{v:.{digits_for(c)}f}"
-                                            for v, c in zip(vals, cols)))
+                                            for v, c in zip(vals, cols, strict=True)))
                 print(f"| {name.replace('-', ' ')} | {run0['n']} | "
                       f"{run0.get('chain_batch', run0['n'])} | " + " | ".join(cells) + " |")
 
