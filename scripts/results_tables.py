@@ -139,22 +139,26 @@ def claims(docs):
     all_units = list(units(docs))
     print(f"\n### Claims, counted over {len(all_units)} trained models\n")
 
-    def count(name, test, which=lambda u: True):
-        hits, total, misses = 0, 0, []
+    def count(name, test):
+        hits, misses, per_data = [], [], defaultdict(lambda: [0, 0])
         for data, seed, model, v in all_units:
-            if not which((data, seed, model)):
-                continue
             try:
-                ok = test(v)
+                ok = bool(test(v))
             except (KeyError, TypeError):
                 continue
-            total += 1
-            hits += bool(ok)
-            if not ok:
-                misses.append(f"{data} {model} seed {seed}")
-        if total:
-            tail = f" (not: {', '.join(misses)})" if misses and len(misses) <= 6 else ""
-            print(f"- {name}: {hits} of {total}{tail}")
+            (hits if ok else misses).append(f"{data} {model.upper()} seed {seed}")
+            per_data[data][0] += ok
+            per_data[data][1] += 1
+        total = len(hits) + len(misses)
+        if not total:
+            return
+        split = "; ".join(f"{d} {h} of {n}" for d, (h, n) in per_data.items())
+        text = f"- {name}: {len(hits)} of {total} ({split})"
+        if 0 < len(misses) <= len(hits) and len(misses) <= 6:
+            text += f"; not: {', '.join(misses)}"
+        elif 0 < len(hits) < len(misses) and len(hits) <= 6:
+            text += f"; only: {', '.join(hits)}"
+        print(text)
 
     def c(kind, step, col):
         return lambda v: v[(kind, step, col)]

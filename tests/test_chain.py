@@ -132,3 +132,15 @@ def test_record_chain_keeps_only_the_listed_steps_in_order(host):
     assert 0 <= rec.x.min() and rec.x.max() <= 1
     with pytest.raises(ValueError):
         record_chain(model, [-1])
+
+
+def test_the_aae_chain_is_deterministic_and_the_vae_chain_is_not(host):
+    """The AAE's step is the map z -> e(d(z)): chains from the same z0 with different seeds
+    are identical (no ergodicity argument applies); the VAE draws anew at every step."""
+    z0 = torch.randn(6, 8)
+    for name, same in (("aae", True), ("vae", False)):
+        model, _ = tiny_model(host, name)
+        paths = [torch.stack([s.z for s in markov_chain(
+            model, z0, steps=3, bn_mode="eval", generator=torch.Generator().manual_seed(seed))])
+            for seed in (1, 2)]
+        assert torch.equal(paths[0], paths[1]) == same
