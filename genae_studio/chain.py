@@ -119,10 +119,11 @@ def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *
         nonlocal plans
         if bn_mode not in BN_MODES:
             raise ValueError(f"batch-norm mode must be one of {BN_MODES}, got {bn_mode!r}")
+        plans = cached_plan(model, bn_mode) if fast and bn_mode != "precise" else None
         z = model.sample_prior(n, generator=generator) if z0 is None else z0.to(device)
         with sampling_mode(model, bn_mode):
-            # Planned inside: "precise" folds the statistics sampling_mode installs.
-            plans = cached_plan(model, bn_mode) if fast else None
+            if fast and bn_mode == "precise":  # folds the statistics sampling_mode installs
+                plans = cached_plan(model, bn_mode)
             with _networks(model, plans), autocast():
                 return z, model.decode(z).float()
 
