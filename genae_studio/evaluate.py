@@ -31,7 +31,8 @@ few steps. Decisiveness alone rewards jumps and lost endpoints, so these rows al
 of the held-out set: ``data`` compares half A with half B (codes, images), ``recon`` compares
 the decoded codes of half A with the images of half B.
 
-The same measures are available to the studio without the command line::
+The same measures are available without the command line (the studio's metrics panel
+calls ``step_metrics`` once per stored step, so that it can report progress and stop)::
 
     ref = build_reference(run, n=500)                 # once per run (trains/loads features)
     row = step_metrics(ref, z_t, x_t)                 # per chain step, cheap
@@ -488,7 +489,8 @@ def _image_metrics(reference: Reference, feats, real_feats, x=None, stats=None,
 def chain_metrics(run: Run, reference: Reference, z_steps, x_steps) -> dict[str, list]:
     """Metrics of several chain steps: z_steps (S, n, K), x_steps (S, n, C, H, W).
 
-    Returns {column: [value per step]}: what the studio plots against t.
+    Returns {column: [value per step]}: the curves against t, for scripts (README's
+    Python API); checks that the reference was built for this model's sizes.
     """
     shape = (run.model.channels, run.model.image_size, run.model.image_size)
     if run.model.latent_dim != reference.latent_dim or shape != tuple(reference.image_shape):

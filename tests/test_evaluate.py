@@ -209,7 +209,7 @@ def test_heldout_codes_do_not_share_random_draws_with_the_chain(digits_run, host
     assert np.abs(np.corrcoef(codes.ravel(), z0.ravel())[0, 1]) < 0.1
 
 
-def test_chain_metrics_for_the_studio(digits_run, host, cache):
+def test_chain_metrics_give_one_value_per_step_for_scripts(digits_run, host, cache):
     run = load_run(digits_run, device="cpu", host=host)
     ref = evaluate.build_reference(run, n=50, host=host, feature_settings=FeatureSettings(steps=5))
     rec = run.sample(16, [0, 1, 4], seed=0)

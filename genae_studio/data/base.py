@@ -281,16 +281,6 @@ class FileDataset(ImageDataset):
                 self._bad.add(j)
         raise DataError(f"{self.source or self.name}: none of the {n} image files is readable")
 
-    def verify(self) -> int:
-        """Decode every file once; returns how many are unreadable (also in ``skipped``)."""
-        for i in range(len(self)):
-            if i not in self._bad:
-                try:
-                    self._decode(i)
-                except Exception:
-                    self._bad.add(i)
-        return self.skipped
-
     def subset(self, indices) -> FileDataset:
         idx = _as_indices(indices, len(self))
         meta = self._meta(idx)
