@@ -22,6 +22,7 @@ import torch
 from .chain import ChainRecord, ChainStep, markov_chain, record_chain, sampling_mode
 from .devices import resolve_device
 from .errors import CheckpointError, PluginError, UsageError
+from .imaging import to_float_tensor
 from .interpolate import four_corner_grid, interpolate
 from .plugins import PluginHost, load_plugins
 from .runs import RunConfig, fit_weights, read_checkpoint
@@ -148,9 +149,7 @@ class Run:
         return torch.as_tensor(value, dtype=torch.float32).to(self.device)
 
     def _images(self, images) -> torch.Tensor:
-        x = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
-        x = x.to(self.device)
-        x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+        x = to_float_tensor(images, self.device)
         return x.contiguous(memory_format=torch.channels_last)
 
     def _generator(self, seed):

@@ -40,8 +40,8 @@ from torch import nn
 from .errors import UsageError
 from .fast import cached_plan
 from .model import GenerativeAutoencoder
+from .options import BN_MODES
 
-BN_MODES = ("batch", "eval", "precise")
 PRECISIONS = ("fp32", "bf16")
 
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .errors import GenaeError, UsageError
+from .options import BN_MODES, parse_steps
 
 PROG = "genae-studio"
 
@@ -19,13 +20,9 @@ class ArgumentParser(argparse.ArgumentParser):
 
 def _parse_steps(text: str) -> list[int]:
     try:
-        steps = [int(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"steps must be comma-separated integers, got {text!r}") \
-            from None
-    if not steps or min(steps) < 0:
-        raise argparse.ArgumentTypeError("steps must be non-negative integers, e.g. 0,1,5,10")
-    return steps
+        return parse_steps(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> int:
@@ -75,7 +72,7 @@ def _model_source(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--checkpoint", type=Path, metavar="DIR", help="a run folder")
     group.add_argument("--model", help="use the bundled run of this model (default: vae)")
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
-    parser.add_argument("--bn-mode", choices=("batch", "eval", "precise"), default="batch",
+    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch",
                         help="batch norm while sampling: minibatch (the paper; couples the "
                              "chains of a batch), running stats, or precise stats re-estimated "
                              "on the training data (batch-independent)")
@@ -343,7 +340,7 @@ def cmd_interpolate(args) -> int:
     import torch
 
     from .chain import record_chain
-    from .data import resolve_dataset
+    from .data import check_fits, resolve_dataset
     from .interpolate import lerp, slerp
     from .outputs import GridWriter, NpzWriter
 
@@ -363,9 +360,7 @@ def cmd_interpolate(args) -> int:
     data = args.data or run.config.data.get("data", "toyfaces")
     dataset = resolve_dataset(data, host.datasets, data_format=args.data_format, split="test",
                               image_size=model.image_size)
-    if dataset.channels != model.channels:
-        raise UsageError(f"{data}: {dataset.channels}-channel images, but the model expects "
-                         f"{model.channels}")
+    check_fits(dataset, model.channels, name=data)
     need = 4 if args.four else 2 * args.pairs
     # Encode a full batch so batch-norm statistics are meaningful; use its first images.
     count = min(len(dataset), max(64, need))

@@ -48,7 +48,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from . import options
 from .errors import DataError, UsageError
+from .options import BN_MODES
 
 if TYPE_CHECKING:
     import numpy as np
@@ -86,7 +88,7 @@ def add_eval_arguments(parser) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
-    parser.add_argument("--bn-mode", choices=("batch", "eval", "precise"), default="batch",
+    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch",
                         help="batch norm while sampling: minibatch (the paper; couples the "
                              "chains of a batch), running stats, or precise stats re-estimated "
                              "on the training data (batch-independent)")
@@ -115,16 +117,7 @@ def add_eval_arguments(parser) -> None:
 
 def parse_steps(text: str) -> list[int]:
     """"0,1,5,10" -> [0, 1, 5, 10] (sorted, unique); a UsageError otherwise."""
-    try:
-        steps = [int(s) for s in str(text).split(",") if s.strip()]
-    except ValueError:
-        raise UsageError(f"--steps must be comma-separated integers like 0,1,5,10, "
-                         f"got {text!r}") from None
-    if not steps or min(steps) < 0:
-        raise UsageError(f"--steps must be non-negative integers like 0,1,5,10, got {text!r}")
-    if max(steps) > 10000:
-        raise UsageError(f"--steps: {max(steps)} chain steps is more than 10000")
-    return sorted(set(steps))
+    return sorted(set(options.parse_steps(text)))
 
 
 def _check_args(args) -> list[int]:
@@ -240,15 +233,13 @@ def _json_default(value):
 def _datasets(data, data_format, run, host, settings, args, log, spaces=("cnn",)):
     """(held-out dataset, feature extractor, pixel PCA or None) for one dataset at the run's
     image size."""
-    from .data import resolve_dataset
+    from .data import check_fits, resolve_dataset
     from .features import feature_extractor
     from .pixel_pca import pixel_pca
 
     kwargs = dict(data_format=data_format, image_size=run.model.image_size)
     heldout = resolve_dataset(data, host.datasets, split="test", **kwargs)
-    if heldout.channels != run.model.channels:
-        raise UsageError(f"{data}: {heldout.channels}-channel images, but the model expects "
-                         f"{run.model.channels}")
+    check_fits(heldout, run.model.channels, name=data)
     if len(heldout) < 10:
         raise DataError(f"{data}: only {len(heldout)} held-out images; eval needs 10")
     if len(heldout) < args.n:
@@ -306,6 +297,7 @@ def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
     import torch
 
     from .chain import sampling_mode
+    from .imaging import to_float_tensor
 
     model = run.model
     # A stream of its own: with the chain's seed, a VAE's eps here would equal the chain's z0
@@ -314,8 +306,7 @@ def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
     out = []
     with torch.inference_mode(), sampling_mode(model, bn_mode):
         for start in range(0, len(images), batch):
-            x = torch.as_tensor(np.asarray(images[start:start + batch])).to(run.device)
-            x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+            x = to_float_tensor(images[start:start + batch], run.device)
             if model.denoising:
                 x = model.corrupt(x, None, gen)
             x = x.contiguous(memory_format=torch.channels_last)
@@ -355,7 +346,7 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
     import numpy as np
 
     from . import metrics
-    from .data import resolve_dataset
+    from .data import check_fits, resolve_dataset
     from .features import feature_extractor
     from .plugins import load_plugins
 
@@ -379,9 +370,7 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
         pca = pixel_pca(resolve_dataset(data, host.datasets, split="train",
                                         data_format=run.config.data.get("format"),
                                         image_size=run.model.image_size))
-    if heldout.channels != run.model.channels or heldout.image_size != run.model.image_size:
-        raise UsageError(f"{heldout.name}: {heldout.channels}x{heldout.image_size}px images, "
-                         f"but the model expects {run.model.channels}x{run.model.image_size}px")
+    check_fits(heldout, run.model.channels, run.model.image_size)
     count = min(int(n), len(heldout))
     if count < 10:
         raise DataError(f"{heldout.name}: {count} held-out images; the metrics need 10")
@@ -715,10 +704,10 @@ def save_figures(result: dict, folder: Path) -> list[Path]:
     ``<data>-<run>-<attribute>.png`` (for each of 4 pairs a row per step)."""
     import numpy as np
 
+    from .data import safe_name
     from .imaging import grid, save_png
 
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in
-                   f"{result['data']}-{Path(result['run']).name}")
+    stem = safe_name(f"{result['data']}-{Path(result['run']).name}")
     paths = [save_png(grid(np.stack(result["_samples"])), Path(folder) / f"{stem}-chains.png")]
     if "_interp" in result:
         images = result["_interp"]  # (pairs, S, points, C, H, W)

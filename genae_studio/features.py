@@ -36,8 +36,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ImageDataset, cache_dir
+from .data import ImageDataset, cache_dir, safe_name
 from .errors import DataError
+from .imaging import to_float_tensor
 from .runs import atomic_write
 
 FORMAT = "genae-studio-features"
@@ -100,7 +101,7 @@ class FeatureNet(nn.Module):
         self.eval()
         feats, outs = [], {h.name: [] for h in self.heads}
         for start in range(0, len(images), batch):
-            f, o = self(_as_float(images[start:start + batch], self.device))
+            f, o = self(to_float_tensor(images[start:start + batch], self.device))
             feats.append(f.cpu().numpy())
             for name, value in o.items():
                 outs[name].append(value.cpu().numpy())
@@ -138,12 +139,6 @@ class FeatureExtractor:
 
     def probability(self, images, attribute: str) -> np.ndarray:
         return self.net.probability(images, attribute)
-
-
-def _as_float(images, device) -> torch.Tensor:
-    x = torch.as_tensor(np.asarray(images) if not torch.is_tensor(images) else images)
-    x = x.to(device)
-    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 
 def heads_for(dataset: ImageDataset) -> tuple[str, list[Head], dict[str, np.ndarray]]:
@@ -225,7 +220,7 @@ def train_feature_net(dataset: ImageDataset, settings: FeatureSettings | None = 
     net.train()
     for step in range(settings.steps):
         idx = np.sort(rng.choice(len(dataset), batch, replace=False))
-        x = _as_float(dataset.batch(idx), device)
+        x = to_float_tensor(dataset.batch(idx), device)
         if mode == ROTATION:
             x, k = _rotate(x, gen)
             y = {ROTATION: k.to(device)}
@@ -250,7 +245,7 @@ def score(net: FeatureNet, dataset: ImageDataset, mode: str, seed: int = 0) -> d
     """Held-out accuracy per class head, R^2 per regression head: is the net any good?"""
     x = dataset.batch(np.arange(len(dataset)))
     if mode == ROTATION:
-        xt, k = _rotate(_as_float(x, net.device), torch.Generator().manual_seed(seed))
+        xt, k = _rotate(to_float_tensor(x, net.device), torch.Generator().manual_seed(seed))
         outs, targets = net.run(xt)[1], {ROTATION: k.numpy()}
     else:
         outs = net.run(x)[1]
@@ -277,8 +272,7 @@ def cache_paths(dataset: ImageDataset, settings: FeatureSettings) -> tuple[Path,
     key_src = json.dumps({"arch": ARCH_VERSION, "dim": FEATURE_DIM, "data": fingerprint(dataset),
                           "settings": asdict(settings)}, sort_keys=True)
     key = hashlib.blake2b(key_src.encode(), digest_size=8).hexdigest()
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset.name or "data")
-    return cache_dir() / "features" / f"{safe}-{dataset.image_size}px-{key}", key
+    return cache_dir() / "features" / f"{safe_name(dataset.name)}-{dataset.image_size}px-{key}", key
 
 
 def save_extractor(stem: Path, key: str, extractor: FeatureExtractor,

@@ -45,3 +45,27 @@ def save_png(mosaic: np.ndarray, path: Path) -> Path:
     with atomic_file(path) as f:
         image.save(f, format=IMAGE_FORMATS.get(path.suffix.lower(), "PNG"))
     return path
+
+
+def to_float(x):
+    """uint8 images (0..255) to float32 in [0, 1]; float images to float32, unscaled.
+
+    The inverse of ``to_uint8``: numpy stays numpy, a torch tensor stays a tensor on its
+    device (convert after moving uint8 to a GPU: a quarter of the bytes travel).
+    """
+    if hasattr(x, "detach"):  # a tensor: torch is loaded already
+        import torch
+
+        return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+    x = np.asarray(x)
+    if x.dtype == np.uint8:
+        return np.divide(x, 255, dtype=np.float32)
+    return x.astype(np.float32, copy=False)
+
+
+def to_float_tensor(images, device=None):
+    """uint8 or float images (numpy or torch) as a float32 tensor in [0, 1] on ``device``."""
+    import torch
+
+    x = images if torch.is_tensor(images) else torch.as_tensor(np.asarray(images))
+    return to_float(x.to(device) if device is not None else x)

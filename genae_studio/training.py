@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import CheckpointError, TrainingDiverged, UsageError
 from .fileio import OutputError
+from .imaging import to_float
 from .plugins import PluginHost, load_plugins
 from .runs import (
     RunConfig,
@@ -434,7 +435,7 @@ class Prefetcher:
                 if self.cuda:
                     item = torch.from_numpy(images).pin_memory()
                 else:
-                    item = torch.from_numpy(np.divide(images, 255, dtype=np.float32))
+                    item = torch.from_numpy(to_float(images))
                 while not self.stop.is_set():
                     try:
                         self.queue.put(item, timeout=0.05)
@@ -454,7 +455,7 @@ class Prefetcher:
             if isinstance(item, BaseException):
                 raise item
             if self.cuda:
-                item = item.to(self.device, non_blocking=True).float().div_(255)
+                item = to_float(item.to(self.device, non_blocking=True))
             yield item
 
 

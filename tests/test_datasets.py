@@ -434,3 +434,23 @@ def test_importing_the_data_layer_does_not_import_torch():
             "bad = [m for m in ('torch', 'PyQt6', 'pyqtgraph') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], env=env, check=True)
+
+
+def test_safe_name_keeps_letters_digits_dashes_and_underscores():
+    from genae_studio.data import safe_name
+
+    assert safe_name("my data/v1.2 (x)") == "my_data_v1_2__x_"
+    assert safe_name("toyfaces-run_3") == "toyfaces-run_3" and safe_name("") == "data"
+
+
+def test_check_fits_names_the_data_and_what_the_model_expects():
+    from genae_studio.data import ArrayDataset, check_fits
+    from genae_studio.errors import DataError
+
+    rgb = ArrayDataset(np.zeros((2, 3, 32, 32), np.uint8), name="faces")
+    check_fits(rgb, 3)
+    check_fits(rgb, 3, 32)
+    with pytest.raises(DataError, match="faces: 3-channel images, but the model expects 1; hm"):
+        check_fits(rgb, 1, hint="; hm")
+    with pytest.raises(DataError, match="mine: 3x32px images, but the model expects 3x64px"):
+        check_fits(rgb, 3, 64, name="mine")

@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from genae_studio.imaging import grid, save_png, to_uint8
+from genae_studio.imaging import grid, save_png, to_float, to_float_tensor, to_uint8
 
 
 def test_to_uint8_scales_rounds_and_clips():
@@ -18,6 +18,24 @@ def test_to_uint8_takes_tensors_with_gradients_and_leaves_uint8_alone():
     assert out.dtype == np.uint8 and out.shape == (1, 2, 2) and (out == 64).all()
     already = np.arange(6, dtype=np.uint8)
     assert to_uint8(already) is already
+
+
+def test_to_float_scales_uint8_only_and_keeps_numpy_or_torch():
+    u8 = np.array([0, 51, 255], np.uint8)
+    assert to_float(u8).dtype == np.float32 and to_float(u8).tolist() == pytest.approx([0, .2, 1])
+    f64 = np.array([0.5, 2.0])
+    assert to_float(f64).dtype == np.float32 and to_float(f64).tolist() == [0.5, 2.0]
+    t = to_float(torch.from_numpy(u8))
+    assert t.dtype == torch.float32 and t.tolist() == pytest.approx([0, .2, 1])
+    assert np.array_equal(to_uint8(to_float(u8)), u8)  # the round trip is exact
+
+
+def test_to_float_tensor_takes_numpy_or_torch_and_moves_to_the_device():
+    u8 = np.full((2, 1, 2, 2), 255, np.uint8)
+    for images in (u8, torch.from_numpy(u8)):
+        x = to_float_tensor(images, "cpu")
+        assert x.dtype == torch.float32 and x.device.type == "cpu" and (x == 1).all()
+    assert not (u8 != 255).any()  # the caller's array is left alone
 
 
 def test_grid_places_each_image_in_its_cell_with_padding():

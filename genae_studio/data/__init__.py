@@ -3,8 +3,8 @@
 This layer uses numpy, Pillow, scipy and scikit-learn only (never torch or Qt)
 and never downloads anything.
 """
-from .base import ArrayDataset, FileDataset, ImageDataset, cache_dir, preprocess
-from .resolve import resolve_dataset
+from .base import ArrayDataset, FileDataset, ImageDataset, cache_dir, preprocess, safe_name
+from .resolve import check_fits, resolve_dataset
 
-__all__ = ["ArrayDataset", "FileDataset", "ImageDataset", "cache_dir", "preprocess",
-           "resolve_dataset"]
+__all__ = ["ArrayDataset", "FileDataset", "ImageDataset", "cache_dir", "check_fits",
+           "preprocess", "resolve_dataset", "safe_name"]

@@ -25,6 +25,11 @@ def cache_dir() -> Path:
     return path
 
 
+def safe_name(text: str, fallback: str = "data") -> str:
+    """``text`` as a file-name part: letters, digits, ``-`` and ``_``; others become ``_``."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text or fallback)
+
+
 def is_image_file(path: str | os.PathLike) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 

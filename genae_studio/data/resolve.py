@@ -73,3 +73,16 @@ def _load(spec: DatasetSpec, source, data: str, **kwargs) -> ImageDataset:
         raise DataError(f"{data}: the {spec.name} loader returned {type(dataset).__name__}, "
                         f"not an ImageDataset")
     return dataset
+
+
+def check_fits(dataset: ImageDataset, channels: int, image_size: int | None = None, *,
+               name: str | None = None, hint: str = "") -> None:
+    """A DataError unless ``dataset`` holds images of the model's channels (and size)."""
+    name = name or dataset.name
+    if image_size is not None and (dataset.channels, dataset.image_size) != (channels,
+                                                                             image_size):
+        raise DataError(f"{name}: {dataset.channels}x{dataset.image_size}px images, but the "
+                        f"model expects {channels}x{image_size}px{hint}")
+    if dataset.channels != channels:
+        raise DataError(f"{name}: {dataset.channels}-channel images, but the model expects "
+                        f"{channels}{hint}")

@@ -19,6 +19,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..options import BN_MODES
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session
 
@@ -151,7 +152,8 @@ class ChainView(QWidget):
         self.n_spin = QSpinBox(minimum=1, maximum=1024, value=64, prefix="N = ")
         self.n_spin.setToolTip("Number of chains (samples in the grid); applies on Reset")
         self.bn_combo = QComboBox()
-        self.bn_combo.addItems(["batch", "eval"])
+        # "precise" needs statistics estimated on training data first (Run.prepare_bn).
+        self.bn_combo.addItems([mode for mode in BN_MODES if mode != "precise"])
         self.bn_combo.setToolTip("Batch norm while sampling: minibatch statistics (the paper) "
                                  "or the running averages from training")
         self.noise_spin = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5,

@@ -12,6 +12,8 @@ from PyQt6.QtCore import QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QPen
 from PyQt6.QtWidgets import QGraphicsRectItem
 
+from ..imaging import grid
+
 PAD = 2
 GAP = 16  # between panels
 TITLE_PX = 20  # screen pixels above the mosaic for panel titles
@@ -21,16 +23,9 @@ HIGHLIGHT = QColor(230, 40, 120)
 
 
 def tile(images: np.ndarray, pad: int = PAD, fill: int = BACKGROUND) -> np.ndarray:
-    """uint8 (rows, cols, C, H, W) -> (H', W', 3) mosaic with ``pad`` pixels around every cell."""
-    rows, cols, c, h, w = images.shape
-    if c == 1:
-        images = np.repeat(images, 3, axis=2)
-    out = np.full((rows, h + pad, cols, w + pad, 3), fill, np.uint8)
-    out[:, pad:, :, pad:, :] = images.transpose(0, 3, 1, 4, 2)
-    out = out.reshape(rows * (h + pad), cols * (w + pad), 3)
-    full = np.full((out.shape[0] + pad, out.shape[1] + pad, 3), fill, np.uint8)
-    full[:-pad or None, :-pad or None] = out
-    return full
+    """uint8 (rows, cols, C, H, W) -> (H', W', 3) mosaic: ``imaging.grid``, always in colour."""
+    mosaic = grid(images, pad, fill)
+    return np.repeat(mosaic, 3, axis=2) if mosaic.shape[-1] == 1 else mosaic
 
 
 def as_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from ..errors import DataError
 from ..plugins import PluginHost
 from .workers import Jobs
 
@@ -47,15 +46,14 @@ def load_run_job(job, host: PluginHost, path, model: str | None, device: str):
 
 def load_data_job(job, host: PluginHost, name: str, image_size: int | None,
                   channels: int | None) -> LoadedData:
-    from ..data import resolve_dataset
+    from ..data import check_fits, resolve_dataset
 
     job.progress(0, 0, f"loading {name}")
     dataset = resolve_dataset(name, host.datasets, split="test", image_size=image_size,
                               limit=DATA_LIMIT)
     job.check()
-    if channels is not None and dataset.channels != channels:
-        raise DataError(f"{name}: {dataset.channels}-channel images, but the model expects "
-                        f"{channels}; choose another dataset")
+    if channels is not None:
+        check_fits(dataset, channels, name=name, hint="; choose another dataset")
     n = min(len(dataset), DATA_LIMIT)
     return LoadedData(name, dataset, dataset.batch(np.arange(n)))
 

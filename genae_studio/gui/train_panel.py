@@ -68,10 +68,10 @@ def _preview(model, images: np.ndarray, z) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     from ..chain import sampling_mode
-    from ..imaging import to_uint8
+    from ..imaging import to_float_tensor, to_uint8
 
     with torch.inference_mode(), sampling_mode(model, "batch"):
-        x = torch.from_numpy(images).to(model.device).float().div_(255)
+        x = to_float_tensor(images, model.device)
         rec = model.decode(model.encode(x, sample=False))
         samples = model.decode(z.to(model.device))
     return np.stack([images, to_uint8(rec)]), to_uint8(samples)[None]

@@ -1,0 +1,26 @@
+"""The chain's options shared by the command line, the API and the studio."""
+import pytest
+
+from genae_studio import chain, evaluate
+from genae_studio.errors import UsageError
+from genae_studio.options import BN_MODES, MAX_STEPS, parse_steps
+
+
+def test_steps_keep_their_order_and_evaluate_sorts_them():
+    assert parse_steps("10, 0,5,,1") == [10, 0, 5, 1]
+    assert evaluate.parse_steps("10,0,5,0") == [0, 5, 10]
+
+
+@pytest.mark.parametrize("text,message", [
+    ("1,x", "--steps must be comma-separated integers"),
+    ("-1,2", "--steps must be non-negative"),
+    (",", "--steps must be non-negative"),
+    (str(MAX_STEPS + 1), f"more than {MAX_STEPS}"),
+])
+def test_bad_steps_are_one_usage_error(text, message):
+    with pytest.raises(UsageError, match=message):
+        parse_steps(text)
+
+
+def test_the_chain_takes_the_same_batch_norm_modes():
+    assert chain.BN_MODES is BN_MODES == ("batch", "eval", "precise")
