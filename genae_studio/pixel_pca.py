@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import ImageDataset, cache_dir
+from .data import ImageDataset, cache_dir, safe_name
 from .errors import DataError
+from .imaging import to_float
 from .runs import atomic_write
 
 FORMAT = "genae-studio-pixel-pca"
@@ -47,8 +48,7 @@ class PixelPCA:
         """(N, D) float64 projections of uint8 or [0, 1] float images (N, C, H, W)."""
         out = []
         for start in range(0, len(images), batch):
-            x = np.asarray(images[start:start + batch])
-            x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
+            x = to_float(images[start:start + batch])
             out.append((x.reshape(len(x), -1) - self.mean) @ self.components)
         return np.concatenate(out).astype(np.float64) if out else \
             np.zeros((0, self.components.shape[1]))
@@ -63,7 +63,7 @@ def fit_pixel_pca(dataset: ImageDataset, dim: int = PCA_DIM, max_images: int = 5
     dim = min(dim, len(dataset) - 2)  # tiny data sets: fewer components
     idx = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), max_images))
                     .astype(np.int64))
-    x = torch.as_tensor(np.asarray(dataset.batch(idx)), dtype=torch.float32) / 255
+    x = torch.from_numpy(to_float(dataset.batch(idx)))
     x = x.reshape(len(x), -1)
     mean = x.mean(dim=0)
     centred = x - mean
@@ -87,8 +87,8 @@ def pixel_pca(dataset: ImageDataset, *, dim: int = PCA_DIM, retrain: bool = Fals
     key_src = json.dumps({"v": VERSION, "dim": dim, "data": fingerprint(dataset)},
                          sort_keys=True)
     key = hashlib.blake2b(key_src.encode(), digest_size=8).hexdigest()
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in dataset.name or "data")
-    path = Path(cache_dir()) / "pixel-pca" / f"{safe}-{dataset.image_size}px-{key}.safetensors"
+    stem = f"{safe_name(dataset.name)}-{dataset.image_size}px-{key}"
+    path = Path(cache_dir()) / "pixel-pca" / f"{stem}.safetensors"
     if not retrain and path.is_file():
         try:
             arrays = load_file(path)

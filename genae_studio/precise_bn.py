@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from .errors import DataError, UsageError
+from .imaging import to_float_tensor
 
 ATTR = "_precise_bn_stats"  # (mean, var) on each batch-norm module
 FORMAT = "genae-studio-precise-bn"
@@ -99,8 +100,7 @@ def estimate(model, dataset, settings: PreciseSettings | None = None, *,
         with torch.no_grad():
             for i in range(settings.batches):
                 idx = np.sort(rng.choice(len(dataset), batch, replace=False))
-                x = torch.as_tensor(np.asarray(dataset.batch(idx))).to(device)
-                x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+                x = to_float_tensor(dataset.batch(idx), device)
                 if model.denoising:
                     x = model.corrupt(x, None, gen)
                 x = x.contiguous(memory_format=torch.channels_last)
