@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Options that define a run default to None here: with --resume, one that is given must
     # agree with the run (see training.resume_conflicts); without, TrainSettings fills them.
     p.add_argument("--model", help="vae|dvae|aae|daae|<plugin model> (default vae)")
-    p.add_argument("--data", help="toyfaces|digits|PATH (default toyfaces)")
+    p.add_argument("--data", help="toyfaces|digits|PATH (default: the first built-in, toyfaces)")
     p.add_argument("--data-format", help="force the on-disk format (celeba|svhn|mnist|folder)")
     p.add_argument("--epochs", type=_positive, default=20)
     p.add_argument("--batch-size", type=_positive, help="default 64")
@@ -340,7 +340,7 @@ def cmd_interpolate(args) -> int:
     import torch
 
     from .chain import record_chain
-    from .data import check_fits, resolve_dataset
+    from .data import check_fits, default_dataset, resolve_dataset
     from .interpolate import lerp, slerp
     from .outputs import GridWriter, NpzWriter
 
@@ -357,7 +357,7 @@ def cmd_interpolate(args) -> int:
     run = _load(args, host)
     run.prepare_bn(args.bn_mode, host=host, log=_log)
     model = run.model
-    data = args.data or run.config.data.get("data", "toyfaces")
+    data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
     dataset = resolve_dataset(data, host.datasets, data_format=args.data_format, split="test",
                               image_size=model.image_size)
     check_fits(dataset, model.channels, name=data)

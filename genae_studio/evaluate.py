@@ -95,8 +95,8 @@ def add_eval_arguments(parser) -> None:
     parser.add_argument("--kernel", choices=("imq", "rbf"), default="imq",
                         help="MMD kernel, summed over 7 scales (default imq)")
     parser.add_argument("--attribute", metavar="NAME",
-                        help="binary attribute for the decisiveness test (default: sunglasses "
-                             "when the dataset has it)")
+                        help="binary attribute for the decisiveness test (default: the "
+                             "dataset's registered one, e.g. toyfaces' sunglasses)")
     parser.add_argument("--points", type=int, default=10,
                         help="points per interpolation, endpoints included (default 10)")
     parser.add_argument("--feature-steps", type=int, default=600,
@@ -166,6 +166,7 @@ def run_eval_command(args, host) -> int:
     import json
 
     from .api import load_run
+    from .data import default_dataset
     from .features import FeatureSettings
     from .runs import atomic_write
 
@@ -188,7 +189,7 @@ def run_eval_command(args, host) -> int:
     spaces = parse_spaces(args.features)
     results, references = [], {}
     for label, run in runs:
-        data = args.data or run.config.data.get("data") or "toyfaces"
+        data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
         data_format = args.data_format if args.data else run.config.data.get("format")
         key = (data, data_format, run.model.image_size)
         if key not in references:
@@ -339,20 +340,21 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
 
     ``heldout`` defaults to the test split of the run's dataset, ``extractor`` to the cached
     feature network of its training split (trained on first use, which takes seconds to a
-    minute on a CPU). ``attribute`` defaults to "sunglasses" when the dataset has it. With
+    minute on a CPU). ``attribute`` defaults to the dataset's registered binary attribute
+    (``DatasetSpec.binary_attribute``, toyfaces: sunglasses) when its images have it. With
     "pca" in ``spaces``, ``pca`` (default: the cached pixel PCA of the training split) gives
     the second feature space's columns.
     """
     import numpy as np
 
     from . import metrics
-    from .data import check_fits, resolve_dataset
+    from .data import binary_attribute, check_fits, default_dataset, resolve_dataset
     from .features import feature_extractor
     from .plugins import load_plugins
 
     if heldout is None or extractor is None:
         host = host or load_plugins()
-        data = run.config.data.get("data") or "toyfaces"
+        data = run.config.data.get("data") or default_dataset(host.datasets)
         kwargs = dict(data_format=run.config.data.get("format"),
                       image_size=run.model.image_size)
         if heldout is None:
@@ -366,7 +368,7 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
         from .pixel_pca import pixel_pca
 
         host = host or load_plugins()
-        data = run.config.data.get("data") or "toyfaces"
+        data = run.config.data.get("data") or default_dataset(host.datasets)
         pca = pixel_pca(resolve_dataset(data, host.datasets, split="train",
                                         data_format=run.config.data.get("format"),
                                         image_size=run.model.image_size))
@@ -381,7 +383,9 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
     codes = encode_heldout(run, images, bn_mode=bn_mode, seed=seed)
     prior = np.random.default_rng([seed, 1]).standard_normal((count, run.model.latent_dim))
     feats = extractor.features(images)
-    attribute = _pick_attribute(subset, extractor, attribute)
+    default = None if attribute else binary_attribute((host or load_plugins()).datasets,
+                                                      heldout.name)
+    attribute = _pick_attribute(subset, extractor, attribute, default)
     pca_feats = pca.features(images) if "pca" in spaces else None
     return Reference(heldout=subset, codes=codes, prior=prior, feats=feats,
                      mu=feats.mean(axis=0), sigma=np.cov(feats, rowvar=False),
@@ -397,11 +401,13 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                            "typical_distance": metrics.typical_distance(feats, seed=seed)})
 
 
-def _pick_attribute(dataset, extractor, attribute):
-    head = extractor.net.head(attribute or "sunglasses")
+def _pick_attribute(dataset, extractor, attribute, default=None):
+    """``attribute`` if the data has it as a binary attribute; else the dataset's registered
+    ``binary_attribute`` (``default``) when the data has it; else None."""
+    head = extractor.net.head(attribute or default)
     binary = head is not None and head.kind == "class" and head.classes == 2
     if attribute is None:
-        return "sunglasses" if binary and "sunglasses" in (dataset.attributes or {}) else None
+        return default if binary and default in (dataset.attributes or {}) else None
     if not binary or attribute not in (dataset.attributes or {}):
         raise UsageError(f"{dataset.name}: no binary attribute {attribute!r} to test "
                          f"decisiveness with")

@@ -79,7 +79,12 @@ class DatasetSpec:
     ``load(source, *, split, image_size, limit, seed)`` returns a
     ``genae_studio.data.ImageDataset``. ``source`` is None for built-in datasets
     and the path for on-disk formats. ``detect(path)`` says whether a path holds
-    this format.
+    this format; a ``fallback`` format accepts almost any path and is tried after the
+    others. ``binary_attribute`` names the 0/1 attribute (of ``ImageDataset.attributes``)
+    that ``genae-studio eval``'s interpolation metrics test (``ambiguous``, ``interp`` rows).
+
+    The dataset used when none is named is the first registered one that needs no path
+    (``genae_studio.data.default_dataset``).
     """
 
     name: str
@@ -89,6 +94,8 @@ class DatasetSpec:
     channels: int | None = None
     image_size: int = 64
     plugin: str = ""
+    binary_attribute: str | None = None
+    fallback: bool = False
 
 
 __all__ = ["DatasetSpec", "ModelConfig", "ModelSpec"]

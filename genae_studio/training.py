@@ -11,7 +11,7 @@ import math
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from .runs import (
 @dataclass
 class TrainSettings:
     model: str = "vae"
-    data: str = "toyfaces"
+    data: str | None = None  # None: the default dataset (genae_studio.data.default_dataset)
     data_format: str | None = None
     epochs: int = 20
     batch_size: int = 64  # the global batch: split across processes under torchrun
@@ -188,7 +188,7 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
            on_model=None):
     import torch
 
-    from .data import resolve_dataset
+    from .data import default_dataset, resolve_dataset
     from .distributed import convert_sync_batchnorm, rank_seed, revert_sync_batchnorm, shard
 
     world = ctx.world if ctx else 1
@@ -202,6 +202,8 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                              "run; a resumed run keeps its settings")
         settings = _settings_from_run(previous, settings)
         validate_settings(settings)
+    if settings.data is None:
+        settings = replace(settings, data=default_dataset(host.datasets))
     if settings.batch_size % world:
         raise UsageError(f"--batch-size {settings.batch_size} (the global batch) must be "
                          f"divisible by the number of processes, {world}")
@@ -547,7 +549,7 @@ def _settings_from_run(run: RunConfig, settings: TrainSettings) -> TrainSettings
     """Resume keeps the run's model, data and optimiser settings; epochs, device and the speed
     options come from ``settings``."""
     t = run.training
-    return TrainSettings(model=run.model, data=run.data.get("data", "toyfaces"),
+    return TrainSettings(model=run.model, data=run.data.get("data"),
                          data_format=run.data.get("format"), epochs=settings.epochs,
                          batch_size=t.get("batch_size", settings.batch_size),
                          lr=t.get("lr", settings.lr), betas=tuple(t.get("betas", settings.betas)),

@@ -454,3 +454,26 @@ def test_check_fits_names_the_data_and_what_the_model_expects():
         check_fits(rgb, 1, hint="; hm")
     with pytest.raises(DataError, match="mine: 3x32px images, but the model expects 3x64px"):
         check_fits(rgb, 3, 64, name="mine")
+
+
+def test_the_default_dataset_is_the_first_registered_one_that_needs_no_path(specs):
+    from genae_studio.data import default_dataset
+
+    assert default_dataset(specs) == "toyfaces"
+    assert resolve_dataset(None, specs, limit=3).name == "toyfaces"
+    formats_only = {k: v for k, v in specs.items() if v.detect is not None}
+    assert default_dataset(formats_only) is None
+    with pytest.raises(DataError, match="no dataset named"):
+        resolve_dataset(None, formats_only)
+
+
+def test_fallback_formats_are_tried_after_the_others(tmp_path, specs):
+    """A plugin format that accepts anything, registered first, still loses to svhn etc."""
+    from genae_studio.data.resolve import _formats_in_order
+    from genae_studio.registry import DatasetSpec
+
+    greedy = DatasetSpec("greedy", "accepts any path", load=dict, detect=lambda p: True,
+                         fallback=True)
+    order = [s.name for s in _formats_in_order({"greedy": greedy, **specs})]
+    assert order == ["celeba", "svhn", "mnist", "greedy", "folder"]
+    assert specs["folder"].fallback and not specs["celeba"].fallback

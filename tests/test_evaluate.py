@@ -333,3 +333,24 @@ def test_chains_in_batches_equal_one_batch_only_without_batch_statistics(digits_
     one, split = zs("batch", None), zs("batch", 4)
     assert torch.equal(one[0], split[0])  # the same z0...
     assert not torch.allclose(one[1], split[1], atol=1e-3)  # ...but batches of 4 couple
+
+
+def test_a_plugin_datasets_binary_attribute_gets_the_interpolation_metrics():
+    """The attribute comes from DatasetSpec.binary_attribute, not from a name in the core."""
+    from types import SimpleNamespace
+
+    from genae_studio.data import binary_attribute
+    from genae_studio.features import Head
+    from genae_studio.registry import DatasetSpec
+
+    specs = {"smiles": DatasetSpec("smiles", "faces", load=dict, binary_attribute="smile")}
+    heads = [Head("smile", "class", 2), Head("yaw", "reg")]
+    extractor = SimpleNamespace(net=SimpleNamespace(
+        head=lambda name: next((h for h in heads if h.name == name), None)))
+    data = SimpleNamespace(name="smiles", attributes={"smile": [0, 1], "yaw": [0.1, 0.2]})
+    default = binary_attribute(specs, "smiles")
+    assert default == "smile"
+    assert evaluate._pick_attribute(data, extractor, None, default) == "smile"
+    assert evaluate._pick_attribute(data, extractor, None, None) is None  # nothing declared
+    with pytest.raises(evaluate.UsageError, match="no binary attribute 'yaw'"):
+        evaluate._pick_attribute(data, extractor, "yaw", default)

@@ -4,7 +4,7 @@ This layer uses numpy, Pillow, scipy and scikit-learn only (never torch or Qt)
 and never downloads anything.
 """
 from .base import ArrayDataset, FileDataset, ImageDataset, cache_dir, preprocess, safe_name
-from .resolve import check_fits, resolve_dataset
+from .resolve import binary_attribute, check_fits, default_dataset, resolve_dataset
 
-__all__ = ["ArrayDataset", "FileDataset", "ImageDataset", "cache_dir", "check_fits",
-           "preprocess", "resolve_dataset", "safe_name"]
+__all__ = ["ArrayDataset", "FileDataset", "ImageDataset", "binary_attribute", "cache_dir",
+           "check_fits", "default_dataset", "preprocess", "resolve_dataset", "safe_name"]

@@ -230,7 +230,7 @@ class FileDataset(ImageDataset):
     returned instead, and the bad file is counted once in ``skipped`` (and
     remembered, so it is not tried again). Labels and attributes of index i still
     describe file i; a substituted image is rare enough not to matter for
-    training. Call ``verify()`` to find every unreadable file up front.
+    training.
     """
 
     def __init__(self, paths: Sequence[str | os.PathLike], *, image_size: int = 64,

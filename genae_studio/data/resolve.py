@@ -8,15 +8,22 @@ from ..registry import DatasetSpec
 from .base import ImageDataset
 
 
-def resolve_dataset(data: str, specs: dict[str, DatasetSpec], *, data_format: str | None = None,
-                    split: str = "train", image_size: int | None = None,
-                    limit: int | None = None, seed: int = 0) -> ImageDataset:
-    """Load ``data``: a built-in dataset name, or a path in a detected (or given) format.
+def resolve_dataset(data: str | None, specs: dict[str, DatasetSpec], *,
+                    data_format: str | None = None, split: str = "train",
+                    image_size: int | None = None, limit: int | None = None,
+                    seed: int = 0) -> ImageDataset:
+    """Load ``data``: a built-in dataset name, or a path in a detected (or given) format;
+    None: the default dataset.
 
-    Formats with a ``detect`` are tried in registration order; the generic image
-    folder is always tried last.
+    Formats with a ``detect`` are tried in registration order, fallback formats (the
+    generic image folder) last.
     """
     builtins = [name for name, spec in specs.items() if spec.detect is None]
+    if data is None:
+        data = default_dataset(specs)
+        if data is None:
+            raise DataError("no dataset named and no built-in dataset loaded: name one "
+                            "with --data")
     formats = _formats_in_order(specs)
     kwargs = dict(split=split, image_size=image_size, limit=limit, seed=seed)
 
@@ -49,8 +56,20 @@ def resolve_dataset(data: str, specs: dict[str, DatasetSpec], *, data_format: st
 
 def _formats_in_order(specs: dict[str, DatasetSpec]) -> list[DatasetSpec]:
     formats = [s for s in specs.values() if s.detect is not None]
-    # The generic folder accepts almost anything, so it goes last.
-    return sorted(formats, key=lambda s: s.name == "folder")
+    # Fallback formats (such as a generic image folder) accept almost anything: last.
+    return sorted(formats, key=lambda s: s.fallback)
+
+
+def default_dataset(specs: dict[str, DatasetSpec]) -> str | None:
+    """The dataset used when none is named: the first registered one that needs no path
+    (the built-in plugin registers toyfaces first); None when no such dataset is loaded."""
+    return next((name for name, spec in specs.items() if spec.detect is None), None)
+
+
+def binary_attribute(specs: dict[str, DatasetSpec], name: str) -> str | None:
+    """The binary attribute the dataset (or format) ``name`` registered, if any."""
+    spec = specs.get(name)
+    return spec.binary_attribute if spec is not None else None
 
 
 def _existing_path(data: str, builtins: list[str]) -> Path:

@@ -111,9 +111,12 @@ class Session(QObject):
 
     # --- data ------------------------------------------------------------------------------
     def default_data(self) -> str:
+        from ..data import default_dataset
+
+        default = default_dataset(self.host.datasets) or ""
         if self.run is not None:
-            return self.run.config.data.get("data") or "toyfaces"
-        return "toyfaces"
+            return self.run.config.data.get("data") or default
+        return default
 
     def load_data(self, name: str | None = None, *, explicit: bool = False) -> None:
         """Load the test split of ``name`` (None: the run's dataset) at the run's image size."""

@@ -301,7 +301,7 @@ class TrainPanel(QWidget):
 
         if state.get("model") in self.session.host.models:
             self.model_combo.setCurrentText(state["model"])  # shows the model's defaults
-        self.data_combo.setCurrentText(str(state.get("data") or "toyfaces"))
+        self.data_combo.setCurrentText(str(state.get("data") or self.data_combo.itemText(0)))
         self.epochs.setValue(get("epochs", int, 20))
         self.batch.setValue(get("batch_size", int, 64))
         self.lr.setValue(get("lr", float, 2e-4))

@@ -1,6 +1,7 @@
 """Plugin: the built-in datasets (toyfaces, digits) and on-disk formats.
 
-Formats are registered in detection order; the generic image folder comes last.
+Datasets come first (toyfaces first: the default dataset); formats are registered in
+detection order, and the generic image folder is a fallback, tried last.
 """
 from genae_studio.data.digits import load_digits
 from genae_studio.data.disk import (
@@ -24,7 +25,7 @@ def register_datasets(register):
         name="toyfaces",
         description="20000 procedural 64x64 cartoon faces with known attributes (yaw, "
                     "sunglasses, smile, skin, hair, background); generated offline, cached",
-        load=load_toyfaces, channels=3, image_size=64))
+        load=load_toyfaces, channels=3, image_size=64, binary_attribute="sunglasses"))
     register(DatasetSpec(
         name="digits",
         description="scikit-learn's 1797 handwritten 8x8 digits, upscaled to 32x32, labels 0-9",
@@ -46,4 +47,4 @@ def register_datasets(register):
         name="folder",
         description="any folder of images (jpg, png, bmp, gif, webp, tiff), searched "
                     "recursively; subfolders become labels",
-        load=load_folder, detect=detect_folder, channels=3, image_size=64))
+        load=load_folder, detect=detect_folder, channels=3, image_size=64, fallback=True))
