@@ -1,10 +1,13 @@
 """Datasets: uint8 (C, H, W) images from built-in generators or on-disk formats.
 
-This layer uses numpy, Pillow, scipy and scikit-learn only (never torch or Qt)
-and never downloads anything.
+This layer uses numpy, Pillow, scipy and scikit-learn (never Qt) and never downloads
+anything. Importing it loads no torch: only ``Prefetcher``, which hands training its
+batches as tensors, imports torch, when its thread starts.
 """
 from .base import ArrayDataset, FileDataset, ImageDataset, cache_dir, preprocess, safe_name
+from .prefetch import Prefetcher
 from .resolve import binary_attribute, check_fits, default_dataset, resolve_dataset
 
-__all__ = ["ArrayDataset", "FileDataset", "ImageDataset", "binary_attribute", "cache_dir",
-           "check_fits", "default_dataset", "preprocess", "resolve_dataset", "safe_name"]
+__all__ = ["ArrayDataset", "FileDataset", "ImageDataset", "Prefetcher", "binary_attribute",
+           "cache_dir", "check_fits", "default_dataset", "preprocess", "resolve_dataset",
+           "safe_name"]
