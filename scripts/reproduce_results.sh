@@ -68,7 +68,7 @@ for seed in $TRAIN_SEEDS; do
   for m in $MODELS; do
     dir=$(run_dir digits "$seed" "$m")
     trained "$dir" || "$GS" train --model "$m" --data digits --epochs 20 --width 16 \
-      --seed "$seed" --out "$dir"
+      --seed "$seed" --out "$dir" --overwrite  # an unfinished run starts again
   done
 done
 stage "digits models trained"
@@ -77,7 +77,7 @@ for seed in $FACES_TRAIN_SEEDS; do
   for m in $MODELS; do
     dir=$(run_dir toyfaces "$seed" "$m")
     trained "$dir" || "$GS" train --model "$m" --data toyfaces --epochs 20 --batch-size 64 \
-      --width 16 --latent-dim 200 --seed "$seed" --out "$dir"
+      --width 16 --latent-dim 200 --seed "$seed" --out "$dir" --overwrite
   done
 done
 stage "toyfaces models trained"
