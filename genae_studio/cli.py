@@ -32,28 +32,27 @@ def _positive(text: str) -> int:
     return value
 
 
-def _rate(text: str) -> float:
+def _finite(text: str, *, minimum: float, allow_minimum: bool) -> float:
+    """A finite float above ``minimum`` (or equal to it, with ``allow_minimum``)."""
     import math
 
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    if not math.isfinite(value) or value < minimum or (value == minimum and not allow_minimum):
+        sign = ">=" if allow_minimum else ">"
+        raise argparse.ArgumentTypeError(f"must be a finite number {sign} {minimum:g}, "
+                                         f"got {text}")
     return value
+
+
+def _rate(text: str) -> float:
+    return _finite(text, minimum=0, allow_minimum=False)
 
 
 def _noise_std(text: str) -> float:
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
+    return _finite(text, minimum=0, allow_minimum=True)
 
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:

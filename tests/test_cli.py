@@ -120,3 +120,21 @@ def test_the_studio_without_a_display_says_so(monkeypatch, capsys):
     monkeypatch.setattr(sys, "platform", "linux")
     assert main([]) == 2
     assert "no display found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--lr", "nan"], "--lr: must be a finite number > 0, got nan"),
+    (["--lr", "0"], "--lr: must be a finite number > 0, got 0"),
+    (["--noise-std", "-1"], "--noise-std: must be a finite number >= 0, got -1"),
+    (["--noise-std", "x"], "--noise-std: not a number: 'x'"),
+])
+def test_bad_numbers_are_refused_while_parsing(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", *argv])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_a_zero_noise_std_is_allowed():
+    from genae_studio.cli import build_parser
+
+    assert build_parser().parse_args(["train", "--noise-std", "0"]).noise_std == 0.0
