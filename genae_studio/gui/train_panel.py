@@ -167,11 +167,12 @@ class TrainPanel(QWidget):
         self.batch = QSpinBox(minimum=2, maximum=4096, value=64)
         self.lr = QDoubleSpinBox(minimum=1e-6, maximum=1.0, decimals=6, singleStep=1e-4,
                                  value=2e-4)
-        self.latent = QSpinBox(minimum=1, maximum=4096, value=200)
-        self.noise = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5)
+        # Latent size, noise std and width show the model's registered defaults (_model_changed).
+        self.latent = QSpinBox(minimum=1, maximum=4096)
+        self.noise = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05)
         self.noise.setToolTip("Corruption std of denoising models (0.5: variance 0.25 as in "
                               "the paper)")
-        self.width_spin = QSpinBox(minimum=4, maximum=512, value=64)
+        self.width_spin = QSpinBox(minimum=4, maximum=512)
         self.width_spin.setToolTip("Filters in the first conv layer (DCGAN: 64)")
         self.size_combo = QComboBox()
         self.size_combo.addItems(["dataset", "32", "64"])
