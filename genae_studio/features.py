@@ -37,7 +37,7 @@ import torch
 from torch import nn
 
 from .data import ImageDataset, cache_dir, safe_name
-from .errors import DataError
+from .errors import Cancelled, DataError
 from .imaging import to_float_tensor
 from .runs import atomic_write
 
@@ -203,9 +203,13 @@ def _rotate(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, 
 
 def train_feature_net(dataset: ImageDataset, settings: FeatureSettings | None = None, *,
                       heldout: ImageDataset | None = None, device: str | torch.device = "cpu",
-                      on_progress: Callable[[int, int], None] | None = None
-                      ) -> FeatureExtractor:
-    """Train a FeatureNet on ``dataset`` (the training split); score it on ``heldout``."""
+                      on_progress: Callable[[int, int], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> FeatureExtractor:
+    """Train a FeatureNet on ``dataset`` (the training split); score it on ``heldout``.
+
+    ``on_progress(step, steps)`` follows each batch; ``should_stop()`` is asked before each
+    batch and, when true, ends the training with Cancelled (nothing is returned or cached).
+    """
     settings = settings or FeatureSettings()
     if len(dataset) < 2:
         raise DataError(f"{dataset.name}: too few images ({len(dataset)}) to train features")
@@ -219,6 +223,8 @@ def train_feature_net(dataset: ImageDataset, settings: FeatureSettings | None = 
     started = time.perf_counter()
     net.train()
     for step in range(settings.steps):
+        if should_stop is not None and should_stop():
+            raise Cancelled(f"feature network training stopped at step {step}")
         idx = np.sort(rng.choice(len(dataset), batch, replace=False))
         x = to_float_tensor(dataset.batch(idx), device)
         if mode == ROTATION:
@@ -312,8 +318,13 @@ def load_extractor(stem: Path, key: str, device="cpu") -> FeatureExtractor | Non
 
 def feature_extractor(dataset: ImageDataset, settings: FeatureSettings | None = None, *,
                       heldout: ImageDataset | None = None, device="cpu", retrain: bool = False,
-                      log: Callable[[str], None] | None = None) -> FeatureExtractor:
-    """The cached feature network for ``dataset`` (its training split), trained when needed."""
+                      log: Callable[[str], None] | None = None,
+                      on_progress: Callable[[int, int], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None) -> FeatureExtractor:
+    """The cached feature network for ``dataset`` (its training split), trained when needed.
+
+    ``on_progress`` and ``should_stop`` reach the training loop (see train_feature_net).
+    """
     settings = settings or FeatureSettings()
     stem, key = cache_paths(dataset, settings)
     extractor = None if retrain else load_extractor(stem, key, device)
@@ -323,7 +334,8 @@ def feature_extractor(dataset: ImageDataset, settings: FeatureSettings | None = 
     if log:
         log(f"training the feature network on {dataset.name} ({len(dataset)} images, "
             f"{settings.steps} steps); cached for later runs")
-    extractor = train_feature_net(dataset, settings, heldout=heldout, device=device)
+    extractor = train_feature_net(dataset, settings, heldout=heldout, device=device,
+                                  on_progress=on_progress, should_stop=should_stop)
     try:
         save_extractor(stem, key, extractor, settings)
     except OSError as exc:  # a read-only cache only costs time

@@ -72,3 +72,5 @@ def run_studio(args, host: PluginHost) -> int:
         return app.exec()
     finally:
         signal.signal(signal.SIGINT, previous)
+        # The window closed without waiting; a stopped training writes its checkpoint now.
+        window.jobs.wait(60_000)

@@ -118,6 +118,7 @@ class ChainView(QWidget):
         self.selected: int | None = None
         self.job = None
         self.chain_id = 0
+        self.chain_seed = 0  # the seed of the current chain's z0
         self.generator = None
         self._build()
         self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
@@ -131,6 +132,10 @@ class ChainView(QWidget):
             b = QPushButton(text)
             b.setToolTip(tip)
             b.clicked.connect(slot)
+            # A click leaves the keyboard focus where it was: a button that disables itself
+            # would otherwise hand it to the next editor (the seed box), which then eats the
+            # single-key shortcuts (S, R, C, arrows) and typed digits.
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
             return b
 
         self.step_button = button("Step", "One chain step: decode, (corrupt,) encode  [S]",
@@ -148,6 +153,7 @@ class ChainView(QWidget):
         self.compare_box = QCheckBox("Compare t=0 | t")
         self.compare_box.setToolTip("Show t = 0 beside the chosen t (the paper's Figure 4)  [C]")
         self.compare_box.toggled.connect(self.schedule)
+        self.compare_box.setFocusPolicy(Qt.FocusPolicy.TabFocus)
 
         self.n_spin = QSpinBox(minimum=1, maximum=1024, value=64, prefix="N = ")
         self.n_spin.setToolTip("Number of chains (samples in the grid); applies on Reset")
@@ -178,6 +184,7 @@ class ChainView(QWidget):
 
         self.grid = MosaicView()
         self.grid.setToolTip("Click a sample to follow its chain")
+        self.grid.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # clicking it leaves an editor
         self.grid.cellClicked.connect(lambda panel, i: self.select(i))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Step t of the stored chain  [Left/Right, Home/End]")
@@ -267,7 +274,8 @@ class ChainView(QWidget):
         self.chain_id += 1
         self.history.clear()
         self.selected = None
-        self.generator = torch.Generator(run.device).manual_seed(self.seed_spin.value())
+        self.chain_seed = self.seed_spin.value()
+        self.generator = torch.Generator(run.device).manual_seed(self.chain_seed)
         self._start(None, 0)
 
     def run_steps(self, k: int | None = None) -> None:

@@ -4,16 +4,20 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PyQt6.QtCore import QSettings, Qt, QTimer
+from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
+    QAbstractSpinBox,
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
@@ -21,7 +25,7 @@ from PyQt6.QtWidgets import (
 
 from ..errors import GenaeError
 from ..plugins import PluginHost
-from . import export
+from . import export, theme
 from .chain_view import ChainView
 from .gallery import InterpolationPanel
 from .latent_view import LatentView, fit_latent_job
@@ -32,6 +36,7 @@ from .train_panel import TrainPanel
 from .workers import Jobs
 
 OPEN_FOLDER, OPEN_FILE = "Open folder…", "Open file…"
+PLOT_FILTERS = "SVG (*.svg);;PNG (*.png)"
 
 
 class MainWindow(QMainWindow):
@@ -84,7 +89,7 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.RightDockWidgetArea)
         self.interp_dock = self._dock("Interpolation", self.interp_panel,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.train_dock = self._dock("Training", self.train_panel,
+        self.train_dock = self._dock("Training", _scrolling(self.train_panel),
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.splitDockWidget(self.latent_dock, self.metrics_dock, Qt.Orientation.Vertical)
@@ -107,7 +112,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label, 1)
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
-        self.resize(1480, 940)
+        self.resize(*default_size(self.screen()))
+        # The chain view, not an editor, holds the focus at first: single-key shortcuts work.
+        self.chain_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFocusProxy(self.chain_view)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -120,7 +128,7 @@ class MainWindow(QMainWindow):
         bar = self.addToolBar("Pickers")
         bar.setObjectName("pickers")
         bar.setMovable(False)
-        self.model_combo = QComboBox(minimumContentsLength=10)
+        self.model_combo = QComboBox(minimumContentsLength=10, placeholderText="(no run)")
         self.model_combo.setToolTip("Model: opens its bundled run (every loaded plugin's "
                                     "models are listed)")
         self._fill_models()
@@ -178,9 +186,16 @@ class MainWindow(QMainWindow):
         ex = menu.addMenu("Export")
         ex.addAction(self._action("Grid as PNG…", self.export_grid, "Ctrl+E"))
         ex.addAction(self._action("Chain strip as PNG…", self.export_strip))
-        ex.addAction(self._action("Latent plot as PNG…", self.export_latent))
         ex.addAction(self._action("Interpolation as PNG…", self.export_interp))
-        ex.addAction(self._action("Chain as animated GIF…", self.export_gif, "Ctrl+G"))
+        ex.addSeparator()
+        ex.addAction(self._action("Latent plot as SVG or PNG…", self.export_latent))
+        ex.addAction(self._action("Chain metrics plot as SVG or PNG…", self.export_metrics))
+        ex.addAction(self._action("Training losses plot as SVG or PNG…", self.export_losses))
+        ex.addSeparator()
+        ex.addAction(self._action("All chains as animated GIF…", self.export_gif, "Ctrl+G"))
+        self.gif_selected_action = self._action("Selected chain as animated GIF…",
+                                                lambda: self.export_gif(selected=True))
+        ex.addAction(self.gif_selected_action)
         ex.addAction(self._action("Chain arrays as .npz…", self.export_npz))
         menu.addSeparator()
         menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
@@ -188,20 +203,30 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Chain")
         for text, slot, key in (("Step", lambda: cv.run_steps(1), "S"),
                                 ("Run k steps", cv.run_steps, "R"),
-                                ("Stop", self._stop, "Esc"),
-                                ("Reset (new z0)", lambda: cv.reset(cv.seed_spin.value() + 1),
-                                 "Ctrl+R"),
+                                ("Stop (chain, metrics, interpolation)", self._stop, "Esc"),
+                                ("Reset (new z0, next seed)",
+                                 lambda: cv.reset(cv.seed_spin.value() + 1), "Ctrl+R"),
+                                ("Restart from the seed in the box",
+                                 lambda: cv.reset(cv.seed_spin.value()), "Ctrl+Shift+R"),
+                                ("Edit the seed", self._edit_seed, "Ctrl+L"),
                                 (None, None, None),
                                 ("Previous step", lambda: cv.step_t(-1), "Left"),
                                 ("Next step", lambda: cv.step_t(1), "Right"),
                                 ("First step", lambda: cv.set_t_index(0), "Home"),
                                 ("Last step", lambda: cv.set_t_index(-1), "End"),
                                 ("Compare t=0 | t", cv.compare_box.toggle, "C"),
-                                ("Clear selection", lambda: cv.select(None), "Backspace")):
+                                ("Clear selection", lambda: cv.select(None), "Backspace"),
+                                (None, None, None),
+                                ("Measure chain metrics", self._measure, "M")):
             if text is None:
                 menu.addSeparator()
             else:
                 menu.addAction(self._action(text, slot, key))
+
+        menu = self.menuBar().addMenu("&Training")
+        menu.addAction(self._action("Start training", self._start_training, "Ctrl+T"))
+        menu.addAction(self._action("Stop training (keeps the checkpoint)",
+                                    self.train_panel.stop, "Ctrl+Shift+T"))
 
         self.view_menu = self.menuBar().addMenu("&View")
         for dock in (self.latent_dock, self.interp_dock, self.train_dock, self.log_dock,
@@ -211,6 +236,7 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(self._action("Reset layout", self.reset_layout))
 
         menu = self.menuBar().addMenu("&Help")
+        menu.addAction(self._action("Keyboard shortcuts", self.show_shortcuts, "Ctrl+/"))
         menu.addAction(self._action("About genae-studio", self.about, "F1"))
 
     def _action(self, text: str, slot, shortcut=None) -> QAction:
@@ -228,10 +254,16 @@ class MainWindow(QMainWindow):
         s.run_changed.connect(self._run_changed)
         s.data_changed.connect(self._data_changed)
         s.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        s.data_failed.connect(self._data_failed)
         self.jobs.error.connect(self.report_error)
         self.chain_view.changed.connect(self._chains_changed)
+        self.chain_view.chain_finished.connect(lambda: self._settled("Chain"))
         self.interp_panel.created.connect(self._interpolated)
         self.train_panel.trained.connect(self._trained)
+        self.chain_view.selected_changed.connect(
+            lambda index: self.gif_selected_action.setEnabled(index is not None))
+        self.gif_selected_action.setEnabled(False)
+        theme.style_all(self)
         self._update_status()
 
     def _open_initial(self, checkpoint: Path | None, data: str | None) -> None:
@@ -257,9 +289,9 @@ class MainWindow(QMainWindow):
                                "No run: nothing to project.")
         self.chain_view.set_projection(None)
         if run is None:
+            self.model_combo.setCurrentIndex(-1)  # the box says what the status bar says
             return
-        if self.banner.kind == "info":
-            self.banner.hide()
+        self.banner.hide()  # a run opened: earlier errors and notices are settled
         self.model_combo.setCurrentText(run.name)
         self.train_panel.model_combo.setCurrentText(run.name)
         self.setWindowTitle(f"genae-studio — {run.name} ({run.path})")
@@ -267,15 +299,29 @@ class MainWindow(QMainWindow):
             self._remember_run(Path(run.path))
         self.log(f"opened {run.name} run {run.path} on {run.device}")
 
+    def _show_data_name(self, name: str) -> None:
+        self.data_combo.blockSignals(True)
+        if self.data_combo.findText(name) < 0:
+            self.data_combo.insertItem(self.data_combo.count() - 3, name)
+        self.data_combo.setCurrentText(name)
+        self.data_combo.blockSignals(False)
+
+    def _data_failed(self, name: str, shown: str) -> None:
+        """A data choice failed: the pickers go back to what is (or will be) loaded."""
+        if shown:
+            self._show_data_name(shown)
+            self.log(f"could not use data {name!r}; showing {shown} instead")
+        else:
+            self.data_combo.setCurrentIndex(-1)
+
     def _data_changed(self, data) -> None:
         run = self.session.run
         if data is None:
             return
-        self.data_combo.blockSignals(True)
-        if self.data_combo.findText(data.name) < 0:
-            self.data_combo.insertItem(self.data_combo.count() - 3, data.name)
-        self.data_combo.setCurrentText(data.name)
-        self.data_combo.blockSignals(False)
+        self._show_data_name(data.name)
+        if self.banner.kind == "error" and self.banner.source == "Load data" \
+                and data.name == self.session.data_name:
+            self.banner.hide()  # the user's next choice worked
         if run is None:
             return
         self.latent_view.clear("Encoding held-out data and fitting the PCA…")
@@ -308,17 +354,45 @@ class MainWindow(QMainWindow):
         self.session.data_name = None
         self.session.open_run(path)
 
+    def _settled(self, job_name: str) -> None:
+        """A job that failed before has worked since: its error banner goes."""
+        if self.banner.isVisible() and self.banner.kind == "error" and \
+                self.banner.source == job_name and not self.jobs.failed_last(job_name):
+            self.banner.hide()
+
     def _update_status(self) -> None:
         self.status_label.setText(self.session.status_text())
 
     def _stop(self) -> None:
+        """Esc: stop the chain, the metrics (feature-network training too) and interpolation.
+
+        Training is left alone: it has its own Stop (and the status bar's cancel button)."""
         self.chain_view.stop()
+        self.metrics_panel.cancel()
+        self.jobs.cancel("interpolate")
+
+    def _measure(self) -> None:
+        self.metrics_dock.show()
+        self.metrics_dock.raise_()
+        self.metrics_panel.measure()
+
+    def _start_training(self) -> None:
+        self.train_dock.show()
+        self.train_dock.raise_()
+        self.train_panel.start()
+
+    def _edit_seed(self) -> None:
+        self.chain_view.seed_spin.setFocus()
+        self.chain_view.seed_spin.selectAll()
 
     # --- pickers ---------------------------------------------------------------------------
     def _model_picked(self, name: str) -> None:
+        from ..api import bundled_run_dir
+
         run = self.session.run
-        if run is not None and run.name == name:
-            return
+        if run is not None and run.name == name and run.path is not None and \
+                Path(run.path).resolve() == bundled_run_dir(name).resolve():
+            return  # its bundled run is already open
         if name in self.session.bundled():
             self.settings.setValue("model", name)
             self.session.open_run(model=name)
@@ -388,7 +462,8 @@ class MainWindow(QMainWindow):
     def report_error(self, job_name: str, exc: Exception) -> None:
         """Show a worker's exception in the window: banner, status bar and log."""
         text = str(exc) if isinstance(exc, GenaeError) else f"{type(exc).__name__}: {exc}"
-        self.banner.show_message(f"<b>{job_name} failed:</b> {_escape(text)}")
+        self.banner.show_message(f"<b>{job_name} failed:</b> {_escape(text)}",
+                                 source=job_name)
         self.statusBar().showMessage(f"{job_name} failed: {text}", 10000)
         self.log(f"error in {job_name}: {text}\n{getattr(exc, 'traceback_text', '')}".rstrip())
 
@@ -402,11 +477,12 @@ class MainWindow(QMainWindow):
     # --- exports ---------------------------------------------------------------------------
     def _ask(self, title: str, name: str, filt: str) -> Path | None:
         folder = str(self.settings.value("export_dir", str(Path.home())))
-        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filt)
+        path, chosen = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filt)
         if not path:
             return None
-        self.settings.setValue("export_dir", str(Path(path).parent))
-        return Path(path)
+        path = with_suffix(Path(path), chosen or filt)
+        self.settings.setValue("export_dir", str(path.parent))
+        return path
 
     def _export(self, title: str, name: str, filt: str, write) -> None:
         path = self._ask(title, name, filt)
@@ -418,7 +494,7 @@ class MainWindow(QMainWindow):
             self.report_error("Export", exc)
             return
         self.statusBar().showMessage(f"Wrote {path}", 5000)
-        self.log(f"wrote {path}")
+        self.log(f"wrote {path} ({title[len('Export '):]})")
 
     def export_grid(self) -> None:
         mosaic = self.chain_view.grid.mosaic
@@ -437,8 +513,16 @@ class MainWindow(QMainWindow):
                      lambda p: export.save_mosaic(mosaic, p))
 
     def export_latent(self) -> None:
-        self._export("Export latent plot", "latent.png", "PNG (*.png)",
-                     lambda p: export.save_widget(self.latent_view.plot, p))
+        self._export("Export latent plot", "latent.svg", PLOT_FILTERS,
+                     lambda p: export.save_plot(self.latent_view.plot, p))
+
+    def export_metrics(self) -> None:
+        self._export("Export chain metrics plot", "chain-metrics.svg", PLOT_FILTERS,
+                     lambda p: export.save_plot(self.metrics_panel.plots, p))
+
+    def export_losses(self) -> None:
+        self._export("Export training losses plot", "losses.svg", PLOT_FILTERS,
+                     lambda p: export.save_plot(self.train_panel.plot, p))
 
     def export_interp(self) -> None:
         mosaic = self.interp_panel.view.mosaic
@@ -448,10 +532,17 @@ class MainWindow(QMainWindow):
         self._export("Export interpolation", "interpolation.png", "PNG (*.png)",
                      lambda p: export.save_mosaic(mosaic, p))
 
-    def export_gif(self) -> None:
+    def export_gif(self, selected: bool = False) -> None:
+        """All chains (one grid per frame), or only the selected chain."""
         cv = self.chain_view
-        self._export("Export chain as GIF", "chain.gif", "GIF (*.gif)",
-                     lambda p: export.save_chain_gif(cv.history, p, chain=cv.selected))
+        if selected and cv.selected is None:
+            self.report_error("Export", ValueError("click a sample first to select its chain"))
+            return
+        chain = cv.selected if selected else None
+        name = f"chain-{chain}.gif" if selected else "chains.gif"
+        what = f"only chain {chain}" if selected else f"all {cv.history.n} chains"
+        self._export(f"Export {what} as GIF", name, "GIF (*.gif)",
+                     lambda p: export.save_chain_gif(cv.history, p, chain=chain))
 
     def export_npz(self) -> None:
         self._export("Export chain arrays", "chain.npz", "NumPy (*.npz)",
@@ -495,9 +586,43 @@ class MainWindow(QMainWindow):
         box.open()  # not modal for the event loop: the window stays responsive
         return box
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        focus = self.focusWidget()
+        if focus is None or isinstance(focus, (QComboBox, QAbstractSpinBox, QLineEdit)):
+            self.chain_view.setFocus()
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(action, key) of every window-wide shortcut, as Help ▸ Keyboard shortcuts lists."""
+        rows = []
+        for menu_action in self.menuBar().actions():
+            for action in _walk(menu_action.menu()):
+                key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                if key:
+                    rows.append((action.text().replace("&", ""), key))
+        return rows
+
+    def show_shortcuts(self) -> QMessageBox:
+        box = QMessageBox(self)
+        box.setWindowTitle("Keyboard shortcuts")
+        box.setTextFormat(Qt.TextFormat.RichText)
+        table = "".join(f"<tr><td><b>{_escape(key)}</b></td><td>&nbsp;&nbsp;{_escape(text)}"
+                        "</td></tr>" for text, key in self.shortcut_rows())
+        box.setText("<p>These keys work anywhere in the window unless you are typing in a "
+                    f"box (click the chain grid to leave it).</p><table>{table}</table>")
+        box.open()
+        return box
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            theme.style_all(self)  # plots follow a light or dark palette
+        super().changeEvent(event)
+
     def closeEvent(self, event) -> None:
+        """Never blocks: every job is cancelled and the window goes at once. Training stops
+        after its batch and keeps its checkpoint; run_studio waits for it before exiting."""
         self.save_settings()
-        self.jobs.shutdown(10000)  # training stops after its batch and keeps the checkpoint
+        self.jobs.shutdown(0)
         super().closeEvent(event)
 
 
@@ -520,6 +645,41 @@ def about_text() -> str:
     return ("<h3>genae-studio</h3><p>Generative autoencoders sampled with Markov chains "
             "(Creswell et al. 2017): step through chains, watch latent trajectories, "
             f"interpolate and train.</p><table>{table}</table>")
+
+
+def default_size(screen) -> tuple[int, int]:
+    """1480 x 940, or less on a smaller screen (the window fits 1280 x 800 and 1366 x 768)."""
+    if screen is None:
+        return 1480, 940
+    free = screen.availableGeometry()
+    return min(1480, free.width()), min(940, free.height() - 30)  # 30: the title bar
+
+
+def with_suffix(path: Path, filters: str) -> Path:
+    """``path`` with the first suffix of the chosen filter ("PNG (*.png)") when it has none."""
+    import re
+
+    if path.suffix:
+        return path
+    match = re.search(r"\*(\.[\w.-]+)", filters)
+    return path.with_suffix(match.group(1)) if match else path
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area: a tall panel no longer sets the window's minimum height."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
+
+
+def _walk(menu) -> list[QAction]:
+    """The actions of a menu and its submenus."""
+    out = []
+    for action in menu.actions() if menu is not None else []:
+        out.extend(_walk(action.menu()) if action.menu() is not None else [action])
+    return out
 
 
 def _group(settings: QSettings, group: str) -> dict:

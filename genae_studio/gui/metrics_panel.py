@@ -1,20 +1,42 @@
-"""Chain metrics against t: latent MMD to P^(Z) and to P(Z), and the Frechet distance.
+"""Chain metrics against t: latent MMD² to P^(Z) and to P(Z), and the Frechet distance.
 
-The same measures as ``genae-studio eval`` (genae_studio.evaluate), on the chains in the chain
-view. A reference (codes and features of held-out images, and the dataset's feature network,
-trained once and cached) is built in a worker per run, dataset and batch-norm mode; each time a
-chain job ends, the stored steps are measured in another worker and the curves redrawn.
+The same measures as ``genae-studio eval`` (genae_studio.evaluate), on a batch of chains of
+the panel's own (default 500, in a worker), separate from the grid's N: at the grid's N = 64
+the statistics are mostly noise. The panel's chains start from the grid's seed and are
+measured at the grid's stored steps; each value gets a bootstrap 95% band over the chains
+(genae_studio.bootstrap).
+
+The reference (codes and features of held-out images, and the dataset's feature network,
+trained once and cached) is built in a worker per run, dataset and batch-norm mode. Training
+the feature network reports its progress and stops within a batch when cancelled (Esc, the
+status bar's button, or closing the window).
 """
 from __future__ import annotations
+
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
-from PyQt6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import theme
 
 REFERENCE_N = 500  # held-out images the chains are compared with
-MAX_POINTS = 40  # stored steps measured per update (evenly spaced, always the first and last)
+CHAINS_N = 500  # chains the panel measures (its own batch, not the grid's N)
+MAX_POINTS = 40  # stored steps measured per chain (evenly spaced, always the first and last)
 FEATURE_STEPS = 600  # as eval's default: the same cached feature network
+N_BOOT = 200  # bootstrap resamples per measured step
+PROGRESS_S = 0.1  # feature-training progress at most 10 times a second
 CURVES = (("mmd_data", (31, 119, 180)), ("mmd_prior", (150, 150, 150)),
           ("fd", (230, 110, 20)))  # MMD² to P^(Z), MMD² to P(Z), Frechet distance
 
@@ -27,25 +49,94 @@ def reference_job(job, run, lock, host, data, bn_mode: str, n: int | None = None
     from ..features import FeatureSettings, feature_extractor
 
     n, feature_steps = n or REFERENCE_N, feature_steps or FEATURE_STEPS
-    job.progress(0, 0, f"feature network for {data.name} (trained once, then cached)")
+    job.progress(0, 0, f"loading the training split of {data.name} for the feature network")
     train_set = resolve_dataset(data.name, host.datasets, split="train",
                                 image_size=run.model.image_size)
+    job.check()
+    sent = [0.0]
+
+    def progress(step: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - sent[0] >= PROGRESS_S or step == total:
+            sent[0] = now
+            job.progress(step, total, f"training the feature network for {data.name} "
+                                      f"(once, then cached): step {step}/{total}")
+
     extractor = feature_extractor(train_set, FeatureSettings(steps=feature_steps),
-                                  heldout=data.dataset, device=run.device)
+                                  heldout=data.dataset, device=run.device,
+                                  on_progress=progress, should_stop=lambda: job.aborted)
     job.check()
     job.progress(0, 0, f"encoding {min(n, len(data.dataset))} held-out images")
     with lock:
         return build_reference(run, data.dataset, n=n, extractor=extractor, bn_mode=bn_mode)
 
 
-def measure_job(job, reference, t: list[int], z: list[np.ndarray], x: list[np.ndarray]):
-    """Yield (t, row of evaluate.COLUMNS) for each given step (x uint8)."""
+@dataclass
+class ChainState:
+    """Where the panel's own chains stand: z_t of every chain and the random stream."""
+
+    z: np.ndarray  # float32 (n, K)
+    t: int
+    generator_state: object  # torch.Generator.get_state()
+
+
+@dataclass
+class Measured:
+    t: int
+    row: dict  # evaluate.COLUMNS -> value
+    bands: dict  # "mmd_data" | "mmd_prior" | "fd" -> (low, high)
+    n: int
+
+
+def measure_job(job, run, lock, reference, state: ChainState | None, n: int,
+                wanted: list[int], bn_mode: str, noise_std: float | None, seed: int,
+                n_boot: int = N_BOOT):
+    """Run the panel's ``n`` chains on to max(wanted), measuring each wanted step.
+
+    Yields a Measured for each wanted step and a ChainState after every step (so a later job
+    continues where this one stopped). Starts from z0 ~ P(Z) drawn with ``seed`` when
+    ``state`` is None.
+    """
+    import torch
+
+    from ..bootstrap import step_bands
+    from ..chain import markov_chain
     from ..evaluate import step_metrics
 
-    for k, (tk, zk, xk) in enumerate(zip(t, z, x, strict=True)):
+    wanted_set = set(wanted)
+    generator = torch.Generator(run.device)
+    if state is None:
+        generator.manual_seed(seed)
+        z0, t0 = None, 0
+    else:
+        generator.set_state(state.generator_state)
+        z0, t0 = torch.from_numpy(state.z).to(run.device), state.t
+    target = max(wanted)
+
+    def measured(t, step) -> Measured:
+        z = step.z.float().cpu().numpy()
+        x = step.x.float().cpu().numpy()
+        row = step_metrics(reference, z, x)
+        feats = reference.extractor.features(x)
+        return Measured(t, row, step_bands(reference, z, feats, n_boot=n_boot, seed=t), len(z))
+
+    job.progress(0, max(1, target - t0), f"{n} chains for the metrics")
+    with lock:
+        chain = markov_chain(run.model, z0, n=n, steps=target - t0, bn_mode=bn_mode,
+                             noise_std=noise_std, generator=generator)
+        first = next(chain)
+    if state is None and 0 in wanted_set:
+        yield measured(0, first)
+    for k in range(target - t0):
         job.check()
-        job.progress(k, len(t), f"measuring step {tk}")
-        yield tk, step_metrics(reference, zk, xk)
+        with lock:
+            step = next(chain)
+        t = t0 + step.t
+        job.progress(k + 1, target - t0, f"metrics: {n} chains, step {t} of {target}")
+        if t in wanted_set:
+            job.check()
+            yield measured(t, step)
+        yield ChainState(step.z.float().cpu().numpy(), t, generator.get_state())
 
 
 def pick_steps(count: int, limit: int = MAX_POINTS) -> np.ndarray:
@@ -56,14 +147,18 @@ def pick_steps(count: int, limit: int = MAX_POINTS) -> np.ndarray:
 
 
 class MetricsPanel(QWidget):
-    """Latent MMD² and Frechet distance of the chain view's stored steps, against t."""
+    """Latent MMD² and Frechet distance against t, with bootstrap 95% bands."""
 
     def __init__(self, session, chain_view, parent=None):
         super().__init__(parent)
         self.session, self.chain_view = session, chain_view
         self.reference = None
         self.reference_key = None
-        self.values: dict[int, dict] = {}  # t -> row, for the current chain
+        self.values: dict[int, dict] = {}  # t -> row, for the current chains
+        self.bands: dict[int, dict] = {}  # t -> {column: (low, high)}
+        self.chains: ChainState | None = None  # the panel's own chains
+        self.chains_key = None
+        self.measured_n = 0
         self.generation = 0  # bumped when the curves are cleared: late results are dropped
         self.chain_id = None
         self.job = None
@@ -74,36 +169,49 @@ class MetricsPanel(QWidget):
         chain_view.bn_combo.currentTextChanged.connect(lambda _mode: self.invalidate())
         chain_view.chain_finished.connect(self._chain_finished)
         chain_view.changed.connect(self._move_cursor)
+        session.jobs.changed.connect(self._jobs_changed)
 
     def _build(self) -> None:
-        self.live_box = QCheckBox("Measure after each run", checked=True)
-        self.live_box.setToolTip("Measure the stored steps whenever the chain stops")
-        self.measure_button = QPushButton("Measure now")
-        self.measure_button.clicked.connect(self.measure)
+        self.live_box = QCheckBox("after each run", checked=True)
+        self.live_box.setToolTip("Measure whenever the grid's chain stops")
+        self.n_spin = QSpinBox(minimum=10, maximum=5000, value=CHAINS_N, singleStep=100,
+                               suffix=" chains")
+        self.n_spin.setToolTip("Chains measured by this panel, in a batch of their own "
+                               "(separate from the grid's N): more chains, narrower bands")
+        self.measure_button = QPushButton("Measure")
+        self.measure_button.setToolTip("Measure the chains now at the grid's stored steps [M]; "
+                                       "while measuring: cancel [Esc]")
+        self.measure_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+        self.measure_button.clicked.connect(self._measure_clicked)
         top = QHBoxLayout()
+        top.addWidget(self.n_spin)
         top.addWidget(self.live_box)
         top.addStretch(1)
         top.addWidget(self.measure_button)
-        self.info = QLabel(wordWrap=True)
-        self.info.setStyleSheet("color: #555")
+        self.info = theme.dim(QLabel(wordWrap=True))
         self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
-        self.plots.setMinimumHeight(230)
+        self.plots.setToolTip("Bands: bootstrap 95% intervals over the measured chains")
         self.mmd_plot = self.plots.addPlot(row=0, col=0)
         self.fd_plot = self.plots.addPlot(row=1, col=0)
         self.fd_plot.setXLink(self.mmd_plot)
-        self.curves = {}
+        self.curves, self.band_items = {}, {}
         titles = ((self.mmd_plot, "latent MMD²: <span style='color:#1f77b4'>to P^(Z), "
-                   "encoded data</span>, <span style='color:#969696'>to P(Z), prior</span>"),
+                   "data</span>, <span style='color:#969696'>to P(Z), prior</span>"),
                   (self.fd_plot, "<span style='color:#e66e14'>Frechet distance</span> to "
                    "held-out images"))
         for plot, title in titles:
             plot.setTitle(title, size="9pt")
             plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.getAxis("left").setWidth(48)
+            plot.getAxis("left").setWidth(52)
+            plot.setMinimumHeight(110)
         self.fd_plot.setLabel("bottom", "chain step t")
         for key, colour in CURVES:
             plot = self.fd_plot if key == "fd" else self.mmd_plot
+            low, high = pg.PlotDataItem([], [], pen=None), pg.PlotDataItem([], [], pen=None)
+            band = pg.FillBetweenItem(low, high, brush=pg.mkBrush(*colour, 60))
+            for item in (low, high, band):
+                plot.addItem(item)
+            self.band_items[key] = (low, high, band)
             self.curves[key] = plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
                                          symbolSize=5, symbolBrush=colour, symbolPen=None)
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen((200, 40, 40), style=
@@ -111,15 +219,15 @@ class MetricsPanel(QWidget):
                         for _ in range(2)]
         self.mmd_plot.addItem(self.cursors[0])
         self.fd_plot.addItem(self.cursors[1])
+        theme.style_view(self.plots)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.info)
         lay.addWidget(self.plots, 1)
-        self.setMinimumHeight(260)
-        self._say("Measures each time a chain run stops, against held-out data (as "
-                  "genae-studio eval does). The first time per dataset it trains a small "
-                  "feature network (cached).")
+        self._say(f"Measures {CHAINS_N} chains of its own whenever the grid's chain stops, "
+                  "against held-out data (as genae-studio eval does). The first time per "
+                  "dataset it trains a small feature network (cached; Esc cancels).")
 
     def _say(self, text: str) -> None:
         self.info.setText(text)
@@ -127,22 +235,38 @@ class MetricsPanel(QWidget):
     # --- state ---------------------------------------------------------------------------------
     def invalidate(self) -> None:
         """The run, data or batch-norm mode changed: the reference and curves are stale."""
-        self.session.jobs.cancel("metrics")
-        self.session.jobs.cancel("metrics-ref")
+        self.cancel()
         self.reference = self.reference_key = self.building = None
         self.clear()
 
+    def cancel(self) -> None:
+        self.session.jobs.cancel("metrics")
+        self.session.jobs.cancel("metrics-ref")
+
+    @property
+    def busy(self) -> bool:
+        jobs = self.session.jobs
+        return jobs.running("metrics") or jobs.running("metrics-ref")
+
     def clear(self) -> None:
         self.generation += 1
-        self.values = {}
-        for curve in self.curves.values():
-            curve.setData([], [])
+        self.values, self.bands = {}, {}
+        self.chains = self.chains_key = None
+        self._redraw()
 
     def _key(self):
         s = self.session
         if s.run is None or s.data is None:
             return None
         return (id(s.run), s.data.name, self.chain_view.bn_combo.currentText())
+
+    def _jobs_changed(self) -> None:
+        self.measure_button.setText("Cancel" if self.busy else "Measure")
+        jobs = self.session.jobs
+        job = jobs.job("metrics-ref")
+        p = jobs.last_progress.get(job) if job is not None else None
+        if p is not None and p.text:
+            self._say(p.text[0].upper() + p.text[1:] + " … (Esc cancels)")
 
     # --- measuring -----------------------------------------------------------------------------
     def _chain_finished(self) -> None:
@@ -154,8 +278,14 @@ class MetricsPanel(QWidget):
         if self.live_box.isChecked() and self.isVisible() and len(cv.history) > 1:
             self.measure()
 
+    def _measure_clicked(self) -> None:
+        if self.busy:
+            self.cancel()
+        else:
+            self.measure()
+
     def measure(self) -> None:
-        """Measure the stored steps (building the reference first if needed)."""
+        """Measure the panel's chains at the grid's stored steps (reference first if needed)."""
         s, cv = self.session, self.chain_view
         key = self._key()
         if key is None or not len(cv.history):
@@ -175,25 +305,37 @@ class MetricsPanel(QWidget):
         if cv.chain_id != self.chain_id:
             self.clear()
             self.chain_id = cv.chain_id
+        run = s.run
+        noise = cv.noise_spin.value() if run.denoising else None
+        n, seed = self.n_spin.value(), cv.chain_seed
+        chains_key = (key, n, seed, noise)
+        if chains_key != self.chains_key:
+            self.clear()
+            self.chains_key = chains_key
         h = cv.history
-        todo = [i for i in pick_steps(len(h)) if h.t[i] not in self.values]
-        if not todo:
+        wanted = [h.t[i] for i in pick_steps(len(h))]
+        missing = [t for t in wanted if t not in self.values]
+        if not missing:
             self._redraw()
             return
-        self._say(f"Measuring {len(todo)} steps of {h.n} chains against "
+        state = self.chains
+        if state is not None and state.t >= min(missing):
+            state = None  # an earlier step is wanted: run the chains again from z0
+        self._say(f"Measuring {len(missing)} steps of {n} chains against "
                   f"{len(self.reference.codes)} held-out images…")
         generation = self.generation
         self.job = s.jobs.start(
-            "Chain metrics", measure_job, self.reference, [h.t[i] for i in todo],
-            [h.z[i] for i in todo], [h.x[i] for i in todo], key="metrics",
+            "Chain metrics", measure_job, run, s.lock, self.reference, state, n, missing,
+            cv.bn_combo.currentText(), noise, seed, key="metrics",
             on_yield=lambda item, g=generation: self._measured(item, g),
             on_finish=self._finished)
 
     def _reference_done(self, key) -> None:
         if self.building == key:
             self.building = None
-        if self.reference is None and key == self._key():  # failed, not made stale
-            self._say("No reference: see the log for why.")
+        if self.reference is None and key == self._key():  # failed or cancelled
+            self._say("No reference: the feature network was cancelled or failed (see the "
+                      "log). Measure tries again.")
 
     def _reference_ready(self, reference, key) -> None:
         if key != self._key():
@@ -204,23 +346,31 @@ class MetricsPanel(QWidget):
     def _measured(self, item, generation) -> None:
         if generation != self.generation:
             return
-        t, row = item
-        self.values[t] = row
+        if isinstance(item, ChainState):
+            self.chains = item
+            return
+        self.values[item.t] = item.row
+        self.bands[item.t] = item.bands
+        self.measured_n = item.n
         self._redraw()
 
     def _finished(self) -> None:
         self.job = None
         if self.values:
-            n = self.chain_view.history.n
             ref = len(self.reference.codes) if self.reference is not None else 0
-            self._say(f"{n} chains vs {ref} held-out images (unbiased MMD², FD in the "
-                      f"dataset's feature net){'; noisy: raise N' if n < 200 else ''}")
+            self._say(f"{self.measured_n} chains (seed {self.chain_view.chain_seed}) vs {ref} "
+                      "held-out images: unbiased MMD², FD in the dataset's feature net; bands: "
+                      "bootstrap 95% over the chains")
 
     def _redraw(self) -> None:
         ts = sorted(self.values)
         for key, curve in self.curves.items():
-            pts = [(t, self.values[t][key]) for t in ts if self.values[t].get(key) is not None]
-            curve.setData([p[0] for p in pts], [p[1] for p in pts])
+            pts = [t for t in ts if self.values[t].get(key) is not None]
+            curve.setData(pts, [self.values[t][key] for t in pts])
+            low, high, _band = self.band_items[key]
+            with_band = [t for t in pts if key in self.bands.get(t, {})]
+            low.setData(with_band, [self.bands[t][key][0] for t in with_band])
+            high.setData(with_band, [self.bands[t][key][1] for t in with_band])
         self._move_cursor()
 
     def _move_cursor(self) -> None:
@@ -231,3 +381,10 @@ class MetricsPanel(QWidget):
         """(t, values) currently drawn for one of "mmd_data", "mmd_prior", "fd"."""
         x, y = self.curves[key].getData()
         return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
+
+    def band(self, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(t, low, high) of the drawn band of one curve."""
+        low, high, _ = self.band_items[key]
+        t, lo = low.getData()
+        _, hi = high.getData()
+        return tuple(np.asarray(a if a is not None else []) for a in (t, lo, hi))

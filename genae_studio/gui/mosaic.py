@@ -64,6 +64,7 @@ class MosaicView(pg.GraphicsLayoutWidget):
     """Shows panels of images; emits ``cellClicked(panel, index)`` and draws a selection box."""
 
     cellClicked = pyqtSignal(int, int)
+    follows_palette = False  # images on white, like a figure in a paper, in any theme
 
     def __init__(self, parent=None, *, titles: bool = True, cell_labels: bool = False):
         super().__init__(parent)

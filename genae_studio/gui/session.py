@@ -65,6 +65,7 @@ class Session(QObject):
     data_changed = pyqtSignal(object)  # LoadedData or None
     status_changed = pyqtSignal()
     message = pyqtSignal(str)
+    data_failed = pyqtSignal(str, str)  # the name that failed, what is shown instead ("": none)
 
     def __init__(self, host: PluginHost, jobs: Jobs, parent=None):
         super().__init__(parent)
@@ -73,6 +74,7 @@ class Session(QObject):
         self.run = None
         self.data: LoadedData | None = None
         self.data_name: str | None = None  # the user's choice; None: the run's own data
+        self.working_choice: str | None = None  # the data_name that loaded last
         self.device = "auto"
         self.lock = threading.RLock()
         self.note = ""  # why there is no run, shown in the chain view
@@ -108,6 +110,8 @@ class Session(QObject):
         if self.run is None:
             self.note = str(exc)
             self.run_changed.emit(None)
+            if self.data is None:  # the gallery still shows data
+                self.load_data(self.data_name)
 
     # --- data ------------------------------------------------------------------------------
     def default_data(self) -> str:
@@ -126,12 +130,30 @@ class Session(QObject):
         model = self.run.model if self.run is not None else None
         size = model.image_size if model is not None else None
         channels = model.channels if model is not None else None
+        choice = self.data_name
         self.jobs.start("Load data", load_data_job, self.host, name, size, channels, key="data",
-                        on_return=self._data_loaded)
+                        on_return=lambda data: self._data_loaded(data, choice),
+                        on_error=lambda _exc: self._data_failed(name, choice))
 
-    def _data_loaded(self, data: LoadedData) -> None:
+    def _data_loaded(self, data: LoadedData, choice: str | None = None) -> None:
         self.data = data
+        self.working_choice = choice
         self.data_changed.emit(data)
+        self.status_changed.emit()
+
+    def _data_failed(self, name: str, choice: str | None) -> None:
+        """Back to the last working state: the data still loaded, else the run's own data."""
+        if self.data_name != choice:
+            return  # the user chose again meanwhile
+        if self.data is not None:
+            self.data_name = self.working_choice
+            self.data_failed.emit(name, self.data.name)
+        elif choice is not None:  # the choice failed with a new run: fall back to its data
+            self.data_name = None
+            self.data_failed.emit(name, self.default_data())
+            self.load_data(None)
+        else:
+            self.data_failed.emit(name, "")
         self.status_changed.emit()
 
     # --- status ----------------------------------------------------------------------------

@@ -29,10 +29,11 @@ class ErrorBanner(QFrame):
         lay.addWidget(details)
         lay.addWidget(close)
         self.kind = ""
+        self.source = ""  # the job whose failure is shown
         self.hide()
 
-    def show_message(self, text: str, kind: str = "error") -> None:
-        self.kind = kind
+    def show_message(self, text: str, kind: str = "error", source: str = "") -> None:
+        self.kind, self.source = kind, source
         self.setStyleSheet(f"ErrorBanner {{ {self.STYLES[kind]} border-radius: 4px; }}")
         self.label.setText(text)
         self.show()

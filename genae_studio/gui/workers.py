@@ -78,6 +78,12 @@ class Worker(QRunnable):
         self._call = (func, args, kwargs)
 
     def run(self) -> None:
+        try:
+            self._run()
+        except RuntimeError:  # the window, and with it the job's signals, went away meanwhile
+            pass
+
+    def _run(self) -> None:
         sig = self.job.signals
         func, args, kwargs = self._call
         sig.started.emit()
@@ -126,6 +132,7 @@ class Jobs(QObject):
         self._keys: dict[str, Job] = {}
         self.last_progress: dict[Job, Progress] = {}
         self.started_at: dict[Job, float] = {}
+        self.failed: dict[str, bool] = {}  # job name -> whether its last run failed
         self.closed = False
 
     def start(self, name: str, func: Callable, *args, key: str | None = None,
@@ -141,6 +148,7 @@ class Jobs(QObject):
             sig.yielded.connect(self._unless_closed(on_yield))
         if on_return:
             sig.returned.connect(self._unless_closed(on_return))
+        sig.returned.connect(lambda _value: self.failed.__setitem__(name, False))
         sig.errored.connect(lambda exc: self._failed(job, exc, on_error))
         sig.progress.connect(lambda p: self._progress(job, p))
         sig.finished.connect(lambda: self._finished(job, key, on_finish))
@@ -155,6 +163,14 @@ class Jobs(QObject):
 
     def active(self) -> list[Job]:
         return list(self._workers)
+
+    def job(self, key: str) -> Job | None:
+        """The running job started with ``key``, if any."""
+        return self._keys.get(key)
+
+    def failed_last(self, name: str) -> bool:
+        """Whether the last finished job called ``name`` failed."""
+        return self.failed.get(name, False)
 
     def is_current(self, job: Job, key: str) -> bool:
         return self._keys.get(key) is job
@@ -190,6 +206,7 @@ class Jobs(QObject):
     def _failed(self, job: Job, exc: Exception, on_error) -> None:
         if self.closed:
             return
+        self.failed[job.name] = True
         if on_error is not None:
             on_error(exc)
         self.error.emit(job.name, exc)

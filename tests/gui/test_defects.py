@@ -1,0 +1,219 @@
+"""Defects found by driving the studio as a user would (issue 11, section 4)."""
+import shutil
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit
+
+from .gui_helpers import wait_idle
+
+
+def _loaded(window) -> bool:
+    s = window.session
+    return (s.data is not None and window.latent_view.cloud is not None
+            and window.interp_panel.gallery.count() > 0 and not window.jobs.active())
+
+
+def test_a_failed_data_choice_returns_to_the_working_state(qtbot, window, bundled, tmp_path):
+    """Data → toyfaces on a 1-channel digits model fails; the box and later runs keep digits."""
+    combo = window.data_combo
+    wait_idle(qtbot, window)
+    combo.setCurrentText("toyfaces")  # what the user's pick shows before it loads
+    window._data_picked("toyfaces")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+    wait_idle(qtbot, window)
+    assert "expects 1" in window.banner.label.text()
+    assert combo.currentText() == "digits"  # the picker shows what is loaded
+    assert window.session.data.name == "digits"
+    assert "Data: digits" in window.status_label.text()
+    # A run opened afterwards loads its data, not the failed choice.
+    copy = tmp_path / "copied-run"
+    shutil.copytree(bundled, copy)
+    window.open_path(copy)
+    qtbot.waitUntil(lambda: window.session.run.path == copy and _loaded(window), timeout=60_000)
+    assert window.session.data.name == "digits" and combo.currentText() == "digits"
+    assert window.chain_view.history.n > 0
+    assert not window.banner.isVisible()  # a run opened: the old error is settled
+
+
+def test_dropping_a_folder_that_is_no_run_or_dataset_keeps_the_data(qtbot, window, tmp_path):
+    wait_idle(qtbot, window)
+    junk = tmp_path / "not-a-run"
+    junk.mkdir()
+    (junk / "notes.txt").write_text("nothing to see")
+    window.open_path(junk)
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
+    wait_idle(qtbot, window)
+    assert window.data_combo.currentText() == "digits"
+    assert window.session.data_name in (None, "digits")
+    window.chain_view.reset(5)  # the studio goes on working
+    qtbot.waitUntil(lambda: window.chain_view.seed_spin.value() == 5
+                    and len(window.chain_view.history) == 1, timeout=30_000)
+
+
+def test_a_nonexistent_data_option_falls_back_to_the_runs_data(qtbot, host, bundled, settings):
+    """``genae-studio --data /nonexistent``: an error, then the run's own data."""
+    from genae_studio.gui.app import create_window
+
+    window = create_window(host, settings=settings, device="cpu", data="/nonexistent")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: window.session.run is not None and _loaded(window), timeout=60_000)
+    assert window.session.data.name == "digits"
+    assert window.data_combo.currentText() == "digits"
+    assert window.banner.isVisible() and "nonexistent" in window.banner.label.text()
+    window.close()
+
+
+def _is_editor(widget) -> bool:
+    return isinstance(widget, (QAbstractSpinBox, QLineEdit, QComboBox))
+
+
+def test_shortcuts_work_after_clicking_the_chain_buttons(qtbot, window):
+    cv = window.chain_view
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    assert not _is_editor(QApplication.focusWidget())  # nothing the user did not click
+    cv.k_spin.setValue(3)
+    qtbot.mouseClick(cv.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cv.history.last_t == 3 and not cv.running, timeout=60_000)
+    wait_idle(qtbot, window)
+    focus = QApplication.focusWidget() or window
+    assert not _is_editor(focus), focus
+    seed = cv.seed_spin.value()
+    qtbot.keyClicks(focus, "7")
+    assert cv.seed_spin.value() == seed  # typing does not change the seed
+    qtbot.keyClick(focus, Qt.Key.Key_Left)
+    cv.redraw()
+    assert cv.t == 2
+    qtbot.keyClick(focus, Qt.Key.Key_C)
+    assert cv.compare_box.isChecked()
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_S)
+    qtbot.waitUntil(lambda: cv.history.last_t == 4, timeout=30_000)
+    wait_idle(qtbot, window)
+    qtbot.mouseClick(cv.step_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: cv.history.last_t == 5, timeout=30_000)
+    wait_idle(qtbot, window)
+    assert not _is_editor(QApplication.focusWidget())
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_R)  # runs k = 3 more
+    qtbot.waitUntil(lambda: cv.history.last_t == 8, timeout=30_000)
+    wait_idle(qtbot, window)
+
+
+def test_the_window_fits_small_screens(qtbot, window):
+    """1280 x 800 and 1366 x 768, less a task bar and the title bar."""
+    for width, height in ((1280, 800 - 60), (1366, 768 - 70)):
+        window.resize(width, height)
+        QApplication.processEvents()
+        assert window.width() <= width and window.height() <= height, (window.size(), width)
+    assert window.minimumSizeHint().height() <= 698
+
+
+def test_the_model_picker_returns_to_the_bundled_run(qtbot, window, bundled, tmp_path):
+    copy = tmp_path / "another-vae-run"
+    shutil.copytree(bundled, copy)
+    window.open_path(copy)
+    qtbot.waitUntil(lambda: window.session.run.path == copy and _loaded(window), timeout=60_000)
+    window._model_picked("vae")  # the same model name, but its bundled run
+    qtbot.waitUntil(lambda: window.session.run.path == bundled and _loaded(window),
+                    timeout=60_000)
+
+
+def test_model_box_agrees_with_the_status_bar_without_a_run(qtbot, host, settings,
+                                                            monkeypatch, tmp_path):
+    from genae_studio.gui.app import create_window
+
+    monkeypatch.setenv("GENAE_STUDIO_RESOURCES", str(tmp_path / "empty"))
+    window = create_window(host, settings=settings, device="cpu")
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitUntil(lambda: "no bundled run" in window.chain_view.placeholder.text(),
+                    timeout=10_000)
+    assert "Model: none" in window.status_label.text()
+    assert window.model_combo.currentIndex() == -1 and window.model_combo.currentText() == ""
+    window.close()
+
+
+def test_export_adds_the_filters_suffix(qtbot, window, tmp_path, monkeypatch):
+    from PIL import Image
+    from PyQt6.QtWidgets import QFileDialog
+
+    from genae_studio.gui import main_window
+
+    wait_idle(qtbot, window)
+    answers = iter([(str(tmp_path / "grid"), "PNG (*.png)"),
+                    (str(tmp_path / "latent"), "SVG (*.svg)"),
+                    (str(tmp_path / "latent-raster"), "PNG (*.png)")])
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda *args, **kwargs: next(answers)))
+    window.export_grid()
+    window.export_latent()
+    window.export_latent()
+    assert not window.banner.isVisible(), window.banner.label.text()
+    assert Image.open(tmp_path / "grid.png").size[0] > 10
+    assert "<svg" in (tmp_path / "latent.svg").read_text()
+    assert Image.open(tmp_path / "latent-raster.png").size[0] > 100
+    assert main_window.with_suffix(tmp_path / "x.gif", "PNG (*.png)").name == "x.gif"
+
+
+def test_npz_export_uses_the_cli_layout(qtbot, window, tmp_path, monkeypatch):
+    cv = window.chain_view
+    cv.run_steps(2)
+    qtbot.waitUntil(lambda: cv.history.last_t == 2, timeout=30_000)
+    wait_idle(qtbot, window)
+    monkeypatch.setattr(window, "_ask", lambda title, name, filt: tmp_path / "chain.npz")
+    window.export_npz()
+    data = np.load(tmp_path / "chain.npz")
+    assert sorted(data.files) == ["steps", "x", "z"]  # as `genae-studio sample --npz`
+    assert list(data["steps"]) == [0, 1, 2]
+    assert data["x"].dtype == np.float32 and 0 <= data["x"].min() and data["x"].max() <= 1
+    assert data["x"].shape == (3, 64, 1, 32, 32) and data["z"].dtype == np.float32
+    np.testing.assert_allclose(data["x"][2], cv.history.x[2] / 255, atol=1e-6)
+
+
+def test_gif_export_says_which_chains_it_holds(qtbot, window, tmp_path, monkeypatch):
+    from PIL import Image
+
+    cv = window.chain_view
+    cv.run_steps(2)
+    qtbot.waitUntil(lambda: cv.history.last_t == 2, timeout=30_000)
+    wait_idle(qtbot, window)
+    asked = []
+
+    def ask(title, name, filt):
+        asked.append(title)
+        return tmp_path / name
+
+    monkeypatch.setattr(window, "_ask", ask)
+    cv.select(4)
+    window.export_gif()  # all chains, even with one selected
+    window.export_gif(selected=True)
+    assert "all 64 chains" in asked[0] and "only chain 4" in asked[1]
+    with Image.open(tmp_path / "chains.gif") as every, Image.open(tmp_path / "chain-4.gif") as one:
+        assert every.n_frames == one.n_frames == 3
+        assert every.size[0] > 4 * one.size[0]
+    cv.select(None)
+    window.export_gif(selected=True)  # nothing selected: said, not guessed
+    assert window.banner.isVisible() and "select" in window.banner.label.text()
+
+
+def test_the_error_banner_goes_once_the_failing_job_works(qtbot, window, monkeypatch):
+    from genae_studio.gui import chain_view as chain_module
+
+    cv = window.chain_view
+    original = chain_module.chain_job
+
+    def broken(job, *args, **kwargs):
+        yield from ()
+        raise RuntimeError("simulated")
+
+    monkeypatch.setattr(chain_module, "chain_job", broken)
+    cv.run_steps(1)
+    qtbot.waitUntil(window.banner.isVisible, timeout=10_000)
+    wait_idle(qtbot, window)
+    monkeypatch.setattr(chain_module, "chain_job", original)
+    cv.run_steps(1)
+    qtbot.waitUntil(lambda: cv.history.last_t == 1, timeout=30_000)
+    wait_idle(qtbot, window)
+    assert not window.banner.isVisible()
+
