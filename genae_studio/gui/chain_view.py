@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ..options import BN_MODES
+from . import theme
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session
 
@@ -143,12 +144,15 @@ class ChainView(QWidget):
         self.run_button = button("Run", "Run k chain steps  [R]", lambda: self.run_steps())
         self.k_spin = QSpinBox(minimum=1, maximum=10000, value=10, suffix=" steps")
         self.k_spin.setToolTip("How many steps Run takes")
-        self.stop_button = button("Stop", "Stop the running chain  [Esc]", self.stop)
+        self.stop_button = button("Stop", "Stop the running chain (Esc also stops the "
+                                          "metrics and interpolation)  [Esc]", self.stop)
         self.reset_button = button("Reset", "New z0 ~ P(Z) with the next seed  [Ctrl+R]",
                                    lambda: self.reset(self.seed_spin.value() + 1))
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, prefix="seed ")
-        self.seed_spin.setToolTip("Random seed of z0 and of the chain's noise")
-        self.seed_button = button("Seed", "Restart from z0 drawn with this seed (reproducible)",
+        self.seed_spin.setToolTip("Random seed of z0 and of the chain's noise  "
+                                  "[Ctrl+L edits it]")
+        self.seed_button = button("Seed", "Restart from z0 drawn with this seed "
+                                          "(reproducible)  [Ctrl+Shift+R]",
                                   lambda: self.reset(self.seed_spin.value()))
         self.compare_box = QCheckBox("Compare t=0 | t")
         self.compare_box.setToolTip("Show t = 0 beside the chosen t (the paper's Figure 4)  [C]")
@@ -178,8 +182,7 @@ class ChainView(QWidget):
                   self.noise_spin):
             row2.addWidget(w)
         row2.addStretch(1)
-        self.info = QLabel()
-        self.info.setStyleSheet("color: #555")
+        self.info = theme.dim(QLabel())
         row2.addWidget(self.info)
 
         self.grid = MosaicView()
@@ -210,7 +213,7 @@ class ChainView(QWidget):
         lay.addLayout(slider_row)
         lay.addWidget(self.strip)
         self.placeholder = QLabel(wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
-        self.placeholder.setStyleSheet("color: #444; font-size: 14px; padding: 40px")
+        self.placeholder.setStyleSheet("font-size: 14px; padding: 40px")
         self.stack = QStackedWidget()
         self.stack.addWidget(self.placeholder)
         self.stack.addWidget(content)

@@ -8,6 +8,7 @@ from PyQt6.QtCore import QByteArray, QMimeData, QSize, Qt, pyqtSignal
 from PyQt6.QtGui import QIcon, QImage, QPixmap
 from PyQt6.QtWidgets import (
     QComboBox,
+    QDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -22,6 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from . import theme
 from .latent_view import encode_images
 from .mosaic import MosaicView, Panel
 from .session import Session
@@ -79,14 +81,22 @@ class Gallery(QListWidget):
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setToolTip("Drag an image onto another to interpolate between their codes")
 
-    def set_images(self, images: np.ndarray, labels=None) -> None:
+    def set_images(self, images: np.ndarray, labels=None, indices=None,
+                   describe=None) -> None:
+        """Show ``images``; ``indices`` are their numbers in the held-out data (default 0..)."""
         self.clear()
-        for i, image in enumerate(images):
+        indices = range(len(images)) if indices is None else indices
+        for k, (i, image) in enumerate(zip(indices, images, strict=True)):
             item = QListWidgetItem(QIcon(pixmap(image)), "")
-            item.setData(Qt.ItemDataRole.UserRole, i)
-            tip = f"test image #{i}" + (f" (label {labels[i]})" if labels is not None else "")
+            item.setData(Qt.ItemDataRole.UserRole, int(i))
+            tip = f"test image #{i}" + (f" (label {labels[k]})" if labels is not None else "")
+            if describe is not None:
+                tip += describe(int(i))
             item.setToolTip(tip + " — drag onto another image")
             self.addItem(item)
+
+    def indices(self) -> list[int]:
+        return [self.item(k).data(Qt.ItemDataRole.UserRole) for k in range(self.count())]
 
     def mimeTypes(self) -> list[str]:
         return [MIME]
@@ -140,12 +150,12 @@ class DropSlot(QLabel):
         self.index = None
         self.setPixmap(QPixmap())
         self.setText(self.corner.replace(" ", "\n"))
-        self.setStyleSheet("QLabel { border: 2px dashed #aaa; color: #888; }")
+        self.setStyleSheet("QLabel { border: 2px dashed palette(mid); }")
 
     def fill(self, index: int, image: np.ndarray) -> None:
         self.index = index
         self.setPixmap(pixmap(image))
-        self.setStyleSheet("QLabel { border: 2px solid #5a8; }")
+        self.setStyleSheet("QLabel { border: 2px solid #5a8; }")  # green on light and dark
 
     def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasFormat(MIME):
@@ -224,14 +234,22 @@ class InterpolationPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.bn_mode = bn_mode  # callable -> "batch" | "eval" (the chain view's choice)
-        self.images: np.ndarray | None = None
+        self.images: np.ndarray | None = None  # every loaded held-out image
+        self.data = None
         self.result: InterpResult | None = None
+        self.enlarged: QDialog | None = None
         self._build()
         session.data_changed.connect(self._data_changed)
 
     def _build(self) -> None:
         self.gallery = Gallery()
         self.gallery.pairDropped.connect(lambda a, b: self.interpolate([a, b]))
+        self.filter_combo = QComboBox(minimumContentsLength=16)
+        self.filter_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.filter_combo.setToolTip("Show only test images with this label or attribute "
+                                     "value, e.g. sunglasses = 1 (the paper's Figure 2)")
+        self.filter_combo.currentIndexChanged.connect(lambda _i: self._fill_gallery())
         self.points_spin = QSpinBox(minimum=2, maximum=32, value=8, prefix="points ")
         self.points_spin.setToolTip("Codes along each interpolation, endpoints included")
         self.steps_spin = QSpinBox(minimum=0, maximum=100, value=5, prefix="k = ",
@@ -244,20 +262,33 @@ class InterpolationPanel(QWidget):
         self.four = FourTarget(lambda i: self.images[i])
         self.four.ready.connect(lambda picks: self.interpolate(picks, four=True))
         clear = QPushButton("Clear corners")
+        clear.setToolTip("Empty the four corners of the 2x2 target")
         clear.clicked.connect(self.four.clear)
-        hint = QLabel("Drag one test image onto another: a slerp between their codes, "
-                      "before and after k chain steps (the paper's Figure 2). Drop four "
-                      "images on the 2x2 target for the four-corner grid.")
+        self.enlarge_button = QPushButton("Enlarge")
+        self.enlarge_button.setToolTip("Show the result in a large window (also: double-click "
+                                       "it)")
+        self.enlarge_button.clicked.connect(self.enlarge)
+        self.enlarge_button.setEnabled(False)
+        hint = theme.dim(QLabel("Drag one test image onto another: an interpolation between "
+                                "their codes, before and after k chain steps (the paper's "
+                                "Figure 2). Drop four images on the 2x2 target for the "
+                                "four-corner grid."))
         hint.setWordWrap(True)
-        hint.setStyleSheet("color: #555")
         self.view = MosaicView()
         self.view.setMinimumHeight(120)
         self.view.set_placeholder("Drag a gallery image onto another one")
+        self.view.setToolTip("The interpolation; double-click to enlarge")
+        self.view.scene().sigMouseClicked.connect(
+            lambda event: self.enlarge() if event.double() else None)
 
         left = QWidget()
         ll = QVBoxLayout(left)
         ll.setContentsMargins(0, 0, 0, 0)
         ll.addWidget(hint)
+        filter_row = QHBoxLayout()
+        filter_row.addWidget(QLabel("show"))
+        filter_row.addWidget(self.filter_combo, 1)
+        ll.addLayout(filter_row)
         ll.addWidget(self.gallery, 1)
         middle = QWidget()
         ml = QVBoxLayout(middle)
@@ -273,6 +304,7 @@ class InterpolationPanel(QWidget):
         for w in (self.points_spin, self.steps_spin, self.method_combo):
             row.addWidget(w)
         row.addStretch(1)
+        row.addWidget(self.enlarge_button)
         rl.addLayout(row)
         rl.addWidget(self.view, 1)
         split = QSplitter()
@@ -287,32 +319,116 @@ class InterpolationPanel(QWidget):
 
     def _data_changed(self, data) -> None:
         self.four.clear()
+        self.data = data
+        self.filter_combo.blockSignals(True)
+        self.filter_combo.clear()
         if data is None:
+            self.filter_combo.blockSignals(False)
             self.images = None
             self.gallery.clear()
             return
-        self.images = data.images[:GALLERY_SIZE]
-        labels = data.labels[:GALLERY_SIZE] if data.labels is not None else None
-        self.gallery.set_images(self.images, labels)
+        self.images = data.images
+        for text, rule in gallery_filters(data):
+            self.filter_combo.addItem(text, rule)
+        self.filter_combo.blockSignals(False)
+        self._fill_gallery()
+
+    def _fill_gallery(self) -> None:
+        data = self.data
+        if data is None:
+            return
+        rule = self.filter_combo.currentData()
+        keep = np.flatnonzero(matches(data, rule))[:GALLERY_SIZE]
+        labels = data.labels[keep] if data.labels is not None else None
+        self.gallery.set_images(data.images[keep], labels, keep, self._describe)
+
+    def _describe(self, index: int) -> str:
+        attrs = self.data.attributes if self.data is not None else {}
+        parts = [f"{k} {_fmt(v[index])}" for k, v in sorted(attrs.items())]
+        return ("\n" + ", ".join(parts)) if parts else ""
 
     def interpolate(self, picks: list[int], four: bool = False) -> None:
         run = self.session.run
         if run is None or self.images is None:
             return
+        # One encoder batch (batch norm): the gallery's images and the picked ones.
+        batch = np.array(sorted(set(self.gallery.indices()) | set(picks)), dtype=np.int64)
+        where = {int(i): k for k, i in enumerate(batch)}
         self.session.jobs.start(
-            "Interpolate", interpolation_job, run, self.session.lock, self.images, picks,
-            self.points_spin.value(), self.steps_spin.value(), self.method_combo.currentText(),
-            self.bn_mode(), four, key="interpolate", on_return=self._show)
+            "Interpolate", interpolation_job, run, self.session.lock, self.images[batch],
+            [where[int(i)] for i in picks], self.points_spin.value(), self.steps_spin.value(),
+            self.method_combo.currentText(), self.bn_mode(), four, key="interpolate",
+            on_return=lambda res, picks=list(picks): self._show(res, picks))
 
-    def _show(self, res: InterpResult) -> None:
-        self.result = res
+    def _panels(self, res: InterpResult) -> list[Panel]:
         k = res.steps
         if res.four:
-            panels = [Panel(res.before, "before"), Panel(res.after, f"after {k} chain steps")]
-        else:
-            rows = np.concatenate([res.before, res.after])
-            a, b = res.picks
-            panels = [Panel(rows, f"{res.method} #{a} → #{b}: decoded (top), "
-                                  f"after {k} chain steps (bottom)")]
-        self.view.set_panels(panels)
+            return [Panel(res.before, f"before ({res.method})"),
+                    Panel(res.after, f"after {k} chain steps")]
+        rows = np.concatenate([res.before, res.after])
+        a, b = res.picks
+        return [Panel(rows, f"{res.method} #{a} → #{b}: decoded (top), "
+                            f"after {k} chain steps (bottom)")]
+
+    def _show(self, res: InterpResult, picks: list[int] | None = None) -> None:
+        if picks is not None:
+            res.picks = list(picks)  # numbers in the held-out data, not in the batch
+        self.result = res
+        self.view.set_panels(self._panels(res))
+        self.enlarge_button.setEnabled(True)
+        if self.enlarged is not None and self.enlarged.isVisible():
+            self.enlarged.view.set_panels(self._panels(res))
         self.created.emit(res)
+
+    def enlarge(self) -> QDialog | None:
+        """The result in a large, resizable window (the four-corner faces at a useful size)."""
+        if self.result is None:
+            return None
+        if self.enlarged is None:
+            self.enlarged = QDialog(self)
+            self.enlarged.setWindowTitle("Interpolation")
+            self.enlarged.view = MosaicView()
+            lay = QVBoxLayout(self.enlarged)
+            lay.setContentsMargins(4, 4, 4, 4)
+            lay.addWidget(self.enlarged.view)
+            screen = self.screen().availableGeometry() if self.screen() else None
+            side = int(0.85 * min(screen.width(), screen.height())) if screen else 800
+            self.enlarged.resize(int(side * (2.05 if self.result.four else 1.6)), side)
+        self.enlarged.view.set_panels(self._panels(self.result))
+        self.enlarged.show()
+        self.enlarged.raise_()
+        return self.enlarged
+
+
+def gallery_filters(data) -> list[tuple[str, tuple | None]]:
+    """(text, rule) choices for the gallery: all, each label, each attribute's values."""
+    out: list[tuple[str, tuple | None]] = [("all images", None)]
+    if data.labels is not None:
+        names = getattr(data.dataset, "label_names", None)
+        for v in np.unique(data.labels):
+            name = names[int(v)] if names and 0 <= int(v) < len(names) else str(v)
+            out.append((f"label = {name}", ("label", "eq", int(v))))
+    for key, values in sorted(data.attributes.items()):
+        values = np.asarray(values)
+        uniq = np.unique(values)
+        if values.dtype.kind in "iub" and len(uniq) <= 10:
+            out += [(f"{key} = {v}", (key, "eq", v.item())) for v in uniq if v >= 0]
+        elif values.dtype.kind == "f":
+            mid = float(np.median(values))
+            out += [(f"{key} < {mid:.2g} (lower half)", (key, "lt", mid)),
+                    (f"{key} ≥ {mid:.2g} (upper half)", (key, "ge", mid))]
+    return out
+
+
+def matches(data, rule) -> np.ndarray:
+    """Boolean mask of the images that satisfy a gallery_filters rule (None: all)."""
+    n = len(data.images)
+    if rule is None:
+        return np.ones(n, bool)
+    key, op, value = rule
+    values = np.asarray(data.labels if key == "label" else data.attributes[key])[:n]
+    return {"eq": values == value, "lt": values < value, "ge": values >= value}[op]
+
+
+def _fmt(value) -> str:
+    return f"{value:.2g}" if isinstance(value, float | np.floating) else str(value)

@@ -615,7 +615,7 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            theme.style_all(self)  # plots follow a light or dark palette
+            QTimer.singleShot(0, lambda: theme.style_all(self))  # plots follow the palette
         super().changeEvent(event)
 
     def closeEvent(self, event) -> None:

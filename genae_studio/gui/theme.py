@@ -59,6 +59,7 @@ def style_legend(legend: pg.LegendItem, background: QColor, text: QColor) -> Non
 
 def style_all(root: QWidget) -> None:
     """Restyle every pyqtgraph plot under ``root`` from its palette (after a palette change)."""
+    pal = root.palette()
     for view in root.findChildren(pg.PlotWidget) + root.findChildren(pg.GraphicsLayoutWidget):
         if getattr(view, "follows_palette", True):
-            style_view(view)
+            style_view(view, pal)

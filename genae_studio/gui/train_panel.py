@@ -156,6 +156,7 @@ class TrainPanel(QWidget):
             self.model_combo.setItemData(self.model_combo.count() - 1,
                                          f"{spec.description} (plugin {spec.plugin})",
                                          Qt.ItemDataRole.ToolTipRole)
+        self.model_combo.setToolTip("The model to train (every loaded plugin's models)")
         self.model_combo.currentTextChanged.connect(self._model_changed)
         self.data_combo = QComboBox(editable=True)
         self.data_combo.addItems([n for n, s in host.datasets.items() if s.detect is None])
@@ -169,6 +170,10 @@ class TrainPanel(QWidget):
                                  value=2e-4)
         # Latent size, noise std and width show the model's registered defaults (_model_changed).
         self.latent = QSpinBox(minimum=1, maximum=4096)
+        self.epochs.setToolTip("Passes over the training images (the paper: 20)")
+        self.batch.setToolTip("Images per optimiser step (the paper: 64)")
+        self.lr.setToolTip("Adam learning rate (the paper: 0.0002, beta1 0.5)")
+        self.latent.setToolTip("Size of the latent code z (the model's default; the paper: 200)")
         self.noise = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05)
         self.noise.setToolTip("Corruption std of denoising models (0.5: variance 0.25 as in "
                               "the paper)")
@@ -181,18 +186,21 @@ class TrainPanel(QWidget):
         self.limit.setToolTip("Use only the first N training images (all: 0)")
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda"])
+        self.device_combo.setToolTip("Where training runs: auto picks cuda, then mps, then cpu")
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText(f"auto: {runs_root()}/MODEL-DATE")
         self.out_edit.setToolTip("The run folder to write (config, weights, training state)")
         browse_out = QToolButton(text="…")
+        browse_out.setToolTip("Choose the run folder")
         browse_out.clicked.connect(self._browse_out)
 
         self.start_button = QPushButton("Start training")
         self.start_button.setToolTip("Train in the background; the result becomes the active "
-                                     "run")
+                                     "run  [Ctrl+T]")
         self.start_button.clicked.connect(self.start)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop within about a second; the checkpoint is kept")
+        self.stop_button.setToolTip("Stop after this batch; the checkpoint is kept  "
+                                    "[Ctrl+Shift+T]")
         self.stop_button.clicked.connect(self.stop)
         fields = [("Model", self.model_combo), ("Dataset", _row(self.data_combo, browse_data)),
                   ("Epochs", self.epochs), ("Batch size", self.batch),
@@ -218,6 +226,7 @@ class TrainPanel(QWidget):
         self.bar.setFormat("%p%")
         self.bar_label = QLabel("Not training.", wordWrap=True)
         self.log_box = QCheckBox("log scale", checked=True)
+        self.log_box.setToolTip("Loss axis on a log scale")
         self.log_box.toggled.connect(lambda on: self.plot.setLogMode(False, on))
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMinimumHeight(160)

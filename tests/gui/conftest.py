@@ -37,6 +37,7 @@ def _quick_feature_network(monkeypatch):
     from genae_studio.gui import metrics_panel
 
     monkeypatch.setattr(metrics_panel, "FEATURE_STEPS", 30)
+    monkeypatch.setattr(metrics_panel, "CHAINS_N", 48)  # the panel's own chains (500 by default)
 
 
 @pytest.fixture
