@@ -334,6 +334,10 @@ class MainWindow(QMainWindow):
             return
         self.latent_view.set_cloud(cloud)
         self.chain_view.set_projection(cloud.project)
+        # Fit the view once, then keep it: auto-range would move the axes with every chain
+        # step, and repainting the axes is most of what blocks the GUI thread while a chain
+        # runs. Pyqtgraph's "A" button (or the context menu) fits it again.
+        QTimer.singleShot(0, lambda: _fit_once(self.latent_view.plot))
         self.log(f"PCA fitted on {len(cloud.data_xy)} encoded held-out images and "
                  f"{len(cloud.prior_xy)} prior samples; explained variance "
                  f"{100 * cloud.explained[0]:.1f}% + {100 * cloud.explained[1]:.1f}%")
@@ -672,6 +676,12 @@ def _scrolling(widget: QWidget) -> QScrollArea:
     area.setFrameShape(QFrame.Shape.NoFrame)
     area.setWidget(widget)
     return area
+
+
+def _fit_once(plot) -> None:
+    box = plot.getViewBox()
+    box.autoRange(padding=0.05)
+    box.disableAutoRange()
 
 
 def _walk(menu) -> list[QAction]:

@@ -374,8 +374,15 @@ class MetricsPanel(QWidget):
         self._move_cursor()
 
     def _move_cursor(self) -> None:
+        """The grid's t on the plots; hidden (and the plots left alone) without values, and
+        untouched unless t moved: a moved line repaints the plots and their axes."""
+        shown = bool(self.values)
+        t = self.chain_view.t
         for line in self.cursors:
-            line.setValue(self.chain_view.t)
+            if line.isVisible() != shown:
+                line.setVisible(shown)
+            if shown and line.value() != t:
+                line.setValue(t)
 
     def curve(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(t, values) currently drawn for one of "mmd_data", "mmd_prior", "fd"."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PyQt6.QtGui import QColor, QPalette
-from PyQt6.QtWidgets import QApplication, QLabel, QWidget
+from PyQt6.QtWidgets import QApplication, QGraphicsItem, QLabel, QWidget
 
 
 def palette(widget: QWidget | None = None) -> QPalette:
@@ -37,18 +37,26 @@ def style_view(view: pg.GraphicsView, pal: QPalette | None = None) -> None:
             style_legend(item, background, text)
 
 
+CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
+
+
 def style_plot(plot: pg.PlotItem, text: QColor) -> None:
+    """Axis and title colours. Axes and titles are kept as pixmaps: a chain step that moves
+    points inside the plot then repaints them with one blit instead of re-rendering text."""
     for name in ("left", "bottom", "right", "top"):
         axis = plot.getAxis(name)
+        axis.setCacheMode(CACHED)
         axis.setPen(pg.mkPen(text))
         axis.setTextPen(pg.mkPen(text))
         if axis.label is not None:
             axis.label.setDefaultTextColor(text)
     plot.titleLabel.item.setDefaultTextColor(text)
     plot.titleLabel.opts["color"] = text
+    plot.titleLabel.setCacheMode(CACHED)
 
 
 def style_legend(legend: pg.LegendItem, background: QColor, text: QColor) -> None:
+    legend.setCacheMode(CACHED)
     fill = QColor(background)
     fill.setAlpha(210)
     legend.setBrush(pg.mkBrush(fill))
