@@ -76,6 +76,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.latent_view = LatentView()
+        _polish_latent_view(self.latent_view)
         self.interp_panel = InterpolationPanel(s, lambda: self.chain_view.bn_combo.currentText())
         self.train_panel = TrainPanel(s)
         self.log_view = QPlainTextEdit(readOnly=True)
@@ -337,7 +338,7 @@ class MainWindow(QMainWindow):
         # Fit the view once, then keep it: auto-range would move the axes with every chain
         # step, and repainting the axes is most of what blocks the GUI thread while a chain
         # runs. Pyqtgraph's "A" button (or the context menu) fits it again.
-        QTimer.singleShot(0, lambda: _fit_once(self.latent_view.plot))
+        QTimer.singleShot(0, lambda: _fit_once(self.latent_view.plot, self.latent_view.legend))
         self.log(f"PCA fitted on {len(cloud.data_xy)} encoded held-out images and "
                  f"{len(cloud.prior_xy)} prior samples; explained variance "
                  f"{100 * cloud.explained[0]:.1f}% + {100 * cloud.explained[1]:.1f}%")
@@ -352,6 +353,9 @@ class MainWindow(QMainWindow):
             res.z_after.reshape(-1, res.z.shape[-2], k)
         for b, a in zip(before, after, strict=True):
             self.latent_view.add_path(b, a)
+        label = self.latent_view.legend.getLabel(self.latent_view.path_before)
+        if label is not None:  # the legend names the method actually used
+            label.setText(f"interpolation ({res.method})")
 
     def _trained(self, path: Path) -> None:
         self.log(f"training wrote {path}; opening it")
@@ -678,10 +682,24 @@ def _scrolling(widget: QWidget) -> QScrollArea:
     return area
 
 
-def _fit_once(plot) -> None:
+def _fit_once(plot, legend=None) -> None:
+    """Fit the view to its items once, with room above them for the legend."""
     box = plot.getViewBox()
     box.autoRange(padding=0.05)
     box.disableAutoRange()
+    height = box.height()
+    if legend is None or not legend.isVisible() or height <= 0:
+        return
+    (x0, x1), (y0, y1) = box.viewRange()
+    room = min(legend.boundingRect().height() + 12, 0.6 * height)
+    box.setYRange(y0, y1 + (y1 - y0) * room / (height - room), padding=0)
+
+
+def _polish_latent_view(view) -> None:
+    """The latent view's secondary text follows the palette; its colour box shows whole names."""
+    view.colour_note.setStyleSheet("")
+    theme.dim(view.colour_note)
+    view.colour_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
 
 def _walk(menu) -> list[QAction]:

@@ -2,7 +2,7 @@
 import shutil
 
 import numpy as np
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit
 
 from .gui_helpers import wait_idle
@@ -217,3 +217,29 @@ def test_the_error_banner_goes_once_the_failing_job_works(qtbot, window, monkeyp
     wait_idle(qtbot, window)
     assert not window.banner.isVisible()
 
+
+
+def test_latent_legend_names_the_method_and_leaves_the_data_free(qtbot, window):
+    from PyQt6.QtGui import QFontMetrics
+
+    from genae_studio.gui import latent_view
+
+    lv, panel = window.latent_view, window.interp_panel
+    for colour in latent_view.CATEGORICAL:  # categories never look like trajectories
+        assert np.abs(np.subtract(colour, latent_view.TRAJ_COLOUR[:3])).sum() > 90
+    panel.method_combo.setCurrentText("linear")
+    panel.interpolate([0, 3])
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=30_000)
+    wait_idle(qtbot, window)
+    assert "linear" in lv.legend.getLabel(lv.path_before).text
+    assert "slerp" not in lv.legend.getLabel(lv.path_before).text
+    # The legend sits above the data cloud, not on it.
+    box = lv.plot.getViewBox()
+    legend = lv.legend.sceneBoundingRect()
+    points = [box.mapViewToScene(QPointF(float(x), float(y))) for x, y in lv.cloud.data_xy]
+    covered = sum(legend.contains(p) for p in points)
+    assert covered <= 0.01 * len(points), covered
+    # Long attribute names fit the colour-by box.
+    lv.colour_combo.addItem("sunglasses")
+    width = QFontMetrics(lv.colour_combo.font()).horizontalAdvance("sunglasses")
+    assert lv.colour_combo.sizeHint().width() > width + 20
