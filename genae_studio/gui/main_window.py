@@ -101,7 +101,9 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.latent_dock], [600], Qt.Orientation.Horizontal)
         self.resizeDocks([self.latent_dock, self.metrics_dock], [520, 380],
                          Qt.Orientation.Vertical)
-        self.resizeDocks([self.interp_dock], [270], Qt.Orientation.Vertical)
+        # On a short screen (1280 x 800) the chain grid keeps most of the height.
+        tall = default_size(self.screen())[1] >= 900
+        self.resizeDocks([self.interp_dock], [270 if tall else 215], Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
         self._build_toolbar()

@@ -191,6 +191,7 @@ class MetricsPanel(QWidget):
         self.info = theme.dim(QLabel(wordWrap=True))
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setToolTip("Bands: bootstrap 95% intervals over the measured chains")
+        self.plots.setMinimumHeight(250)  # two readable plots, labels apart
         self.mmd_plot = self.plots.addPlot(row=0, col=0)
         self.fd_plot = self.plots.addPlot(row=1, col=0)
         self.fd_plot.setXLink(self.mmd_plot)
@@ -225,9 +226,8 @@ class MetricsPanel(QWidget):
         lay.addLayout(top)
         lay.addWidget(self.info)
         lay.addWidget(self.plots, 1)
-        self._say(f"Measures {CHAINS_N} chains of its own whenever the grid's chain stops, "
-                  "against held-out data (as genae-studio eval does). The first time per "
-                  "dataset it trains a small feature network (cached; Esc cancels).")
+        self._say("Measures its own chains when the grid's chain stops (M: now). The first "
+                  "use per dataset trains a feature network (cached; Esc cancels).")
 
     def _say(self, text: str) -> None:
         self.info.setText(text)

@@ -8,6 +8,8 @@ thread through queued signals; workers hand over numpy arrays, never Qt or pyqtg
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import threading
 import time
 import traceback
@@ -68,6 +70,24 @@ class Job:
         self.signals.progress.emit(Progress(done, total, text))
 
 
+#: Niceness of worker threads on Linux (0: as the GUI thread). The studio sets 10, so that the
+#: scheduler prefers the GUI thread over chains and training on a busy machine (see app.py).
+WORKER_NICENESS = 0
+
+
+def lower_thread_priority(niceness: int) -> None:
+    """Raise this thread's niceness to at least ``niceness`` (Linux: niceness is per thread;
+    the torch/OpenMP threads this thread starts inherit it). Elsewhere it does nothing."""
+    if niceness <= 0 or not sys.platform.startswith("linux"):
+        return
+    tid = threading.get_native_id()
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, tid, niceness)
+    except OSError:  # not allowed: the thread keeps its priority
+        pass
+
+
 class Worker(QRunnable):
     """Runs ``func(job, *args, **kwargs)`` in a pool thread and reports through ``job.signals``."""
 
@@ -84,6 +104,7 @@ class Worker(QRunnable):
             pass
 
     def _run(self) -> None:
+        lower_thread_priority(WORKER_NICENESS)
         sig = self.job.signals
         func, args, kwargs = self._call
         sig.started.emit()

@@ -107,6 +107,13 @@ def test_the_window_fits_small_screens(qtbot, window):
         QApplication.processEvents()
         assert window.width() <= width and window.height() <= height, (window.size(), width)
     assert window.minimumSizeHint().height() <= 698
+    # At 1280 x 740 the metrics plots stay readable (they were about 60 px tall).
+    window.resize(1280, 740)
+    QApplication.processEvents()
+    panel = window.metrics_panel
+    assert panel.isVisible()
+    for plot in (panel.mmd_plot, panel.fd_plot):
+        assert plot.geometry().height() >= 100, plot.geometry()
 
 
 def test_the_model_picker_returns_to_the_bundled_run(qtbot, window, bundled, tmp_path):

@@ -1,5 +1,6 @@
 """The studio's main window: opening runs, chains, the latent view, interpolation, errors."""
 import os
+import sys
 
 import numpy as np
 import torch
@@ -224,13 +225,19 @@ def test_cli_opens_the_studio_with_a_plugin(qtbot, bundled, monkeypatch, tmp_pat
         return 0
 
     monkeypatch.setattr(type(QApplication.instance()), "exec", fake_exec)
-    threads = torch.get_num_threads()
+    from genae_studio.gui import workers
+
+    monkeypatch.setattr(workers, "WORKER_NICENESS", workers.WORKER_NICENESS)  # restored after
+    threads, switch = torch.get_num_threads(), sys.getswitchinterval()
     try:
         code = cli.main(["--plugin", str(plugin), "--checkpoint", str(bundled), "--data",
                          "digits", "--device", "cpu"])
         seen["threads"] = torch.get_num_threads()
+        seen["niceness"] = workers.WORKER_NICENESS
     finally:
         torch.set_num_threads(threads)  # the studio leaves a core to the GUI thread
+        sys.setswitchinterval(switch)
+    assert seen["niceness"] == 10  # workers yield to the GUI thread
     assert code == 0
     if threads >= (os.cpu_count() or 1) > 1:
         assert seen["threads"] == os.cpu_count() - 1

@@ -105,3 +105,22 @@ def test_after_shutdown_late_results_reach_no_callback(qtbot, jobs):
     count = len(seen)
     qtbot.wait(100)  # deliver anything still queued
     assert len(seen) == count and finished == [] and not jobs.active()
+
+
+def test_workers_run_at_a_lower_priority_when_asked(qtbot, monkeypatch):
+    import os
+    import sys
+
+    from genae_studio.gui import workers
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("thread niceness is a Linux feature")
+    monkeypatch.setattr(workers, "WORKER_NICENESS", 10)
+    jobs = workers.Jobs()
+    got = []
+    jobs.start("nice", lambda job: got.append(
+        os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+    qtbot.waitUntil(lambda: bool(got), timeout=10_000)
+    jobs.shutdown(10_000)
+    assert got[0] >= 10
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10  # not the GUI thread
