@@ -17,8 +17,10 @@ from PyQt6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -119,6 +121,10 @@ class MainWindow(QMainWindow):
         # The chain view, not an editor, holds the focus at first: single-key shortcuts work.
         self.chain_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setFocusProxy(self.chain_view)
+        for button in self.findChildren(QPushButton) + self.findChildren(QToolButton):
+            # A click leaves the focus where it was; a button that disables itself (Run,
+            # Start training) would otherwise hand it to the next editor. Tab still reaches it.
+            button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)

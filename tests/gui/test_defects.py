@@ -98,6 +98,13 @@ def test_shortcuts_work_after_clicking_the_chain_buttons(qtbot, window):
     qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_R)  # runs k = 3 more
     qtbot.waitUntil(lambda: cv.history.last_t == 8, timeout=30_000)
     wait_idle(qtbot, window)
+    # No button in the window takes the focus on a click (Start training disables itself too).
+    from PyQt6.QtWidgets import QPushButton, QToolButton
+
+    buttons = window.findChildren(QPushButton) + window.findChildren(QToolButton)
+    clickable = [b.text() for b in buttons
+                 if b.focusPolicy().value & Qt.FocusPolicy.ClickFocus.value]
+    assert not clickable, clickable
 
 
 def test_the_window_fits_small_screens(qtbot, window):

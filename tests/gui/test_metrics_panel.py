@@ -48,12 +48,12 @@ def test_the_panel_measures_its_own_chains_with_bands(qtbot, window):
     # More chains: narrower bands on average.
     widths = {}
     widths[120] = np.mean(np.subtract(*panel.band("mmd_data")[:0:-1]))
-    panel.n_spin.setValue(480)
+    panel.n_spin.setValue(360)
     panel.measure()
-    qtbot.waitUntil(lambda: panel.measured_n == 480 and not panel.busy
+    qtbot.waitUntil(lambda: panel.measured_n == 360 and not panel.busy
                     and sorted(panel.values) == cv.history.t, timeout=180_000)
-    widths[480] = np.mean(np.subtract(*panel.band("mmd_data")[:0:-1]))
-    assert widths[480] < widths[120]
+    widths[360] = np.mean(np.subtract(*panel.band("mmd_data")[:0:-1]))
+    assert widths[360] < widths[120]
     wait_idle(qtbot, window)
 
 
