@@ -109,6 +109,7 @@ class ChainView(QWidget):
     """Step, run, stop and reset chains; browse t with a slider; click a sample to follow it."""
 
     changed = pyqtSignal()  # the history, t or the selection changed (throttled)
+    selected_changed = pyqtSignal(object)  # chain index or None (the GIF export listens)
     chain_finished = pyqtSignal()  # a chain job of the current chain ended
 
     def __init__(self, session: Session, parent=None):
@@ -330,6 +331,7 @@ class ChainView(QWidget):
 
     def select(self, index: int | None) -> None:
         self.selected = index
+        self.selected_changed.emit(index)
         self.schedule()
 
     def step_t(self, delta: int) -> None:
