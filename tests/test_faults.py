@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -412,3 +413,20 @@ def test_a_config_that_is_a_device_or_huge_is_not_read(host, tmp_path):
     (tmp_path / "big" / CONFIG).write_text(" " * (5 << 20) + "{}")
     with pytest.raises(CheckpointError, match="more than the 4 MB"):
         read_config(tmp_path / "big")
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_moments_always_leaves_one_consistent_checkpoint(tmp_path):
+    """At least 20 kills of a width-64 training (a 33 MB checkpoint per 2 steps), each at a
+    random moment of a checkpoint cycle; after each, the run is consistent (config, weights
+    and optimiser steps agree) and a resume continues it (tests/kill9_driver.py)."""
+    driver = Path(__file__).with_name("kill9_driver.py")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(driver.parents[1]), str(driver.parents[1] / "plugins")])}
+    done = subprocess.run([sys.executable, str(driver), str(tmp_path / "run"), "20", "0"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"\nkill -9 loop: {summary}")
+    assert summary["kills"] == 20 and summary["leftovers"] == []
+    assert summary["epochs"] > 1
