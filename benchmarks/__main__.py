@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(unavailable(name, "all rows", f"{type(exc).__name__}: {exc}"))
 
     from .chain import chain_rows
-    from .startup import cold_start_rows, first_window_rows, memory_rows
+    from .startup import cold_start_rows, first_window_rows, memory_rows, sample_memory_rows
     from .studio import studio_rows
     from .training import training_rows
 
@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     section("studio", studio_rows, cfg, device)
     section("startup", _startup, cfg, cold_start_rows, first_window_rows)
     section("memory", memory_rows, cfg)
+    section("memory", sample_memory_rows, cfg)
     rows.append(Row("machine", "load average (1/5/15 min) at the end", load_average(),
                     note=f"whole run {time.perf_counter() - started:.0f} s"))
     print(table(rows))

@@ -186,3 +186,45 @@ def memory_rows(cfg: Config) -> list[Row]:
                         f"({short} steps: {a['peak'] - a['base']:.0f} MiB); {cfg.batch} "
                         f"chains, width {cfg.memory_width}, {cfg.image_size}x{cfg.image_size}"))
     return rows
+
+
+_SAMPLE_RSS = textwrap.dedent('''
+    import resource, sys
+    from genae_studio.cli import main
+    code = main(sys.argv[1:])
+    print(f"RSS={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f} code={code}")
+''')
+
+
+def sample_memory_rows(cfg: Config) -> list[Row]:
+    """Peak RSS of `genae-studio sample` (the bundled vae) for a small and a large --n without
+    --npz: chains run --batch-size at a time and the PNG is streamed, so the peak must not grow
+    by more than one batch's worth."""
+    import tempfile
+
+    small, large = (100, 1000) if cfg.quick else (1000, 20000)
+    batch = 64 if cfg.quick else 256
+    peaks = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in (small, large):
+            out = subprocess.run(
+                [sys.executable, "-c", _SAMPLE_RSS, "sample", "--model", "vae", "--n", str(n),
+                 "--batch-size", str(batch), "--steps", "0,1,5,10", "--device", "cpu",
+                 "--out", str(Path(tmp) / f"grid{n}.png")],
+                capture_output=True, text=True, timeout=1800)
+            line = next((x for x in out.stdout.splitlines() if x.startswith("RSS=")), None)
+            if line is None or not line.endswith("code=0"):
+                reason = (out.stderr.strip().splitlines() or ["no output"])[-1]
+                return [unavailable(SECTION, "peak RSS of sample", reason[:200])]
+            peaks[n] = float(line.split()[0][4:])
+            size = (Path(tmp) / f"grid{n}.png").stat().st_size
+            peaks[f"{n} png"] = size / 2**20
+    # One batch of chains holds x for the 4 kept steps as float32, plus the chain's tensors.
+    one_batch = batch * 4 * 3 * 64 * 64 * 4 / 2**20
+    grown = peaks[large] - peaks[small]
+    return [Row(SECTION, f"peak RSS, sample --n {large} (no --npz)", peaks[large], "MiB",
+                f"--n {small}: {peaks[small]:.0f} MiB; +{grown:.0f} MiB",
+                f"grows by < one batch (~{one_batch:.0f} MiB)",
+                f"--batch-size {batch}, bundled vae (64x64 RGB), steps 0,1,5,10; PNG streamed "
+                f"({peaks[f'{large} png']:.0f} MiB file); "
+                f"{'within' if grown <= one_batch else 'ABOVE'} one batch")]

@@ -255,6 +255,9 @@ def cmd_train(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if result.skipped and result.rank == 0:
+        print(f"{PROG}: warning: {result.skipped} unreadable images skipped (first: "
+              f"{result.first_skipped})", file=sys.stderr)
     if result.rank == 0:  # under torchrun only rank 0 writes, so only it says so
         last = result.history[-1] if result.history else {}
         summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch")

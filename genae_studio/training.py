@@ -85,6 +85,8 @@ class TrainResult:
     data_wait_s: float = 0.0
     rank: int = 0  # under torchrun: this process's rank (only rank 0 writes and reports)
     world_size: int = 1
+    skipped: int = 0  # unreadable images skipped so far (also data.skipped in config.json)
+    first_skipped: str | None = None  # "PATH: reason" of the first one
 
 
 def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
@@ -277,6 +279,8 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                 {k: extra[k] for k in ("torch_rng", "cuda_rng") if k in extra})
         if main:
             config.progress = {"epoch": epoch, "step": step, "history": history}
+            config.data.update(skipped=getattr(dataset, "skipped", 0),
+                               first_skipped=getattr(dataset, "first_skipped", None))
             try:
                 save_run(out, config, model, optimizers, extra)
             except OutputError as exc:  # a full disk: say so, keep the last checkpoint
@@ -358,7 +362,8 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                     if stop:
                         check_diverged(epoch, step + 1)
                         checkpoint(epoch, step + 1)
-                        return _result(out, epoch, True, history, model, started, wait_s, ctx)
+                        return _result(out, epoch, True, history, model, started, wait_s, ctx,
+                                       dataset)
             waited = wait_s = waited + batches.wait_s
             done = steps_per_epoch - first
             history.append({"epoch": epoch + 1, **{k: v / max(done, 1) for k, v in sums.items()}})
@@ -366,14 +371,16 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
             checkpoint(epoch + 1, 0)
             if on_checkpoint and main:
                 on_checkpoint(model, progress)
-        return _result(out, settings.epochs, False, history, model, started, wait_s, ctx)
+        return _result(out, settings.epochs, False, history, model, started, wait_s, ctx,
+                       dataset)
     finally:
         revert_sync_batchnorm(synced_bn)
 
 
-def _result(out, epochs, stopped, history, model, started, wait_s, ctx) -> TrainResult:
+def _result(out, epochs, stopped, history, model, started, wait_s, ctx, dataset) -> TrainResult:
     return TrainResult(out, epochs, stopped, history, model, time.perf_counter() - started,
-                       wait_s, ctx.rank if ctx else 0, ctx.world if ctx else 1)
+                       wait_s, ctx.rank if ctx else 0, ctx.world if ctx else 1,
+                       getattr(dataset, "skipped", 0), getattr(dataset, "first_skipped", None))
 
 
 def _reduce_losses(raw: dict, stop: bool, ctx) -> tuple[dict[str, float], bool]:

@@ -34,6 +34,48 @@ def is_image_file(path: str | os.PathLike) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in IMAGE_EXTENSIONS
 
 
+def is_regular_file(path: str | os.PathLike) -> bool:
+    """A regular file (symlinks followed). FIFOs, sockets and devices are not: opening a FIFO
+    would block for ever."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+# Pillow's decompression-bomb guard: images above this many pixels (about 89.5 million,
+# e.g. 9460 x 9460) are refused before they are decoded, and skipped like unreadable files.
+MAX_IMAGE_PIXELS = 89_478_485
+
+
+def to_8bit(img):
+    """16-bit and float images scaled to 8 bits (Pillow's convert would clip them): 16-bit by
+    1/257, floats in [0, 1] by 255, other ranges stretched from their minimum to maximum."""
+    from PIL import Image
+
+    if img.mode not in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        return img
+    arr = np.asarray(img)
+    if img.mode.startswith("I;16"):
+        scaled = arr.astype(np.float64) / 257.0
+    else:
+        arr = arr.astype(np.float64)
+        finite = arr[np.isfinite(arr)]
+        low, high = (finite.min(), finite.max()) if finite.size else (0.0, 1.0)
+        if img.mode == "F" and low >= 0 and high <= 1:
+            scaled = arr * 255.0
+        elif img.mode == "I" and low >= 0 and high <= 255:
+            scaled = arr
+        elif img.mode == "I" and low >= 0 and high <= 65535:
+            scaled = arr / 257.0
+        else:
+            scaled = (arr - low) * (255.0 / max(high - low, 1e-12))
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+    return Image.fromarray(np.clip(np.rint(scaled), 0, 255).astype(np.uint8), mode="L")
+
+
 def preprocess(pil_image, image_size: int, channels: int) -> np.ndarray:
     """As in the paper: centre-crop to a square, then resize to ``image_size``.
 
@@ -44,7 +86,7 @@ def preprocess(pil_image, image_size: int, channels: int) -> np.ndarray:
 
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels}")
-    img = pil_image
+    img = to_8bit(pil_image)
     if img.mode == "P":  # palette images may carry transparency
         img = img.convert("RGBA")
     img = img.convert("L" if channels == 1 else "RGB")
@@ -254,6 +296,7 @@ class FileDataset(ImageDataset):
         self.label_names = label_names
         self.source = source
         self._bad: set[int] = set()
+        self.first_skipped: str | None = None  # "PATH: reason" of the first unreadable file
 
     @property
     def skipped(self) -> int:  # type: ignore[override]
@@ -263,13 +306,29 @@ class FileDataset(ImageDataset):
         return len(self.paths)
 
     def _decode(self, i: int) -> np.ndarray:
+        import warnings
+
         from PIL import Image
 
-        with Image.open(self.paths[i]) as img:
-            if img.format == "JPEG":  # decode JPEGs at a reduced scale when we shrink a lot
-                img.draft("L" if self.channels == 1 else "RGB",
-                          (self.image_size, self.image_size))
-            return preprocess(img, self.image_size, self.channels)
+        if not is_regular_file(self.paths[i]):
+            raise OSError("not a regular file")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(self.paths[i]) as img:
+                if img.width * img.height > MAX_IMAGE_PIXELS:
+                    raise ValueError(f"{img.width} x {img.height} pixels, above the "
+                                     f"{MAX_IMAGE_PIXELS:,}-pixel decompression-bomb limit")
+                if img.format == "JPEG":  # decode JPEGs at a reduced scale when shrinking
+                    img.draft("L" if self.channels == 1 else "RGB",
+                              (self.image_size, self.image_size))
+                return preprocess(img, self.image_size, self.channels)
+
+    def _skip(self, i: int, exc: BaseException) -> None:
+        self._bad.add(i)
+        if self.first_skipped is None:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() \
+                else type(exc).__name__
+            self.first_skipped = f"{self.paths[i]}: {reason[:200]}"
 
     def __getitem__(self, i: int) -> np.ndarray:
         n = len(self)
@@ -282,8 +341,8 @@ class FileDataset(ImageDataset):
                 continue
             try:
                 return self._decode(j)
-            except Exception:  # unreadable or not really an image: skip it
-                self._bad.add(j)
+            except Exception as exc:  # unreadable or not really an image: skip it
+                self._skip(j, exc)
         raise DataError(f"{self.source or self.name}: none of the {n} image files is readable")
 
     def subset(self, indices) -> FileDataset:

@@ -22,6 +22,7 @@ from .base import (
     FileDataset,
     apply_limit,
     is_image_file,
+    is_regular_file,
     resize_images,
     split_sizes,
 )
@@ -380,8 +381,9 @@ def _walk_images(root: Path, first_only: bool = False) -> list[str]:
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
-            if is_image_file(name) and not name.startswith("."):
-                found.append(os.path.join(folder, name))
+            path = os.path.join(folder, name)
+            if is_image_file(name) and not name.startswith(".") and is_regular_file(path):
+                found.append(path)
                 if first_only:
                     return found
     return sorted(found, key=lambda p: os.path.relpath(p, root).split(os.sep))

@@ -41,7 +41,10 @@ class Prefetcher:
         import queue
 
         self.stop.set()
-        while self.thread.is_alive():
+        # Wait for the thread, but not for ever: a read that blocks (a stalled network drive)
+        # must not keep Ctrl-C from ending training. The thread is a daemon; it is left behind.
+        deadline = time.perf_counter() + 1.0
+        while self.thread.is_alive() and time.perf_counter() < deadline:
             try:
                 self.queue.get(timeout=0.05)
             except queue.Empty:
@@ -72,9 +75,16 @@ class Prefetcher:
             self.queue.put(exc)
 
     def __iter__(self):
+        import queue
+
         for _ in self.steps:
             t0 = time.perf_counter()
-            item = self.queue.get()
+            while True:  # wake up often: a Ctrl-C is handled only when this thread runs
+                try:
+                    item = self.queue.get(timeout=0.1)
+                    break
+                except queue.Empty:
+                    pass
             self.wait_s += time.perf_counter() - t0
             if isinstance(item, BaseException):
                 raise item

@@ -27,6 +27,7 @@ from PyQt6.QtWidgets import (
 
 from ..errors import GenaeError
 from ..plugins import PluginHost
+from ..runs import read_config
 from . import export, theme
 from .chain_view import ChainView
 from .gallery import InterpolationPanel
@@ -367,6 +368,13 @@ class MainWindow(QMainWindow):
 
     def _trained(self, path: Path) -> None:
         self.log(f"training wrote {path}; opening it")
+        try:
+            data = read_config(path).data
+        except GenaeError:
+            data = {}
+        if data.get("skipped"):
+            self.log(f"warning: {data['skipped']} unreadable images skipped (first: "
+                     f"{data.get('first_skipped')})")
         self.session.data_name = None
         self.session.open_run(path)
 
