@@ -3,7 +3,8 @@
 For every run and every requested chain step t the command measures
 
 * ``mmd_data``: unbiased MMD^2 between the chain's z_t and codes of held-out data, i.e.
-  samples of P^(Z), the chain's stationary distribution. The paper says this falls with t.
+  samples of P^(Z), which the paper argues is the chain's stationary distribution (true only
+  for a perfect encoder/decoder pair). The paper says this falls with t.
 * ``mmd_prior``: unbiased MMD^2 between z_t and draws of the prior P(Z) = N(0, I).
 * ``fd``: Frechet distance between the decoded x_t and held-out images, in the features of a
   small network trained on the dataset (see :mod:`genae_studio.features`).

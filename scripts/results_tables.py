@@ -250,8 +250,9 @@ def bn_study(out: Path):
                 cells = []
                 for m in MODELS:
                     vals = [value(doc, m, "chain", t, c) for c in cols]
-                    cells.append(" / ".join("" if v is None else f"{v:.{digits_for(c)}f}"
-                                            for v, c in zip(vals, cols, strict=True)))
+                    cells.append("" if all(v is None for v in vals) else " / ".join(
+                        "" if v is None else f"{v:.{digits_for(c)}f}"
+                        for v, c in zip(vals, cols, strict=True)))
                 print(f"| {name.replace('-', ' ')} | {run0['n']} | "
                       f"{run0.get('chain_batch', run0['n'])} | " + " | ".join(cells) + " |")
 
