@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise-std", type=_noise_std,
                    help="corruption std of denoising models (default: the model's; 0.5)")
     p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "tf32"), default="auto",
+                   help="bf16: bfloat16 autocast (fp32 weights and losses; about 1.5x faster "
+                        "on CPUs with AVX512-BF16/AMX, refused where bfloat16 is not native); "
+                        "auto: bf16 on GPUs that support it, else fp32; on --resume, the run's")
     p.add_argument("--seed", type=int, help="default 0")
     p.add_argument("--limit", type=_positive, help="use only the first N training images")
     p.add_argument("--out", type=Path, help="run folder to write (default runs/MODEL; with "
@@ -223,7 +227,8 @@ def cmd_train(args) -> int:
     defaults = TrainSettings()
     settings = TrainSettings(**{k: defaults.__dict__[k] if v is None else v
                                 for k, v in given.items()},
-                             epochs=args.epochs, device=args.device)
+                             epochs=args.epochs, device=args.device,
+                             precision=args.precision)
     out = args.out or args.resume or Path("runs") / settings.model
     host = _host(args)
     bar = None

@@ -51,8 +51,10 @@ class TrainSettings:
     device: str = "auto"
     seed: int = 0
     limit: int | None = None
-    # Speed. "auto": bf16 autocast on CUDA GPUs that support it, fp32 elsewhere (on the CPUs
-    # measured, bf16 and channels-last gave no gain for training); "tf32" allows TF32 on CUDA.
+    # Speed. "bf16": autocast to bfloat16 (fp32 master weights, optimiser state and losses);
+    # refused where the hardware has no native bfloat16. "auto": bf16 on CUDA GPUs that
+    # support it, fp32 elsewhere. "tf32" allows TF32 on CUDA. On resume, "auto" keeps the
+    # run's precision.
     precision: str = "auto"  # auto | fp32 | tf32 | bf16
     channels_last: bool | None = None  # None: on CUDA only
     compile: bool = False  # torch.compile the encoder and decoder; eager on compile errors
@@ -234,6 +236,7 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
     speed = _speed_options(settings, device)
     if speed.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    fp32_outputs = _fp32_outputs(model) if speed.precision == "bf16" else []
     if settings.compile:
         _compile(model)
     groups = model.optimizer_groups()
@@ -375,6 +378,8 @@ def _train(settings, out, resume, host, ctx, device, on_progress, should_stop, o
                        dataset)
     finally:
         revert_sync_batchnorm(synced_bn)
+        for hook in fp32_outputs:
+            hook.remove()
 
 
 def _result(out, epochs, stopped, history, model, started, wait_s, ctx, dataset) -> TrainResult:
@@ -408,10 +413,14 @@ def _speed_options(settings: TrainSettings, device) -> _Speed:
     """Resolve precision and layout for the device; sets the process-wide TF32 flags on CUDA."""
     import torch
 
+    from .devices import bf16_unsupported
+
     cuda = device.type == "cuda"
     precision = settings.precision
     if precision == "auto":
-        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "fp32"
+        precision = "bf16" if cuda and bf16_unsupported(device) is None else "fp32"
+    elif precision == "bf16" and (why := bf16_unsupported(device)):
+        raise UsageError(f"--precision bf16 refused: {why}; use --precision fp32")
     if cuda:
         torch.backends.cudnn.benchmark = True
         tf32 = precision in ("tf32", "bf16")
@@ -425,6 +434,20 @@ def _speed_options(settings: TrainSettings, device) -> _Speed:
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
     return _Speed(precision, channels_last, autocast)
+
+
+def _fp32_outputs(model) -> list:
+    """Under bf16 autocast the networks compute in bfloat16; hooks on the model's networks
+    (its child modules) hand their outputs back as float32, so every loss is computed in fp32
+    whatever the plugin's loss code does. Returns the hook handles."""
+    import torch
+
+    def to_fp32(_module, _args, out):
+        if torch.is_tensor(out) and out.dtype == torch.bfloat16:
+            return out.float()
+        return None
+
+    return [net.register_forward_hook(to_fp32) for net in model.children()]
 
 
 def _compile(model) -> None:
@@ -482,14 +505,18 @@ def _restore_rng(state: dict, ctx, seed: int, device) -> None:
 
 
 def _settings_from_run(run: RunConfig, settings: TrainSettings) -> TrainSettings:
-    """Resume keeps the run's model, data and optimiser settings; epochs, device and the speed
-    options come from ``settings``."""
+    """Resume keeps the run's model, data, optimiser settings and precision (unless
+    ``settings`` names one other than "auto"); epochs, device and the other speed options come
+    from ``settings``."""
     t = run.training
+    precision = settings.precision
+    if precision == "auto":
+        precision = t.get("precision", "auto")
     return TrainSettings(model=run.model, data=run.data.get("data"),
                          data_format=run.data.get("format"), epochs=settings.epochs,
                          batch_size=t.get("batch_size", settings.batch_size),
                          lr=t.get("lr", settings.lr), betas=tuple(t.get("betas", settings.betas)),
                          image_size=run.data.get("image_size"), device=settings.device,
                          seed=t.get("seed", settings.seed), limit=run.data.get("limit"),
-                         precision=settings.precision, channels_last=settings.channels_last,
+                         precision=precision, channels_last=settings.channels_last,
                          compile=settings.compile, sync_bn=settings.sync_bn)

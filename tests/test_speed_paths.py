@@ -1,4 +1,5 @@
 """The optimised paths compute what the plain ones do; fallbacks work; the benchmarks run."""
+import json
 import os
 import subprocess
 import sys
@@ -11,7 +12,9 @@ from helpers import tiny_model
 
 from genae_studio import fast
 from genae_studio.chain import markov_chain, sampling_mode
+from genae_studio.devices import cpu_has_bf16
 from genae_studio.errors import UsageError
+from genae_studio.runs import load_training_state
 from genae_studio.training import Prefetcher, TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -180,10 +183,62 @@ def test_compile_falls_back_to_eager_when_unavailable(host, tmp_path, monkeypatc
         assert torch.equal(a, b)
 
 
-def test_bf16_autocast_trains_on_the_cpu_too(host, tmp_path):
-    done = train(TrainSettings(epochs=1, precision="bf16", **TINY), tmp_path, host=host)
-    assert all(np.isfinite(v) for v in done.history[0].values())
+BF16_CPU = pytest.mark.skipif(not cpu_has_bf16(),
+                              reason="this CPU has no native bfloat16 (AVX512-BF16 or AMX)")
+
+
+@BF16_CPU
+@pytest.mark.parametrize("model", ["vae", "daae"])
+def test_bf16_trains_with_falling_losses_and_fp32_weights_and_losses(host, tmp_path, model,
+                                                                      monkeypatch):
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    seen = []
+
+    def spy(logits, target, *args, **kwargs):
+        seen.append(logits.dtype)
+        return bce(logits, target, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "binary_cross_entropy_with_logits", spy)
+    done = train(TrainSettings(model=model, epochs=3, precision="bf16", **TINY), tmp_path,
+                 host=host)
+    losses = [h["loss"] for h in done.history]
+    assert all(np.isfinite(v) for h in done.history for v in h.values())
+    assert losses[-1] < losses[0]
+    assert seen and set(seen) == {torch.float32}  # the networks' outputs come back as fp32
     assert all(p.dtype == torch.float32 for p in done.model.parameters())
+    for opt in load_training_state(tmp_path)["optimizers"].values():
+        for slot in opt["state"].values():
+            assert slot["exp_avg"].dtype == torch.float32
+    assert json.loads((tmp_path / "config.json").read_text())["training"]["precision"] == "bf16"
+    assert not done.model.encoder._forward_hooks  # the fp32 output hooks are removed
+
+
+@BF16_CPU
+def test_resume_keeps_the_runs_precision_unless_another_is_named(host, tmp_path):
+    train(TrainSettings(epochs=1, precision="bf16", **TINY), tmp_path, host=host)
+    train(TrainSettings(epochs=2, device="cpu"), tmp_path, resume=tmp_path, host=host)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["training"]["precision"] == "bf16" and config["progress"]["epoch"] == 2
+    train(TrainSettings(epochs=3, device="cpu", precision="fp32"), tmp_path, resume=tmp_path,
+          host=host)
+    assert json.loads((tmp_path / "config.json").read_text())["training"]["precision"] == "fp32"
+
+
+def test_bf16_is_refused_where_the_cpu_lacks_it(host, tmp_path, monkeypatch, capsys):
+    from genae_studio import devices
+    from genae_studio.cli import main
+
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    with pytest.raises(UsageError, match="bf16 refused: this CPU has no native bfloat16"):
+        train(TrainSettings(precision="bf16", **TINY), tmp_path / "a", host=host)
+    assert not (tmp_path / "a").exists()
+    assert train(TrainSettings(epochs=1, precision="auto", **TINY), tmp_path / "b",
+                 host=host).history  # auto still trains, in fp32
+    code = main(["train", "--data", "digits", "--limit", "64", "--width", "8", "--epochs", "1",
+                 "--device", "cpu", "--precision", "bf16", "--out", str(tmp_path / "c")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "no native bfloat16" in err
+    assert not (tmp_path / "c").exists()
 
 
 def test_the_data_wait_is_reported(host, tmp_path):

@@ -187,6 +187,12 @@ class TrainPanel(QWidget):
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cpu", "cuda"])
         self.device_combo.setToolTip("Where training runs: auto picks cuda, then mps, then cpu")
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(["auto", "fp32", "bf16"])
+        self.precision_combo.setToolTip(
+            "bf16: bfloat16 autocast with fp32 weights and losses, faster on CPUs with "
+            "AVX512-BF16/AMX and on recent GPUs; refused where bfloat16 is not native.\n"
+            "auto: bf16 on GPUs that support it, fp32 elsewhere")
         self.out_edit = QLineEdit()
         self.out_edit.setPlaceholderText(f"auto: {runs_root()}/MODEL-DATE")
         self.out_edit.setToolTip("The run folder to write (config, weights, training state)")
@@ -207,7 +213,8 @@ class TrainPanel(QWidget):
                   ("Learning rate", self.lr), ("Latent size", self.latent),
                   ("Noise std", self.noise), ("Width", self.width_spin),
                   ("Image size", self.size_combo), ("Limit", self.limit),
-                  ("Device", self.device_combo), ("Run folder", _row(self.out_edit, browse_out))]
+                  ("Device", self.device_combo), ("Precision", self.precision_combo),
+                  ("Run folder", _row(self.out_edit, browse_out))]
         form = QGridLayout()
         form.setContentsMargins(0, 0, 0, 0)
         form.setHorizontalSpacing(6)
@@ -215,9 +222,10 @@ class TrainPanel(QWidget):
             row, col = divmod(k, 2)
             form.addWidget(QLabel(label), row, 2 * col)
             form.addWidget(widget, row, 2 * col + 1)
-        form.addWidget(self.start_button, len(fields) // 2, 0, 1, 2)
-        form.addWidget(self.stop_button, len(fields) // 2, 2, 1, 2)
-        form.setRowStretch(len(fields) // 2 + 1, 1)
+        rows = (len(fields) + 1) // 2
+        form.addWidget(self.start_button, rows, 0, 1, 2)
+        form.addWidget(self.stop_button, rows, 2, 1, 2)
+        form.setRowStretch(rows + 1, 1)
         left = QWidget()
         left.setLayout(form)
         left.setMaximumHeight(left.sizeHint().height())
@@ -297,7 +305,8 @@ class TrainPanel(QWidget):
             epochs=self.epochs.value(), batch_size=self.batch.value(), lr=self.lr.value(),
             latent_dim=self.latent.value(), image_size=None if size == "dataset" else int(size),
             width=self.width_spin.value(), noise_std=self.noise.value(),
-            device=self.device_combo.currentText(), limit=self.limit.value() or None)
+            device=self.device_combo.currentText(), limit=self.limit.value() or None,
+            precision=self.precision_combo.currentText())
 
     def state(self) -> dict:
         return {k: v for k, v in vars(self.settings()).items() if k != "betas"}
@@ -323,6 +332,9 @@ class TrainPanel(QWidget):
         limit = state.get("limit")
         self.limit.setValue(get("limit", int, 0) if limit not in (None, "None") else 0)
         self.device_combo.setCurrentText(str(state.get("device") or "auto"))
+        precision = str(state.get("precision") or "auto")
+        self.precision_combo.setCurrentText(precision if precision in ("fp32", "bf16")
+                                            else "auto")
 
     # --- training --------------------------------------------------------------------------
     @property

@@ -107,3 +107,24 @@ def test_the_panel_trains_a_plugin_model_with_its_registered_defaults(qtbot, bun
     hparams = read_config(out).hparams
     assert hparams["width"] == 32 and hparams["latent_dim"] == 8
     window.close()
+
+
+def test_precision_choice_is_passed_kept_and_refused_where_unsupported(qtbot, window,
+                                                                       monkeypatch):
+    from genae_studio import devices
+
+    panel = window.train_panel
+    panel.precision_combo.setCurrentText("bf16")
+    assert panel.settings().precision == "bf16"
+    state = panel.state()
+    panel.precision_combo.setCurrentText("fp32")
+    panel.restore(state)
+    assert panel.precision_combo.currentText() == "bf16"
+
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: False)
+    panel.data_combo.setCurrentText("digits")
+    panel.device_combo.setCurrentText("cpu")
+    panel.start()
+    qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
+    assert "Training failed" in window.banner.label.text()
+    assert "no native bfloat16" in window.banner.label.text()
