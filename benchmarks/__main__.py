@@ -10,12 +10,14 @@ import traceback
 from .common import Config, Row, load_average, machine_rows, matmul_rates, table, unavailable
 
 SECTIONS = ("chain", "training", "studio", "startup", "memory")
+OPTIONAL = ("compile",)  # only with --only: minutes of compiling
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (for tests)")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS + OPTIONAL,
+                        help="run only these sections (compile: only when named)")
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--json", help="also write the rows to this file")
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(unavailable(name, "all rows", f"{type(exc).__name__}: {exc}"))
 
     from .chain import chain_rows
+    from .compile import compile_rows
     from .startup import cold_start_rows, first_window_rows, memory_rows, sample_memory_rows
     from .studio import studio_rows
     from .training import training_rows
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     section("startup", _startup, cfg, cold_start_rows, first_window_rows)
     section("memory", memory_rows, cfg)
     section("memory", sample_memory_rows, cfg)
+    section("compile", compile_rows, cfg, device)
     rows.append(Row("machine", "load average (1/5/15 min) at the end", load_average(),
                     note=f"whole run {time.perf_counter() - started:.0f} s"))
     print(table(rows))

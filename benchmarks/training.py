@@ -20,6 +20,16 @@ from .common import Config, Row, cuda_sync
 SECTION = "training"
 
 
+def clock() -> float:
+    """Wall time; with GENAE_BENCH_CLOCK=cpu the process's CPU time instead. On a machine
+    shared with other jobs, CPU time with one intra-op thread (``--threads 1``) measures the
+    work rather than this process's share of the cores."""
+    import os
+
+    return time.process_time() if os.environ.get("GENAE_BENCH_CLOCK") == "cpu" \
+        else time.perf_counter()
+
+
 def _images(cfg: Config) -> np.ndarray:
     rng = np.random.default_rng(0)
     n = cfg.batch * cfg.train_steps
@@ -74,7 +84,7 @@ def project_rate(cfg: Config, model_name: str, device, images: np.ndarray,
     def on_progress(p):
         if p.epoch == 1:
             sync()
-            stamps.append(time.perf_counter())
+            stamps.append(clock())
 
     with tempfile.TemporaryDirectory() as out:
         settings = TrainSettings(model=model_name, data="bench", epochs=2, batch_size=cfg.batch,
@@ -130,7 +140,7 @@ def plain_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> floa
             loss.item()
             if epoch == 1:
                 sync()
-                stamps.append(time.perf_counter())
+                stamps.append(clock())
     return _rate(stamps, cfg.batch)
 
 
@@ -193,7 +203,7 @@ def pythae_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> flo
         def on_train_step_end(self, training_config, **kwargs):
             if Stamp.timing:
                 sync()
-                stamps.append(time.perf_counter())
+                stamps.append(clock())
 
     common = dict(per_device_train_batch_size=cfg.batch, num_epochs=2,
                   no_cuda=device.type != "cuda", train_dataloader_num_workers=0)
@@ -226,37 +236,85 @@ def pythae_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> flo
 
 
 def training_rows(cfg: Config, device) -> list[Row]:
-    import contextlib
-    import io
-    import logging
+    """Per model: the plain loop, genae-studio fp32 and bf16, and pythae, measured in turn
+    ``cfg.repeats`` times (ABCD ABCD ...) so that load changes hit every row alike; each row
+    is the median, with the spread and the load average in the note."""
+    import os
+    import statistics
+
+    from genae_studio.devices import bf16_unsupported
 
     images = _images(cfg)
     rows = []
     where = "GPU" if device.type == "cuda" else "CPU"
+    section = f"{SECTION} ({where})"
+    no_bf16 = bf16_unsupported(device)
     for name in ("vae", "aae"):
-        plain = plain_rate(cfg, name, device, images)
-        ours, wait = project_rate(cfg, name, device, images, precision="fp32")
-        section = f"{SECTION} ({where})"
-        rows.append(Row(section, f"{name.upper()}: plain PyTorch loop, fp32", plain, "images/s"))
-        goal = ">= 0.95x plain" if where == "CPU" else ""
-        rows.append(Row(section, f"{name.upper()}: genae-studio train, fp32", ours, "images/s",
-                        f"{ours / plain:.2f}x plain", goal,
-                        f"waiting for data {wait:.2%} of the time"))
-        if device.type == "cuda":
-            fast, wait = project_rate(cfg, name, device, images, precision="bf16",
-                                      channels_last=True, compile=True)
-            rows.append(Row(section, f"{name.upper()}: genae-studio train, bf16 + "
-                                     "channels-last + compile", fast, "images/s",
-                            f"{fast / plain:.2f}x plain fp32", ">= 1.5x plain fp32",
-                            f"waiting for data {wait:.2%}"))
-        try:
-            logging.getLogger("pythae").setLevel(logging.ERROR)
-            with contextlib.redirect_stdout(io.StringIO()), \
-                    contextlib.redirect_stderr(io.StringIO()):  # pythae's notes and bars
-                theirs = pythae_rate(cfg, name, device, images)
-            rows.append(Row(section, f"{name.upper()}: pythae trainer, same networks", theirs,
-                            "images/s", f"genae-studio {ours / theirs:.2f}x pythae"))
-        except ImportError as exc:
-            rows.append(Row(section, f"{name.upper()}: pythae trainer", None,
-                            note=f"not installed ({exc.name}): pip install -e .[bench]"))
+        rates: dict[str, list[float]] = {}
+        waits: dict[str, list[float]] = {}
+        loads: list[float] = []
+        pythae_missing = None
+        for _ in range(cfg.repeats):
+            loads.append(os.getloadavg()[0])
+            rates.setdefault("plain", []).append(plain_rate(cfg, name, device, images))
+            for precision in ("fp32", "bf16"):
+                if precision == "bf16" and no_bf16:
+                    continue
+                rate, wait = project_rate(cfg, name, device, images, precision=precision)
+                rates.setdefault(precision, []).append(rate)
+                waits.setdefault(precision, []).append(wait)
+            if pythae_missing is None:
+                try:
+                    theirs = _quiet_pythae(cfg, name, device, images)
+                    rates.setdefault("pythae", []).append(theirs)
+                except ImportError as exc:
+                    pythae_missing = exc.name
+        med = {k: statistics.median(v) for k, v in rates.items()}
+
+        def note(key, extra="", rates=rates):
+            v = rates[key]
+            spread = f"median of {len(v)}, {min(v):.0f} to {max(v):.0f}" if len(v) > 1 else ""
+            return "; ".join(x for x in (spread, extra) if x)
+
+        label = name.upper()
+        clock_note = ("images per CPU-second of this process" if
+                      os.environ.get("GENAE_BENCH_CLOCK") == "cpu" else "wall clock")
+        rows.append(Row(section, f"{label}: plain PyTorch loop, fp32", med["plain"], "images/s",
+                        note=note("plain", f"{clock_note}; load average {min(loads):.1f} to "
+                                           f"{max(loads):.1f} while measuring")))
+        fp32 = med["fp32"]
+        rows.append(Row(section, f"{label}: genae-studio train, fp32", fp32, "images/s",
+                        f"{fp32 / med['plain']:.2f}x plain",
+                        ">= 0.95x plain" if where == "CPU" else "",
+                        note("fp32", f"waiting for data {statistics.median(waits['fp32']):.2%}"
+                                     " of the time")))
+        if no_bf16:
+            rows.append(Row(section, f"{label}: genae-studio train, bf16", None,
+                            note=f"not measured: {no_bf16}"))
+        else:
+            bf16 = med["bf16"]
+            rows.append(Row(section, f"{label}: genae-studio train, bf16 (--precision bf16)",
+                            bf16, "images/s", f"{bf16 / fp32:.2f}x fp32; "
+                                              f"{bf16 / med['plain']:.2f}x plain fp32",
+                            ">= 1.4x fp32" if where == "CPU" else ">= 1.5x fp32",
+                            note("bf16", "bfloat16 autocast, fp32 weights and losses")))
+        if pythae_missing:
+            rows.append(Row(section, f"{label}: pythae trainer", None,
+                            note=f"not installed ({pythae_missing}): pip install -e .[bench]"))
+        else:
+            theirs = med["pythae"]
+            rows.append(Row(section, f"{label}: pythae trainer, same networks, fp32", theirs,
+                            "images/s", f"genae-studio fp32 {fp32 / theirs:.2f}x pythae",
+                            note=note("pythae")))
     return rows
+
+
+def _quiet_pythae(cfg: Config, name: str, device, images: np.ndarray) -> float:
+    import contextlib
+    import io
+    import logging
+
+    logging.getLogger("pythae").setLevel(logging.ERROR)
+    with contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):  # pythae's notes and bars
+        return pythae_rate(cfg, name, device, images)

@@ -247,8 +247,24 @@ def _datasets(data, data_format, run, host, settings, args, log, spaces=("cnn",)
     if len(heldout) < args.n:
         log(f"{data}: the test split has {len(heldout)} images; using n={len(heldout)}")
     train_set = resolve_dataset(data, host.datasets, split="train", **kwargs)
-    extractor = feature_extractor(train_set, settings, heldout=heldout, device=run.device,
-                                  retrain=args.retrain_features, log=log)
+    bar = None
+
+    def progress(step: int, steps: int) -> None:
+        nonlocal bar
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = tqdm(total=steps, desc="eval: feature network", unit="step", leave=False,
+                       file=sys.stderr, dynamic_ncols=True)
+        bar.update(step - bar.n)
+
+    try:
+        extractor = feature_extractor(train_set, settings, heldout=heldout, device=run.device,
+                                      retrain=args.retrain_features, log=log,
+                                      on_progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     info = extractor.info
     scores = ", ".join(f"{k} {v:.3f}" for k, v in info.get("heldout", {}).items())
     log(f"feature network for {data}: {extractor.mode} "

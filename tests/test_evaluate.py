@@ -79,7 +79,9 @@ def test_the_feature_network_is_cached_and_reused(digits_run, tmp_path, cache, c
                 "--json", str(tmp_path / name), *FAST, *extra]
 
     assert main(argv("a.json")) == 0
-    assert "feature network for digits: labels (trained" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "feature network for digits: labels (trained" in err
+    assert "eval: feature network: 100%" in err and "20/20" in err  # the progress bar
     (weights,) = (cache / "features").glob("digits-32px-*.safetensors")
     meta = json.loads(weights.with_suffix(".json").read_text())
     assert meta["mode"] == "labels" and meta["settings"]["steps"] == 20
@@ -91,7 +93,8 @@ def test_the_feature_network_is_cached_and_reused(digits_run, tmp_path, cache, c
     original = features.train_feature_net
     monkeypatch.setattr(features, "train_feature_net", no_training)
     assert main(argv("b.json")) == 0
-    assert "loaded from cache" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "loaded from cache" in err and "eval: feature network:" not in err
     assert weights.stat().st_mtime_ns == stamp
     first, second = (json.loads((tmp_path / f).read_text()) for f in ("a.json", "b.json"))
     assert second["runs"][0]["features"]["from_cache"] is True
