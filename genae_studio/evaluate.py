@@ -255,7 +255,7 @@ def _datasets(data, data_format, run, host, settings, args, log, spaces=("cnn",)
             from tqdm import tqdm
 
             bar = tqdm(total=steps, desc="eval: feature network", unit="step", leave=False,
-                       file=sys.stderr, dynamic_ncols=True)
+                       file=sys.stderr, dynamic_ncols=True, disable=None)  # terminals only
         bar.update(step - bar.n)
 
     try:

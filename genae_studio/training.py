@@ -128,6 +128,8 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
                          "replace it with --overwrite")
     host = host or load_plugins()
     device = resolve_device(settings.device)
+    if settings.precision == "bf16":
+        _check_bf16(device)  # before the run folder is locked (created)
     ctx = distributed.init_from_environment(device)
     try:
         lock = run_lock(out) if ctx is None or ctx.is_main else nullcontext()
@@ -419,8 +421,8 @@ def _speed_options(settings: TrainSettings, device) -> _Speed:
     precision = settings.precision
     if precision == "auto":
         precision = "bf16" if cuda and bf16_unsupported(device) is None else "fp32"
-    elif precision == "bf16" and (why := bf16_unsupported(device)):
-        raise UsageError(f"--precision bf16 refused: {why}; use --precision fp32")
+    elif precision == "bf16":
+        _check_bf16(device)  # a resumed bf16 run on hardware without bfloat16
     if cuda:
         torch.backends.cudnn.benchmark = True
         tf32 = precision in ("tf32", "bf16")
@@ -434,6 +436,15 @@ def _speed_options(settings: TrainSettings, device) -> _Speed:
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
     return _Speed(precision, channels_last, autocast)
+
+
+def _check_bf16(device) -> None:
+    """Refuse bf16 (one line) where the hardware would only emulate bfloat16."""
+    from .devices import bf16_unsupported
+
+    why = bf16_unsupported(device)
+    if why:
+        raise UsageError(f"--precision bf16 refused: {why}; use --precision fp32")
 
 
 def _fp32_outputs(model) -> list:

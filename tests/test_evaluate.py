@@ -1,5 +1,6 @@
 """genae-studio eval: the table, the JSON, the cached feature network, decisiveness, fallbacks."""
 import json
+import sys
 
 import pytest
 from PIL import Image
@@ -78,6 +79,7 @@ def test_the_feature_network_is_cached_and_reused(digits_run, tmp_path, cache, c
         return ["eval", "--checkpoint", str(digits_run), "--steps", "0,1", "--n", "20",
                 "--json", str(tmp_path / name), *FAST, *extra]
 
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # the bar shows on terminals
     assert main(argv("a.json")) == 0
     err = capsys.readouterr().err
     assert "feature network for digits: labels (trained" in err
