@@ -6,6 +6,10 @@ For every run and every requested chain step t the command measures
   samples of P^(Z), which the paper argues is the chain's stationary distribution (true only
   for a perfect encoder/decoder pair). The paper says this falls with t.
 * ``mmd_prior``: unbiased MMD^2 between z_t and draws of the prior P(Z) = N(0, I).
+* ``data_score``: the mean P(looks like encoded data) of z_t, from a classifier of prior draws
+  against codes of held-out data (:class:`genae_studio.latent.DataScore`). A per-sample
+  measure: it starts at the prior's level and should rise towards the data's level (the
+  ``data`` row holds both the data's and, in JSON, the prior's out-of-fold levels).
 * ``fd``: Frechet distance between the decoded x_t and held-out images, in the features of a
   small network trained on the dataset (see :mod:`genae_studio.features`).
 * ``precision``/``recall``: Kynkaanniemi et al. (2019), k = 3, in the same features.
@@ -59,10 +63,11 @@ if TYPE_CHECKING:
     from .api import Run
     from .data import ImageDataset
     from .features import FeatureExtractor, FeatureSettings
+    from .latent import DataScore
     from .pixel_pca import PixelPCA
 
-COLUMNS = ("mmd_data", "mmd_prior", "fd", "precision", "recall", "fd_pca", "precision_pca",
-           "recall_pca", "ambiguous", "glasses", "max_jump", "kept", "end_dist")
+COLUMNS = ("mmd_data", "mmd_prior", "data_score", "fd", "precision", "recall", "fd_pca",
+           "precision_pca", "recall_pca", "ambiguous", "glasses", "max_jump", "kept", "end_dist")
 FEATURE_SPACES = ("cnn", "pca")
 DEFAULT_STEPS = "0,1,5,10"
 AMBIGUOUS = (0.2, 0.8)
@@ -301,6 +306,7 @@ class Reference:
     latent_dim: int = 0
     image_shape: tuple = ()
     info: dict = field(default_factory=dict)
+    score: DataScore | None = None  # P(looks like encoded data) of a code
 
 
 def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
@@ -367,6 +373,7 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
     from . import metrics
     from .data import binary_attribute, check_fits, default_dataset, resolve_dataset
     from .features import feature_extractor
+    from .latent import DataScore, EncodedData, encode_data
     from .plugins import load_plugins
 
     if heldout is None or extractor is None:
@@ -397,8 +404,12 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
     pick = np.sort(rng.permutation(len(heldout))[:count])
     subset = heldout.subset(pick)
     images = subset.batch(np.arange(count))
-    codes = encode_heldout(run, images, bn_mode=bn_mode, seed=seed)
+    # The same codes as encode_heldout, with the posterior means the data score needs.
+    encoded = encode_data(run, images, bn_mode=bn_mode, seed=seed)
+    codes = encoded.codes.astype(np.float64)
     prior = np.random.default_rng([seed, 1]).standard_normal((count, run.model.latent_dim))
+    score = DataScore.fit(EncodedData(encoded.means, encoded.codes, prior.astype(np.float32)),
+                          seed=seed)
     feats = extractor.features(images)
     default = None if attribute else binary_attribute((host or load_plugins()).datasets,
                                                       heldout.name)
@@ -415,7 +426,8 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                      pca_sigma=None if pca_feats is None else np.cov(pca_feats, rowvar=False),
                      spaces=spaces,
                      info={"n": count, "data": heldout.name,
-                           "typical_distance": metrics.typical_distance(feats, seed=seed)})
+                           "typical_distance": metrics.typical_distance(feats, seed=seed),
+                           "data_score": score.summary()}, score=score)
 
 
 def _pick_attribute(dataset, extractor, attribute, default=None):
@@ -448,6 +460,8 @@ def step_metrics(reference: Reference, z, x) -> dict[str, float | None]:
     if z is not None:
         row["mmd_data"] = metrics.mmd2_unbiased(z, reference.codes, reference.kernel)
         row["mmd_prior"] = metrics.mmd2_unbiased(z, reference.prior, reference.kernel)
+        if reference.score is not None:
+            row["data_score"] = float(reference.score(z).mean())
     x = _numpy(x)
     row.update(_image_metrics(reference, feats, reference.feats[:len(feats)], x,
                               stats=(reference.mu, reference.sigma)))
@@ -542,6 +556,8 @@ def reference_rows(run: Run, reference: Reference, *, bn_mode: str = "batch",
             row["mmd_prior"] = metrics.mmd2_unbiased(reference.codes[a],
                                                      reference.prior[:len(a)],
                                                      reference.kernel)
+            if reference.score is not None:  # out-of-fold: not scored by a fit that saw them
+                row["data_score"] = reference.score.data_level
         feats = reference.extractor.features(x)
         row.update(_image_metrics(reference, feats, real_b, x, real_images=images[b]))
         rows.append({"kind": kind, "step": None, "n": len(a), **row})
@@ -672,6 +688,7 @@ def evaluate_run(run: Run, reference: Reference, steps: list[int], *, seed: int 
               "pca": None if reference.pca is None else
               {"dim": int(reference.pca.components.shape[1]),
                "explained": reference.pca.explained},
+              "data_score": reference.info.get("data_score"),
               "rows": rows}
     result["_samples"] = [samples[t] for t in steps]
     if reference.attribute is not None:

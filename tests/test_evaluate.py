@@ -2,6 +2,7 @@
 import json
 import sys
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -45,8 +46,9 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert main(["eval", "--checkpoint", str(digits_run), "--steps", "3,0,1", "--n", "40",
                  "--json", str(out), *FAST]) == 0
     header, rows = table_rows(capsys.readouterr().out)
-    assert header == ["run", "data", "kind", "step", "n", "mmd_data", "mmd_prior", "fd",
-                      "precision", "recall", "fd_pca", "precision_pca", "recall_pca"]
+    assert header == ["run", "data", "kind", "step", "n", "mmd_data", "mmd_prior",
+                      "data_score", "fd", "precision", "recall", "fd_pca", "precision_pca",
+                      "recall_pca"]
     # no attribute columns for digits
     assert [(r["kind"], r["step"], r["n"]) for r in rows] == [
         ("chain", "0", "40"), ("chain", "1", "40"), ("chain", "3", "40"),
@@ -60,7 +62,7 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert run["feature_mode"] == "labels" and run["attribute"] is None
     for printed, stored in zip(rows, run["rows"], strict=True):
         assert printed["kind"] == stored["kind"]
-        for col in ("mmd_data", "mmd_prior", "fd", "precision", "recall"):
+        for col in ("mmd_data", "mmd_prior", "data_score", "fd", "precision", "recall"):
             if stored[col] is None:
                 assert printed[col] == "-"
             else:
@@ -70,6 +72,14 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert all(0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and r["fd"] >= 0
                for r in chain)
     assert abs(chain[0]["mmd_prior"]) < 0.1  # z_0 is a prior draw
+    # The data score: P(data) of z_t, 0..1; z_0 is a prior draw, so near the prior's level.
+    score = run["data_score"]
+    assert 0 <= score["prior_level"] < score["data_level"] <= 1 and 0 < score["cv_accuracy"]
+    assert all(0 <= r["data_score"] <= 1 for r in chain)
+    assert abs(chain[0]["data_score"] - score["prior_level"]) < 0.25
+    data_row = run["rows"][-1]
+    assert data_row["kind"] == "data" and data_row["data_score"] == pytest.approx(
+        score["data_level"], abs=1e-4)
 
 
 @pytest.mark.slow
@@ -200,7 +210,6 @@ def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tm
 def test_heldout_codes_do_not_share_random_draws_with_the_chain(digits_run, host, cache):
     """A VAE's codes are mu + sigma * eps; drawn from the chain's seed, eps would equal the
     chain's z0 and the two samples would be paired (their MMD biased toward 0)."""
-    import numpy as np
     import torch
 
     run = load_run(digits_run, device="cpu", host=host)
@@ -223,6 +232,10 @@ def test_chain_metrics_give_one_value_per_step_for_scripts(digits_run, host, cac
     assert curves["ambiguous"] == [None] * 3
     one = evaluate.step_metrics(ref, rec.z[1], rec.x[1])
     assert one["mmd_data"] == curves["mmd_data"][1] and one["fd"] == curves["fd"][1]
+    assert one["data_score"] == pytest.approx(float(ref.score(rec.z[1]).mean()))
+    # The reference's codes are the ones encode_heldout draws (one random stream for both).
+    images = ref.heldout.batch(np.arange(len(ref.codes)))
+    np.testing.assert_array_equal(ref.codes, evaluate.encode_heldout(run, images, seed=0))
     other = load_run(digits_run, device="cpu", host=host)
     other.model.latent_dim = 9
     with pytest.raises(evaluate.UsageError, match="other latent"):
