@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     from .evaluate import add_eval_arguments  # light: argparse only
 
     add_eval_arguments(p)
+
+    p = sub.add_parser("latent", help="draw chain trajectories over the data and prior clouds "
+                                      "in a 2-D view of the latent space, with the data score")
+    _common(p, suppress=True)
+    from .latent_command import add_latent_arguments  # light: argparse only
+
+    add_latent_arguments(p)
     return parser
 
 
@@ -446,6 +453,12 @@ def cmd_eval(args) -> int:
     return run_eval_command(args, _host(args))
 
 
+def cmd_latent(args) -> int:
+    from .latent_command import run_latent_command
+
+    return run_latent_command(args, _host(args))
+
+
 def cmd_studio(args) -> int:
     import os
 
@@ -462,4 +475,4 @@ def cmd_studio(args) -> int:
 
 
 COMMANDS = {"plugins": cmd_plugins, "train": cmd_train, "sample": cmd_sample,
-            "interpolate": cmd_interpolate, "eval": cmd_eval}
+            "interpolate": cmd_interpolate, "eval": cmd_eval, "latent": cmd_latent}

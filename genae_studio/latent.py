@@ -45,6 +45,7 @@ CHOICES = ("auto", *METHODS)
 LOW_SHARE = 0.05  # a view whose two axes hold less than this shows little: warn
 SCORE_UNITS = 64  # the data score uses at most this many of the most active units
 CV_FOLDS = 3
+ENCODE_BATCH = 250  # images per encoder call in the studio and the latent command
 DESCRIPTIONS = {
     "auto": "the method whose axes hold the most encoded-data variance",
     "means": "PCA of the encoded data's posterior means (active units)",
@@ -82,14 +83,17 @@ class EncodedData:
 
 def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
                 n_prior: int | None = None, batch: int = 1000,
-                progress: Callable[[int, int], None] | None = None) -> EncodedData:
+                progress: Callable[[int, int], None] | None = None,
+                lock=None) -> EncodedData:
     """Posterior means and sampled codes of uint8 images, and ``n_prior`` prior draws.
 
     Codes are drawn as :func:`genae_studio.evaluate.encode_heldout` draws them (denoising models
     encode the corrupted image, as their chain does), with the same random stream, so ``eval``
     and this module see the same samples of P^(Z). ``progress(done, total)`` is called after each
-    batch (a worker may raise from it to cancel).
+    batch (a worker may raise from it to cancel); ``lock`` is held while the model runs.
     """
+    from contextlib import nullcontext
+
     import torch
 
     from .chain import sampling_mode
@@ -103,7 +107,7 @@ def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
     starts = list(range(0, len(images), batch))
     means, codes = [], []
     for k, start in enumerate(starts):
-        with torch.inference_mode(), sampling_mode(model, bn_mode):
+        with lock or nullcontext(), torch.inference_mode(), sampling_mode(model, bn_mode):
             x = torch.as_tensor(images[start:start + batch]).to(run.device)
             x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
             if model.denoising:
@@ -309,3 +313,15 @@ def score_band(scores: np.ndarray) -> dict[str, np.ndarray]:
     scores = np.asarray(scores, np.float64)
     return {"mean": scores.mean(axis=1), "low": np.percentile(scores, 10, axis=1),
             "high": np.percentile(scores, 90, axis=1)}
+
+
+def ellipse(points: np.ndarray, nstd: float = 2.0, num: int = 73) -> tuple[np.ndarray, ...]:
+    """The ``nstd``-sigma covariance ellipse of 2-D points, as x, y (empty for < 3 points)."""
+    if len(points) < 3:
+        return np.empty(0), np.empty(0)
+    mean = points.mean(0)
+    vals, vecs = np.linalg.eigh(np.cov(points.T))
+    angle = np.linspace(0, 2 * np.pi, num)
+    circle = np.stack([np.cos(angle), np.sin(angle)], 1)
+    curve = mean + nstd * (circle * np.sqrt(np.maximum(vals, 0))) @ vecs.T
+    return curve[:, 0], curve[:, 1]

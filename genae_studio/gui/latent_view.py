@@ -1,7 +1,9 @@
-"""The latent view: a PCA of encoded held-out data and prior samples, with chain trajectories.
+"""The latent view: a 2-D view of encoded held-out data and prior samples, with chain
+trajectories coloured by the data score.
 
-The PCA is fitted once per run and dataset (in a worker); chain points and interpolation paths
-are projected with it, never refitted.
+The views (genae_studio.latent: means, joint, discriminant; auto picks the one whose axes hold
+the most encoded-data variance) and the data score are fitted once per run and dataset, in a
+worker; chain points and interpolation paths are projected with them, never refitted.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -20,33 +22,77 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-N_PRIOR = 1000
-ENCODE_BATCH = 100
+from ..latent import (
+    CHOICES,
+    DESCRIPTIONS,
+    ENCODE_BATCH,
+    LOW_SHARE,
+    METHODS,
+    DataScore,
+    EncodedData,
+    LatentProjection,
+    best_view,
+    ellipse,
+    encode_data,
+    fit_views,
+    score_band,
+)
+
 CATEGORICAL = [(31, 119, 180), (60, 60, 60), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 DATA_COLOUR = (40, 110, 200, 110)
 PRIOR_COLOUR = (120, 120, 120, 70)
 TRAJ_COLOUR = (235, 120, 20, 55)
 POINT_COLOUR = (220, 40, 30, 230)
+SCORE_MAP = "plasma"  # P(looks like encoded data): dark = prior-like, yellow = data-like
+WARNING_STYLE = ("QLabel { color: #7a1010; background: #fdecea; border: 1px solid #e0a0a0; "
+                 "border-radius: 3px; padding: 3px; }")
 SELECT_COLOUR = (230, 40, 120)
 PATH_COLOUR = (20, 150, 60)
 
 
 @dataclass
 class LatentCloud:
-    """A fitted 2-D PCA and the projected clouds of encoded data and prior samples."""
+    """Encoded held-out data and prior samples, the fitted 2-D views and the data score.
 
-    mean: np.ndarray  # (K,)
-    components: np.ndarray  # (2, K)
-    explained: np.ndarray  # (2,) explained variance ratio
-    data_xy: np.ndarray  # (N, 2)
-    prior_xy: np.ndarray  # (M, 2)
+    ``method`` picks the view that ``project``, ``explained``, ``data_xy`` and ``prior_xy`` use;
+    ``auto`` is the view whose axes hold the most encoded-data variance.
+    """
+
+    encoded: EncodedData
+    views: dict[str, LatentProjection]
+    score: DataScore
     labels: np.ndarray | None = None
     label_names: list[str] | None = None
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
+    method: str = "auto"
+    _xy: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def view(self) -> LatentProjection:
+        return best_view(self.views) if self.method == "auto" else self.views[self.method]
+
+    @property
+    def explained(self) -> np.ndarray:
+        return self.view.explained
 
     def project(self, z: np.ndarray) -> np.ndarray:
-        return ((np.asarray(z, np.float32) - self.mean) @ self.components.T).astype(np.float32)
+        return self.view.project(z)
+
+    def _clouds(self) -> tuple[np.ndarray, np.ndarray]:
+        key = self.view.method
+        if key not in self._xy:
+            self._xy[key] = (self.view.project(self.encoded.codes),
+                             self.view.project(self.encoded.prior))
+        return self._xy[key]
+
+    @property
+    def data_xy(self) -> np.ndarray:
+        return self._clouds()[0]
+
+    @property
+    def prior_xy(self) -> np.ndarray:
+        return self._clouds()[1]
 
 
 def encode_images(job, run, lock, images: np.ndarray, bn_mode: str, sample: bool = False,
@@ -63,23 +109,24 @@ def encode_images(job, run, lock, images: np.ndarray, bn_mode: str, sample: bool
     return np.concatenate(out)
 
 
-def fit_latent_job(job, run, lock, data, bn_mode: str, n_prior: int = N_PRIOR,
-                   seed: int = 0) -> LatentCloud:
-    """Encode held-out data (samples of P^(Z)), draw prior samples, fit the PCA on both."""
-    from sklearn.decomposition import PCA
+def fit_latent_job(job, run, lock, data, bn_mode: str, seed: int = 0) -> LatentCloud:
+    """Encode held-out data (posterior means and samples of P^(Z)), draw as many prior samples,
+    fit every view and the data score."""
+    def progress(done, total):
+        job.check()
+        job.progress(done, total, f"encoding {len(data.images)} held-out images")
 
-    data_z = encode_images(job, run, lock, data.images, bn_mode, sample=True,
-                           text="encoding held-out")
-    prior_z = np.random.default_rng(seed).standard_normal(
-        (n_prior, data_z.shape[1])).astype(np.float32)
-    job.progress(0, 0, "fitting the PCA")
-    pca = PCA(n_components=2, random_state=0).fit(np.concatenate([data_z, prior_z]))
-    cloud = LatentCloud(pca.mean_.astype(np.float32), pca.components_.astype(np.float32),
-                        pca.explained_variance_ratio_, np.empty((0, 2)), np.empty((0, 2)),
-                        data.labels, getattr(data.dataset, "label_names", None),
-                        data.attributes)
-    cloud.data_xy, cloud.prior_xy = cloud.project(data_z), cloud.project(prior_z)
-    return cloud
+    encoded = encode_data(run, data.images, bn_mode=bn_mode, seed=seed, batch=ENCODE_BATCH,
+                          progress=progress, lock=lock)
+    job.progress(0, 0, "fitting the latent views")
+    views = {}
+    for method in METHODS:
+        job.check()
+        views[method] = fit_views(encoded, [method], seed)[method]
+    job.progress(0, 0, "fitting the data score")
+    score = DataScore.fit(encoded, seed)
+    return LatentCloud(encoded, views, score, data.labels,
+                       getattr(data.dataset, "label_names", None), data.attributes)
 
 
 def polylines(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,18 +138,6 @@ def polylines(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return buf[:, 0], buf[:, 1]
 
 
-def ellipse(points: np.ndarray, nstd: float = 2.0, num: int = 73) -> tuple[np.ndarray, ...]:
-    """The ``nstd``-sigma covariance ellipse of 2-D points, as x, y (empty for < 3 points)."""
-    if len(points) < 3:
-        return np.empty(0), np.empty(0)
-    mean = points.mean(0)
-    vals, vecs = np.linalg.eigh(np.cov(points.T))
-    angle = np.linspace(0, 2 * np.pi, num)
-    circle = np.stack([np.cos(angle), np.sin(angle)], 1)
-    curve = mean + nstd * (circle * np.sqrt(np.maximum(vals, 0))) @ vecs.T
-    return curve[:, 0], curve[:, 1]
-
-
 def _pen(colour, width: float = 1.0, style=None):
     pen = pg.mkPen(colour, width=width)
     if style is not None:
@@ -111,16 +146,27 @@ def _pen(colour, width: float = 1.0, style=None):
 
 
 class LatentView(QWidget):
-    """PCA plot: data cloud, prior cloud, chain trajectories, current points, paths."""
+    """The 2-D view: data cloud, prior cloud, chain trajectories, current points, paths; beside
+    it the view's numbers and the data score of the chains against t."""
+
+    view_changed = pyqtSignal()  # another method was chosen: projections must be redone
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.cloud: LatentCloud | None = None
         self.paths: list[tuple[np.ndarray, np.ndarray]] = []  # (z before, z after)
+        self._scores: list[tuple[np.ndarray, np.ndarray]] = []  # (z of a step, its P(data))
         self._build()
 
     def _build(self) -> None:
-        self.colour_combo = QComboBox()
+        self.method_combo = QComboBox()
+        self.method_combo.addItems(CHOICES)
+        for k, method in enumerate(CHOICES):
+            self.method_combo.setItemData(k, DESCRIPTIONS[method], Qt.ItemDataRole.ToolTipRole)
+        self.method_combo.setToolTip("How the 2-D view is fitted; auto picks the method whose "
+                                     "axes hold the most encoded-data variance")
+        self.method_combo.currentIndexChanged.connect(self._method_chosen)
+        self.colour_combo = QComboBox(minimumContentsLength=10)
         self.colour_combo.setToolTip("Colour the encoded data by its label or an attribute")
         self.colour_combo.currentTextChanged.connect(lambda _t: self._draw_cloud())
         self.show_data = QCheckBox("data", checked=True)
@@ -135,28 +181,31 @@ class LatentView(QWidget):
         clear.setToolTip("Remove the interpolation paths")
         clear.clicked.connect(self.clear_paths)
         row = QHBoxLayout()
+        row.addWidget(QLabel("view"))
+        row.addWidget(self.method_combo)
         row.addWidget(QLabel("colour by"))
         row.addWidget(self.colour_combo)
         for w in (self.show_data, self.show_prior, self.show_chains):
             row.addWidget(w)
         row.addStretch(1)
         row.addWidget(clear)
-        self.colour_note = QLabel()
-        self.colour_note.setStyleSheet("color: #555")
+        self.warning = QLabel(wordWrap=True)
+        self.warning.setStyleSheet(WARNING_STYLE)
+        self.warning.hide()
+        self.colour_note = QLabel(wordWrap=True)
 
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=(30, 30, 30),
-                                          brush=(255, 255, 255, 200), colCount=2)
         self.prior = pg.ScatterPlotItem(size=4, pen=None, brush=PRIOR_COLOUR,
                                         name="prior P(Z)")
         self.data = pg.ScatterPlotItem(size=4, pen=None, brush=DATA_COLOUR,
                                        name="encoded data P̂(Z)")
         self.lines = pg.PlotDataItem(connect="finite", pen=_pen(TRAJ_COLOUR, 1),
                                      name="chains z0 → zT")
-        self.points = pg.ScatterPlotItem(size=6, pen=pg.mkPen("w", width=0.5),
-                                         brush=POINT_COLOUR, name="z_t at the slider's t")
+        self.points = pg.ScatterPlotItem(size=7, pen=pg.mkPen((40, 40, 40), width=0.6),
+                                         brush=POINT_COLOUR,
+                                         name="z_t, coloured by P(data)")
         self.starts = pg.ScatterPlotItem(size=5, symbol="x", pen=pg.mkPen(TRAJ_COLOUR[:3]),
                                          brush=None)
         self.selected_line = pg.PlotDataItem(pen=_pen(SELECT_COLOUR, 2.5), symbol="o",
@@ -166,7 +215,7 @@ class LatentView(QWidget):
                                                  brush=SELECT_COLOUR)
         self.path_before = pg.PlotDataItem(connect="finite", pen=_pen(PATH_COLOUR, 2),
                                            symbol="o", symbolSize=5, symbolBrush=PATH_COLOUR,
-                                           symbolPen=None, name="interpolation (slerp)")
+                                           symbolPen=None, name="interpolation")
         self.path_after = pg.PlotDataItem(  # markers only: after k steps it is no path
             pen=None, symbol="d", symbolSize=7, symbolBrush=(255, 255, 255),
             symbolPen=PATH_COLOUR, name="after k chain steps")
@@ -178,19 +227,70 @@ class LatentView(QWidget):
         self.data_ellipse = pg.PlotDataItem(pen=_pen(DATA_COLOUR[:3], 2, Qt.PenStyle.DashLine))
         self.prior_ellipse = pg.PlotDataItem(pen=_pen((110, 110, 110), 2,
                                                       Qt.PenStyle.DashLine))
-        self.chain_ellipse = pg.PlotDataItem(pen=_pen(POINT_COLOUR[:3], 2),
-                                             name="2σ ellipses: data, prior, z_t")
+        self.chain_ellipse = pg.PlotDataItem(pen=_pen(POINT_COLOUR[:3], 2))
         for item in (self.data_ellipse, self.prior_ellipse, self.chain_ellipse):
             self.plot.addItem(item)
         self.message = pg.TextItem(color=(90, 90, 90), anchor=(0.5, 0.5))
         self.plot.addItem(self.message)
         self.message.setPos(0, 0)
-        self.clear("The PCA is fitted once a run and its data are loaded…")
+        self.legend_note = QLabel(
+            "<span style='color: rgb(120,120,120)'>●</span> prior P(Z) &nbsp; "
+            "<span style='color: rgb(40,110,200)'>●</span> encoded data P̂(Z) &nbsp; "
+            "<span style='color: rgb(235,120,20)'>—</span> chains z₀ → z_t &nbsp; "
+            "<span style='color: rgb(220,40,30)'>◯</span> 2σ ellipse of z_t (dashed: data, "
+            "prior) &nbsp; <span style='color: rgb(20,150,60)'>●</span> interpolation",
+            wordWrap=True)
+        self.legend_note.setToolTip("What the plot shows; z_t points are coloured by "
+                                    "P(looks like encoded data), dark to yellow")
+
+        self.info = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        self.info.setMinimumWidth(150)
+        self.info.setToolTip(
+            "Active units: latent units whose posterior mean varies across the data "
+            "(variance > 0.01). Held: the share of the encoded data's variance (posterior "
+            "means) on the two axes. AUC: how well the two axes tell prior samples from "
+            "encoded data (cross-validated; 0.5 = not at all). Data score: a classifier of "
+            "prior samples against encoded data on the active units and their squares.")
+        self.score_plot = pg.PlotWidget(background="w")
+        self.score_plot.setMinimumWidth(150)
+        self.score_plot.setYRange(0, 1, padding=0.02)
+        self.score_plot.setMouseEnabled(x=False, y=False)
+        self.score_plot.setLabel("left", "P(data)")
+        self.score_plot.setLabel("bottom", "t")
+        self.score_plot.setToolTip("The data score of the chains against t: mean over chains "
+                                   "(line) and 10–90% of chains (band); dashed: encoded data's "
+                                   "level, dotted: the prior's")
+        self.score_plot.showGrid(x=True, y=True, alpha=0.15)
+        self.score_mean = pg.PlotDataItem(pen=_pen((235, 120, 20), 2), symbol="o",
+                                          symbolSize=4, symbolBrush=(235, 120, 20),
+                                          symbolPen=None)
+        self.score_low = pg.PlotDataItem(pen=None)
+        self.score_high = pg.PlotDataItem(pen=None)
+        self.score_band = pg.FillBetweenItem(self.score_low, self.score_high,
+                                             brush=(235, 120, 20, 60))
+        self.data_level = pg.InfiniteLine(angle=0, pen=_pen(DATA_COLOUR[:3], 1.5,
+                                                            Qt.PenStyle.DashLine))
+        self.prior_level = pg.InfiniteLine(angle=0, pen=_pen((110, 110, 110), 1.5,
+                                                             Qt.PenStyle.DotLine))
+        for item in (self.score_band, self.score_low, self.score_high, self.score_mean,
+                     self.data_level, self.prior_level):
+            self.score_plot.addItem(item)
+        side = QVBoxLayout()
+        side.setContentsMargins(0, 0, 0, 0)
+        side.addWidget(self.info)
+        side.addWidget(QLabel("<b>Data score</b> against t"))
+        side.addWidget(self.score_plot, 1)
+        middle = QHBoxLayout()
+        middle.addWidget(self.plot, 3)
+        middle.addLayout(side, 1)
+        self.clear("The view is fitted once a run and its data are loaded…")
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(row)
-        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.warning)
+        lay.addLayout(middle, 1)
+        lay.addWidget(self.legend_note)
         lay.addWidget(self.colour_note)
 
     # --- the cloud -------------------------------------------------------------------------
@@ -201,17 +301,22 @@ class LatentView(QWidget):
     def clear(self, message: str = "") -> None:
         self.cloud = None
         self.paths = []
+        self._scores = []
         for item in (self.data, self.prior, self.points, self.starts, self.selected_point):
             item.setData([], [])
         for item in (self.lines, self.selected_line, self.path_before, self.path_after,
-                     self.data_ellipse, self.prior_ellipse, self.chain_ellipse):
+                     self.data_ellipse, self.prior_ellipse, self.chain_ellipse,
+                     self.score_mean, self.score_low, self.score_high):
             item.setData([], [])
         self._set_axes(None)
+        self.warning.hide()
+        self.info.setText("")
         self.plot.setRange(xRange=(-4, 4), yRange=(-4, 4))
         self.set_message(message)
 
     def set_cloud(self, cloud: LatentCloud) -> None:
         self.cloud = cloud
+        cloud.method = self.method_combo.currentText()
         self.set_message("")
         choices = ["none"] + (["label"] if cloud.labels is not None else []) \
             + sorted(cloud.attributes)
@@ -224,19 +329,56 @@ class LatentView(QWidget):
         elif "label" in choices:
             self.colour_combo.setCurrentText("label")
         self.colour_combo.blockSignals(False)
-        self._set_axes(cloud.explained)
+        auto = best_view(cloud.views)
+        self.method_combo.setItemText(0, f"auto: {auto.method}")
+        for k, method in enumerate(CHOICES):
+            view = auto if method == "auto" else cloud.views[method]
+            self.method_combo.setItemData(
+                k, f"{DESCRIPTIONS[method]}\naxes hold {100 * view.held:.1f}% of encoded-data "
+                f"variance; separation AUC {view.auc:.2f}", Qt.ItemDataRole.ToolTipRole)
+        self.data_level.setPos(cloud.score.data_level)
+        self.prior_level.setPos(cloud.score.prior_level)
+        self._show_view()
+
+    def set_method(self, method: str) -> None:
+        """Show the view fitted with ``method`` (one of genae_studio.latent.CHOICES)."""
+        self.method_combo.setCurrentIndex(CHOICES.index(method))
+
+    def _method_chosen(self, index: int) -> None:
+        if self.cloud is None:
+            return
+        self.cloud.method = CHOICES[index]
+        self._show_view()
+        self.view_changed.emit()
+
+    def _show_view(self) -> None:
+        cloud = self.cloud
+        view = cloud.view
+        self._set_axes(view)
         self.prior.setData(pos=cloud.prior_xy)
         self.data_ellipse.setData(*ellipse(cloud.data_xy))
         self.prior_ellipse.setData(*ellipse(cloud.prior_xy))
         self._draw_cloud()
         self._draw_paths()
+        if view.low:
+            self.warning.setText(
+                f"⚠ The axes hold only {100 * view.held:.1f}% of the encoded data's variance "
+                f"(under {100 * LOW_SHARE:.0f}%): this view shows little of the data. Try "
+                "another view.")
+        self.warning.setVisible(view.low)
+        score = cloud.score
+        self.info.setText(
+            f"<b>Active units</b><br><span style='font-size: 15pt'>{view.active_units}</span>"
+            f" of {view.latent_dim}<br><br><b>{view.method}</b> view<br>"
+            f"held: {100 * view.held:.1f}%<br>AUC prior vs data: {view.auc:.2f}<br><br>"
+            f"<b>Data score</b><br>classifier accuracy {score.cv_accuracy:.2f}<br>"
+            f"prior {score.prior_level:.2f} → data {score.data_level:.2f}")
         self.plot.enableAutoRange()
 
-    def _set_axes(self, explained) -> None:
+    def _set_axes(self, view: LatentProjection | None) -> None:
         for k, axis in enumerate(("bottom", "left")):
-            text = f"PC{k + 1}" + (f"  ({100 * explained[k]:.1f}% of variance)"
-                                   if explained is not None else "")
-            self.plot.setLabel(axis, text)
+            self.plot.setLabel(axis, view.axis_label(k) if view is not None else
+                               ("PC1", "PC2")[k])
 
     def _draw_cloud(self) -> None:
         cloud = self.cloud
@@ -278,10 +420,24 @@ class LatentView(QWidget):
             item.setVisible(self.show_chains.isChecked())
 
     # --- chains ----------------------------------------------------------------------------
-    def set_chains(self, traj: np.ndarray | None, index: int, selected: int | None) -> None:
-        """Draw every chain's trajectory ``traj`` (steps, n, 2) and mark step ``index``."""
+    def scores(self, z_steps: list[np.ndarray]) -> np.ndarray | None:
+        """P(data) of each stored step's codes, (steps, n); computed once per step."""
+        if self.cloud is None or not z_steps:
+            return None
+        known = {id(z): p for z, p in self._scores}
+        self._scores = [(z, known[id(z)] if id(z) in known else self.cloud.score(z))
+                        for z in z_steps]
+        return np.stack([p for _, p in self._scores])
+
+    def set_chains(self, traj: np.ndarray | None, index: int, selected: int | None,
+                   z_steps: list[np.ndarray] | None = None,
+                   t_steps: list[int] | None = None) -> None:
+        """Draw every chain's trajectory ``traj`` (steps, n, 2) and mark step ``index``; with
+        the stored codes ``z_steps`` and their ``t_steps``, colour the points by the data score
+        and plot its mean and band against t."""
         if traj is None or not len(traj):
-            for item in (self.lines, self.selected_line, self.chain_ellipse):
+            for item in (self.lines, self.selected_line, self.chain_ellipse, self.score_mean,
+                         self.score_low, self.score_high):
                 item.setData([], [])
             for item in (self.points, self.starts, self.selected_point):
                 item.setData([], [])
@@ -290,7 +446,17 @@ class LatentView(QWidget):
         x, y = polylines(traj[:index + 1].transpose(1, 0, 2))
         self.lines.setData(x, y)
         self.starts.setData(pos=traj[0])
-        self.points.setData(pos=traj[index])
+        scores = self.scores(z_steps) if z_steps is not None else None
+        if scores is not None and len(scores) == len(traj):
+            colours = pg.colormap.get(SCORE_MAP).map(scores[index], mode="byte")
+            self.points.setData(pos=traj[index], brush=[pg.mkBrush(*c) for c in colours])
+            band = score_band(scores)
+            t = np.asarray(t_steps if t_steps is not None else range(len(scores)), float)
+            self.score_mean.setData(t, band["mean"])
+            self.score_low.setData(t, band["low"])
+            self.score_high.setData(t, band["high"])
+        else:
+            self.points.setData(pos=traj[index], brush=POINT_COLOUR)
         self.chain_ellipse.setData(*ellipse(traj[index]))
         if selected is not None and selected < traj.shape[1]:
             path = traj[:, selected]
@@ -299,6 +465,12 @@ class LatentView(QWidget):
         else:
             self.selected_line.setData([], [])
             self.selected_point.setData([], [])
+
+    def score_curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """(t, mean P(data)) currently drawn."""
+        t, mean = self.score_mean.getData()
+        return (np.asarray(t) if t is not None else np.empty(0),
+                np.asarray(mean) if mean is not None else np.empty(0))
 
     # --- interpolation paths ---------------------------------------------------------------
     def add_path(self, z_before: np.ndarray, z_after: np.ndarray) -> None:

@@ -268,6 +268,7 @@ class MainWindow(QMainWindow):
         self.jobs.error.connect(self.report_error)
         self.chain_view.changed.connect(self._chains_changed)
         self.chain_view.chain_finished.connect(lambda: self._settled("Chain"))
+        self.latent_view.view_changed.connect(self._latent_view_changed)
         self.interp_panel.created.connect(self._interpolated)
         self.train_panel.trained.connect(self._trained)
         self.chain_view.selected_changed.connect(
@@ -295,8 +296,8 @@ class MainWindow(QMainWindow):
             self.session.load_data(data)  # the gallery still shows the data
 
     def _run_changed(self, run) -> None:
-        self.latent_view.clear("Encoding held-out data and fitting the PCA…" if run else
-                               "No run: nothing to project.")
+        self.latent_view.clear("Encoding held-out data and fitting the latent view…" if run
+                               else "No run: nothing to project.")
         self.chain_view.set_projection(None)
         if run is None:
             self.model_combo.setCurrentIndex(-1)  # the box says what the status bar says
@@ -334,8 +335,8 @@ class MainWindow(QMainWindow):
             self.banner.hide()  # the user's next choice worked
         if run is None:
             return
-        self.latent_view.clear("Encoding held-out data and fitting the PCA…")
-        self.jobs.start("Fit PCA", fit_latent_job, run, self.session.lock, data,
+        self.latent_view.clear("Encoding held-out data and fitting the latent view…")
+        self.jobs.start("Fit latent view", fit_latent_job, run, self.session.lock, data,
                         self.chain_view.bn_combo.currentText(), key="pca",
                         on_return=lambda cloud, run=run: self._cloud_ready(cloud, run))
 
@@ -348,13 +349,24 @@ class MainWindow(QMainWindow):
         # step, and repainting the axes is most of what blocks the GUI thread while a chain
         # runs. Pyqtgraph's "A" button (or the context menu) fits it again.
         QTimer.singleShot(0, lambda: _fit_once(self.latent_view.plot, self.latent_view.legend))
-        self.log(f"PCA fitted on {len(cloud.data_xy)} encoded held-out images and "
-                 f"{len(cloud.prior_xy)} prior samples; explained variance "
-                 f"{100 * cloud.explained[0]:.1f}% + {100 * cloud.explained[1]:.1f}%")
+        views = "; ".join(f"{m}: {100 * v.held:.1f}% held, AUC {v.auc:.2f}"
+                          for m, v in cloud.views.items())
+        self.log(f"latent views fitted on {len(cloud.data_xy)} encoded held-out images and "
+                 f"{len(cloud.prior_xy)} prior samples ({views}); "
+                 f"{cloud.view.active_units} of {cloud.view.latent_dim} units active; "
+                 f"data score accuracy {cloud.score.cv_accuracy:.3f}")
+
+    def _latent_view_changed(self) -> None:
+        cloud = self.latent_view.cloud
+        if cloud is not None:
+            self.chain_view.set_projection(cloud.project)  # reprojects the stored chain
+            QTimer.singleShot(0, lambda: _fit_once(self.latent_view.plot,
+                                                   self.latent_view.legend))
 
     def _chains_changed(self) -> None:
         cv = self.chain_view
-        self.latent_view.set_chains(cv.history.trajectories(), cv.index, cv.selected)
+        self.latent_view.set_chains(cv.history.trajectories(), cv.index, cv.selected,
+                                    cv.history.z, cv.history.t)
 
     def _interpolated(self, res) -> None:
         k = res.z.shape[-1]
