@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_model
+from helpers import tiny_model
 
 from genae_studio import evaluate, latent
 from genae_studio.api import Run

@@ -316,7 +316,7 @@ class LatentView(QWidget):
 
     def set_cloud(self, cloud: LatentCloud) -> None:
         self.cloud = cloud
-        cloud.method = self.method_combo.currentText()
+        cloud.method = CHOICES[max(0, self.method_combo.currentIndex())]
         self.set_message("")
         choices = ["none"] + (["label"] if cloud.labels is not None else []) \
             + sorted(cloud.attributes)
