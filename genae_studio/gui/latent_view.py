@@ -138,6 +138,13 @@ def polylines(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return buf[:, 0], buf[:, 1]
 
 
+def _score_key() -> str:
+    """Coloured dots for P(data) = 0, 0.5 and 1 in the score's colour map."""
+    colours = pg.colormap.get(SCORE_MAP).map(np.array([0.0, 0.5, 1.0]), mode="byte")
+    return " ".join(f"<span style='color: rgb({c[0]},{c[1]},{c[2]})'>●</span> {v}"
+                    for c, v in zip(colours, ("0", "0.5", "1"), strict=True))
+
+
 def _pen(colour, width: float = 1.0, style=None):
     pen = pg.mkPen(colour, width=width)
     if style is not None:
@@ -238,7 +245,8 @@ class LatentView(QWidget):
             "<span style='color: rgb(40,110,200)'>●</span> encoded data P̂(Z) &nbsp; "
             "<span style='color: rgb(235,120,20)'>—</span> chains z₀ → z_t &nbsp; "
             "<span style='color: rgb(220,40,30)'>◯</span> 2σ ellipse of z_t (dashed: data, "
-            "prior) &nbsp; <span style='color: rgb(20,150,60)'>●</span> interpolation",
+            "prior) &nbsp; <span style='color: rgb(20,150,60)'>●</span> interpolation &nbsp; "
+            f"z_t by P(data): {_score_key()}",
             wordWrap=True)
         self.legend_note.setToolTip("What the plot shows; z_t points are coloured by "
                                     "P(looks like encoded data), dark to yellow")
@@ -254,6 +262,7 @@ class LatentView(QWidget):
         self.score_plot = pg.PlotWidget(background="w")
         self.score_plot.setMinimumWidth(150)
         self.score_plot.setYRange(0, 1, padding=0.02)
+        self.score_plot.enableAutoRange(y=False)
         self.score_plot.setMouseEnabled(x=False, y=False)
         self.score_plot.setLabel("left", "P(data)")
         self.score_plot.setLabel("bottom", "t")
@@ -264,8 +273,8 @@ class LatentView(QWidget):
         self.score_mean = pg.PlotDataItem(pen=_pen((235, 120, 20), 2), symbol="o",
                                           symbolSize=4, symbolBrush=(235, 120, 20),
                                           symbolPen=None)
-        self.score_low = pg.PlotDataItem(pen=None)
-        self.score_high = pg.PlotDataItem(pen=None)
+        self.score_low = pg.PlotDataItem(pen=_pen((235, 120, 20, 90), 1))
+        self.score_high = pg.PlotDataItem(pen=_pen((235, 120, 20, 90), 1))
         self.score_band = pg.FillBetweenItem(self.score_low, self.score_high,
                                              brush=(235, 120, 20, 60))
         self.data_level = pg.InfiniteLine(angle=0, pen=_pen(DATA_COLOUR[:3], 1.5,
@@ -278,11 +287,15 @@ class LatentView(QWidget):
         side = QVBoxLayout()
         side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.info)
-        side.addWidget(QLabel("<b>Data score</b> against t"))
+        side.addWidget(QLabel("P(data) against t: mean over chains, 10–90% band",
+                              wordWrap=True))
         side.addWidget(self.score_plot, 1)
+        side_widget = QWidget()
+        side_widget.setLayout(side)
+        side_widget.setMaximumWidth(200)
         middle = QHBoxLayout()
-        middle.addWidget(self.plot, 3)
-        middle.addLayout(side, 1)
+        middle.addWidget(self.plot, 1)
+        middle.addWidget(side_widget)
         self.clear("The view is fitted once a run and its data are loaded…")
 
         lay = QVBoxLayout(self)

@@ -115,7 +115,7 @@ def test_latent_view_holds_every_trajectory(qtbot, window, shots):
     cloud = lv.cloud
     n, steps = cv.history.n, len(cv.history)
     assert len(lv.data.data) == len(window.session.data.images)
-    assert len(lv.prior.data) == 1000
+    assert len(lv.prior.data) == len(window.session.data.images)  # as many prior draws
     x, _ = lv.lines.getData()
     assert len(x) == n * (steps + 1)  # one polyline per chain, NaN-separated
     assert np.isnan(x).sum() == n
