@@ -52,13 +52,14 @@ def run_latent_command(args, host) -> int:
     from .api import load_run
     from .data import resolve_dataset
     from .evaluate import parse_steps
+    from .fileio import atomic_file, atomic_write_text, check_output_path
     from .latent import ENCODE_BATCH, DataScore, best_view, encode_data, fit_views
-    from .runs import atomic_write
 
     steps = parse_steps(args.steps)
+    check_output_path(args.out, tuple(f".{f}" for f in FORMATS), "--out")
+    if args.json:
+        check_output_path(args.json, (".json",), "--json")
     suffix = args.out.suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
-        raise UsageError(f"--out {args.out}: the figure must end in .png, .svg or .pdf")
     if args.n < 3:
         raise UsageError(f"--n must be at least 3 chains, got {args.n}")
     if args.heldout < 10:
@@ -100,7 +101,8 @@ def run_latent_command(args, host) -> int:
                         steps, p_data, score, colours,
                         title=f"{run.name} on {data}: {args.n} chains, steps "
                               f"{','.join(map(str, steps))}")
-    atomic_write(args.out, lambda p: fig.savefig(p, format=suffix, dpi=150))
+    with atomic_file(args.out) as f:
+        fig.savefig(f, format=suffix, dpi=150)
     means = p_data.mean(axis=1)
     levels = ", ".join(f"t={t}: {m:.3f}" for t, m in zip(steps, means, strict=True))
     print(f"wrote {args.out} ({view.method} view, {100 * view.held:.1f}% of encoded-data "
@@ -119,7 +121,7 @@ def run_latent_command(args, host) -> int:
                               "chains": np.round(p_data, 4).tolist()},
                "trajectories": np.round(traj, 4).tolist()}
         text = json.dumps(doc, indent=1)
-        atomic_write(args.json, lambda p: Path(p).write_text(text + "\n"))
+        atomic_write_text(args.json, text + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -54,7 +54,8 @@ def test_latent_methods_colours_and_vector_output(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--color-by", "moustache"], "--color-by moustache: toyfaces has only"),
-    (["--out", "latent.gif"], "must end in .png, .svg or .pdf"),
+    (["--out", "latent.gif"], "--out latent.gif: unknown extension '.gif'"),
+    (["--json", "numbers.txt"], "--json numbers.txt: unknown extension '.txt'"),
     (["--n", "2"], "--n must be at least 3"),
     (["--checkpoint", "/nonexistent/run"], "/nonexistent/run"),
     (["--steps", "0,x"], "--steps must be comma-separated integers"),
