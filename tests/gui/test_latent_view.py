@@ -76,7 +76,8 @@ def test_active_units_are_shown_beside_the_plot(view):
     text = view.info.text()
     assert "Active units" in text and ">2</span> of 30" in text
     assert view.info.isVisible()
-    assert view.info.geometry().left() > view.plot.geometry().right()  # beside, not below
+    left = view.info.mapTo(view, pg.QtCore.QPoint(0, 0)).x()
+    assert left > view.plot.geometry().right()  # beside the plot, not below it
 
 
 def test_studio_points_are_coloured_by_the_data_score_and_the_score_is_plotted(qtbot, window,
