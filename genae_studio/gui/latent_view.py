@@ -163,6 +163,9 @@ class LatentView(QWidget):
         self.cloud: LatentCloud | None = None
         self.paths: list[tuple[np.ndarray, np.ndarray]] = []  # (z before, z after)
         self._scores: list[tuple[np.ndarray, np.ndarray]] = []  # (z of a step, its P(data))
+        self._curve_key = None  # the stored steps the score curve was drawn for
+        lut = pg.colormap.get(SCORE_MAP).getLookupTable(0.0, 1.0, 256, alpha=False)
+        self._score_brushes = [pg.mkBrush(int(r), int(g), int(b)) for r, g, b in lut]
         self._build()
 
     def _build(self) -> None:
@@ -315,6 +318,7 @@ class LatentView(QWidget):
         self.cloud = None
         self.paths = []
         self._scores = []
+        self._curve_key = None
         for item in (self.data, self.prior, self.points, self.starts, self.selected_point):
             item.setData([], [])
         for item in (self.lines, self.selected_line, self.path_before, self.path_after,
@@ -452,6 +456,7 @@ class LatentView(QWidget):
             for item in (self.lines, self.selected_line, self.chain_ellipse, self.score_mean,
                          self.score_low, self.score_high):
                 item.setData([], [])
+            self._curve_key = None
             for item in (self.points, self.starts, self.selected_point):
                 item.setData([], [])
             return
@@ -461,13 +466,16 @@ class LatentView(QWidget):
         self.starts.setData(pos=traj[0])
         scores = self.scores(z_steps) if z_steps is not None else None
         if scores is not None and len(scores) == len(traj):
-            colours = pg.colormap.get(SCORE_MAP).map(scores[index], mode="byte")
-            self.points.setData(pos=traj[index], brush=[pg.mkBrush(*c) for c in colours])
-            band = score_band(scores)
-            t = np.asarray(t_steps if t_steps is not None else range(len(scores)), float)
-            self.score_mean.setData(t, band["mean"])
-            self.score_low.setData(t, band["low"])
-            self.score_high.setData(t, band["high"])
+            shade = np.clip((scores[index] * 255).round().astype(int), 0, 255)
+            self.points.setData(pos=traj[index], brush=[self._score_brushes[k] for k in shade])
+            key = (len(z_steps), id(z_steps[0]), id(z_steps[-1]))
+            if key != self._curve_key:  # the curve changes with the stored steps, not with t
+                self._curve_key = key
+                band = score_band(scores)
+                t = np.asarray(t_steps if t_steps is not None else range(len(scores)), float)
+                self.score_mean.setData(t, band["mean"])
+                self.score_low.setData(t, band["low"])
+                self.score_high.setData(t, band["high"])
         else:
             self.points.setData(pos=traj[index], brush=POINT_COLOUR)
         self.chain_ellipse.setData(*ellipse(traj[index]))
