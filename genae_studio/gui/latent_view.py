@@ -207,6 +207,8 @@ class LatentView(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=(30, 30, 30),
+                                          brush=(255, 255, 255, 200), colCount=2)
         self.prior = pg.ScatterPlotItem(size=4, pen=None, brush=PRIOR_COLOUR,
                                         name="prior P(Z)")
         self.data = pg.ScatterPlotItem(size=4, pen=None, brush=DATA_COLOUR,
@@ -225,7 +227,7 @@ class LatentView(QWidget):
                                                  brush=SELECT_COLOUR)
         self.path_before = pg.PlotDataItem(connect="finite", pen=_pen(PATH_COLOUR, 2),
                                            symbol="o", symbolSize=5, symbolBrush=PATH_COLOUR,
-                                           symbolPen=None, name="interpolation")
+                                           symbolPen=None, name="interpolation (slerp)")
         self.path_after = pg.PlotDataItem(  # markers only: after k steps it is no path
             pen=None, symbol="d", symbolSize=7, symbolBrush=(255, 255, 255),
             symbolPen=PATH_COLOUR, name="after k chain steps")
@@ -237,23 +239,13 @@ class LatentView(QWidget):
         self.data_ellipse = pg.PlotDataItem(pen=_pen(DATA_COLOUR[:3], 2, Qt.PenStyle.DashLine))
         self.prior_ellipse = pg.PlotDataItem(pen=_pen((110, 110, 110), 2,
                                                       Qt.PenStyle.DashLine))
-        self.chain_ellipse = pg.PlotDataItem(pen=_pen(POINT_COLOUR[:3], 2))
+        self.chain_ellipse = pg.PlotDataItem(pen=_pen(POINT_COLOUR[:3], 2),
+                                             name="2σ ellipses: data, prior, z_t")
         for item in (self.data_ellipse, self.prior_ellipse, self.chain_ellipse):
             self.plot.addItem(item)
         self.message = pg.TextItem(color=(90, 90, 90), anchor=(0.5, 0.5))
         self.plot.addItem(self.message)
         self.message.setPos(0, 0)
-        self.legend_note = QLabel(
-            "<span style='color: rgb(120,120,120)'>●</span> prior P(Z) &nbsp; "
-            "<span style='color: rgb(40,110,200)'>●</span> encoded data P̂(Z) &nbsp; "
-            "<span style='color: rgb(235,120,20)'>—</span> chains z₀ → z_t &nbsp; "
-            "<span style='color: rgb(220,40,30)'>◯</span> 2σ ellipse of z_t (dashed: data, "
-            "prior) &nbsp; <span style='color: rgb(20,150,60)'>●</span> interpolation &nbsp; "
-            f"z_t by P(data): {_score_key()}",
-            wordWrap=True)
-        self.legend_note.setToolTip("What the plot shows; z_t points are coloured by "
-                                    "P(looks like encoded data), dark to yellow")
-
         self.info = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
         self.info.setMinimumWidth(150)
         self.info.setToolTip(
@@ -290,6 +282,10 @@ class LatentView(QWidget):
         side = QVBoxLayout()
         side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.info)
+        score_key = QLabel(f"z_t by P(data): {_score_key()}", wordWrap=True)
+        score_key.setToolTip("The z_t points are coloured by P(looks like encoded data): "
+                             "dark = prior-like, yellow = data-like")
+        side.addWidget(score_key)
         side.addWidget(QLabel("P(data) against t: mean over chains, 10–90% band",
                               wordWrap=True))
         side.addWidget(self.score_plot, 1)
@@ -306,7 +302,6 @@ class LatentView(QWidget):
         lay.addLayout(row)
         lay.addWidget(self.warning)
         lay.addLayout(middle, 1)
-        lay.addWidget(self.legend_note)
         lay.addWidget(self.colour_note)
 
     # --- the cloud -------------------------------------------------------------------------
