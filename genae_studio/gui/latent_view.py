@@ -195,10 +195,12 @@ class LatentView(QWidget):
         row.addWidget(self.method_combo)
         row.addWidget(QLabel("colour by"))
         row.addWidget(self.colour_combo)
-        for w in (self.show_data, self.show_prior, self.show_chains):
-            row.addWidget(w)
         row.addStretch(1)
-        row.addWidget(clear)
+        row2 = QHBoxLayout()  # two rows: the dock fits beside the chain view on small screens
+        for w in (self.show_data, self.show_prior, self.show_chains):
+            row2.addWidget(w)
+        row2.addStretch(1)
+        row2.addWidget(clear)
         self.warning = QLabel(wordWrap=True)
         self.warning.setStyleSheet(WARNING_STYLE)
         self.warning.hide()
@@ -247,7 +249,6 @@ class LatentView(QWidget):
         self.plot.addItem(self.message)
         self.message.setPos(0, 0)
         self.info = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
-        self.info.setMinimumWidth(150)
         self.info.setToolTip(
             "Active units: latent units whose posterior mean varies across the data "
             "(variance > 0.01). Held: the share of the encoded data's variance (posterior "
@@ -255,7 +256,7 @@ class LatentView(QWidget):
             "encoded data (cross-validated; 0.5 = not at all). Data score: a classifier of "
             "prior samples against encoded data on the active units and their squares.")
         self.score_plot = pg.PlotWidget(background="w")
-        self.score_plot.setMinimumWidth(150)
+        self.score_plot.setMinimumSize(110, 60)
         self.score_plot.setYRange(0, 1, padding=0.02)
         self.score_plot.enableAutoRange(y=False)
         self.score_plot.setMouseEnabled(x=False, y=False)
@@ -282,12 +283,7 @@ class LatentView(QWidget):
         side = QVBoxLayout()
         side.setContentsMargins(0, 0, 0, 0)
         side.addWidget(self.info)
-        score_key = QLabel(f"z_t by P(data): {_score_key()}", wordWrap=True)
-        score_key.setToolTip("The z_t points are coloured by P(looks like encoded data): "
-                             "dark = prior-like, yellow = data-like")
-        side.addWidget(score_key)
-        side.addWidget(QLabel("P(data) against t: mean over chains, 10–90% band",
-                              wordWrap=True))
+        side.addWidget(QLabel("P(data) vs t: mean, 10–90% band", wordWrap=True))
         side.addWidget(self.score_plot, 1)
         side_widget = QWidget()
         side_widget.setLayout(side)
@@ -300,6 +296,7 @@ class LatentView(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(row)
+        lay.addLayout(row2)
         lay.addWidget(self.warning)
         lay.addLayout(middle, 1)
         lay.addWidget(self.colour_note)
@@ -380,11 +377,11 @@ class LatentView(QWidget):
         self.warning.setVisible(view.low)
         score = cloud.score
         self.info.setText(
-            f"<b>Active units</b><br><span style='font-size: 15pt'>{view.active_units}</span>"
-            f" of {view.latent_dim}<br><br><b>{view.method}</b> view<br>"
-            f"held: {100 * view.held:.1f}%<br>AUC prior vs data: {view.auc:.2f}<br><br>"
-            f"<b>Data score</b><br>classifier accuracy {score.cv_accuracy:.2f}<br>"
-            f"prior {score.prior_level:.2f} → data {score.data_level:.2f}")
+            f"<b>Active units</b> <span style='font-size: 14pt'>{view.active_units}</span>"
+            f" of {view.latent_dim}<br><b>{view.method}</b>: held {100 * view.held:.1f}%, "
+            f"AUC {view.auc:.2f}<br><b>Data score</b> accuracy {score.cv_accuracy:.2f}<br>"
+            f"prior {score.prior_level:.2f} → data {score.data_level:.2f}<br>"
+            f"z_t colour: {_score_key()}")
         self.plot.enableAutoRange()
 
     def _set_axes(self, view: LatentProjection | None) -> None:
