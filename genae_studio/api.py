@@ -181,9 +181,8 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
                               f"{config.plugin!r}, which is not loaded{hint}") from None
     try:
         net = spec.build(config.hparams)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path}: cannot build model {config.model!r} from its "
-                              f"hyperparameters ({exc})") from None
+    except PluginError as exc:
+        raise CheckpointError(f"{path}: cannot build the run's model: {exc}") from None
     fit_weights(checkpoint, net)
     net = net.to(dev).to(memory_format=torch.channels_last).eval()
     return Run(net, config, path, dev)

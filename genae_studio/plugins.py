@@ -4,13 +4,17 @@ Built-in plugins are loaded exactly like third-party ones. Third-party plugins
 come from the entry-point group ``genae_studio`` (unless
 ``GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD`` is set) and from ``--plugin NAME``,
 where NAME is an entry-point name, an importable module or a ``.py`` path.
-``--plugin no:NAME`` blocks a plugin. A plugin that fails to import or raises
-inside a hook is recorded in ``failures`` and skipped.
+``--plugin no:NAME`` blocks a plugin by entry-point or module name. A module
+reached by several of these ways is one plugin. A plugin that fails to import or
+raises inside a hook (``sys.exit()`` included) is recorded in ``failures``, one
+line each, and skipped.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 from dataclasses import dataclass, field, replace
@@ -21,11 +25,14 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .registry import DatasetSpec, ModelSpec
+from .hookspecs import PROJECT, hookimpl
+from .registry import DatasetSpec, ModelSpec, one_line
 
-PROJECT = "genae_studio"
-hookimpl = pluggy.HookimplMarker(PROJECT)
+__all__ = ["AUTOLOAD_ENV", "BUILTIN_PLUGINS", "PluginFailure", "PluginHost", "hookimpl",
+           "load_plugins"]
+
 AUTOLOAD_ENV = "GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD"
+HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("register_"))
 
 # Module names of the plugins that ship with genae-studio (folder plugins/).
 BUILTIN_PLUGINS = {
@@ -74,9 +81,11 @@ class PluginHost:
                 found: dict = {}
                 try:
                     impl.function(register=_registrar(found, impl.plugin_name, hook_name))
-                except Exception as exc:  # a broken plugin must not break the others
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # sys.exit() too: one plugin must not end us
                     self.failures.append(PluginFailure(
-                        impl.plugin_name, f"{hook_name} raised {type(exc).__name__}: {exc}"))
+                        impl.plugin_name, f"{hook_name} raised {one_line(exc)}"))
                     continue
                 for name, spec in found.items():
                     if name in target:
@@ -102,8 +111,23 @@ def _registrar(found: dict, plugin_name: str, hook_name: str):
     return register
 
 
+def _same_file(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, TypeError, ValueError):
+        return False
+
+
 def _import_by_path(path: Path):
+    """Import a .py file; a file already imported (as a module or a plugin) is reused."""
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if file and _same_file(file, path):
+            return module
     module_name = f"genae_studio_plugin_{path.stem}"
+    if module_name in sys.modules:  # another file with this name: keep both apart
+        digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:8]
+        module_name = f"{module_name}_{digest}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")
@@ -121,6 +145,34 @@ def _entry_points() -> dict:
     return {ep.name: ep for ep in entry_points(group=PROJECT)}
 
 
+def _unknown_hooks(manager: pluggy.PluginManager, plugin) -> list[str]:
+    """Names of the plugin's hookimpls that match no hook (typos like register_modles)."""
+    return sorted(name for name in dir(plugin)
+                  if name not in HOOKS and manager.parse_hookimpl_opts(plugin, name) is not None)
+
+
+def _arguments(function) -> list[str]:
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return []
+
+
+def _mismatch(plugin) -> str:
+    """Which hookimpl asks for arguments its hook does not pass."""
+    for hook in HOOKS:
+        function = getattr(plugin, hook, None)
+        if function is None:
+            continue
+        wanted = _arguments(function)
+        passed = _arguments(getattr(hookspecs, hook))
+        extra = sorted(set(wanted) - set(passed))
+        if extra:
+            return (f"hookimpl {hook}({', '.join(wanted)}) takes arguments the hook does not "
+                    f"pass: {', '.join(extra)} ({hook} passes: {', '.join(passed)})")
+    return "a hookimpl does not match its hook"
+
+
 def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
                  autoload: bool | None = None) -> PluginHost:
     """Load built-in, entry-point and ``--plugin`` plugins and collect their registrations."""
@@ -135,23 +187,41 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
 
-    def add(name: str, load) -> None:
-        if name in blocked or manager.has_plugin(name) or manager.is_blocked(name):
+    def add(name: str, load, *aliases: str) -> None:
+        """Register what ``load()`` returns as ``name``; ``aliases`` block it too."""
+        if blocked & {name, *aliases} or manager.has_plugin(name):
             return
         try:
             plugin = load()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() at import too
+            host.failures.append(PluginFailure(name, f"error importing plugin: {one_line(exc)}"))
+            return
+        module_name = getattr(plugin, "__name__", None)
+        if manager.is_registered(plugin) or module_name in blocked:
+            return  # the same module reached another way is one plugin
+        try:
             manager.register(plugin, name=name)
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except pluggy.PluginValidationError:
+            host.failures.append(PluginFailure(name, f"invalid plugin: {_mismatch(plugin)}"))
+            return
+        except BaseException as exc:
+            host.failures.append(PluginFailure(name, f"invalid plugin: {one_line(exc)}"))
+            return
+        for hook in _unknown_hooks(manager, plugin):
             host.failures.append(PluginFailure(
-                name, f"error importing plugin: {type(exc).__name__}: {exc}"))
+                name, f"hookimpl {hook!r} matches no hook (hooks: {', '.join(HOOKS)})"))
 
     for name, module in BUILTIN_PLUGINS.items():
-        add(name, lambda module=module: importlib.import_module(module))
+        add(name, lambda module=module: importlib.import_module(module), module)
 
     eps = _entry_points()
     if autoload:
         for name, ep in eps.items():
-            add(name, ep.load)
+            add(name, ep.load, ep.module)
 
     for arg in requested:
         path = Path(arg)
@@ -159,11 +229,13 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
             if not path.is_file():
                 host.failures.append(PluginFailure(arg, "no such plugin file"))
                 continue
-            add(path.stem, lambda path=path: _import_by_path(path))
+            # A file named like a loaded or blocked plugin (vae.py) is named by its path.
+            taken = manager.has_plugin(path.stem) or path.stem in blocked
+            add(arg if taken else path.stem, lambda path=path: _import_by_path(path), arg)
         elif arg in eps:
-            add(arg, eps[arg].load)
+            add(arg, eps[arg].load, eps[arg].module)
         else:
-            add(arg, lambda arg=arg: importlib.import_module(arg))
+            add(arg, lambda arg=arg: importlib.import_module(arg), arg)
 
     host.collect()
     return host

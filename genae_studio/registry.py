@@ -9,10 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-if TYPE_CHECKING:
+from .errors import PluginError
+
+if TYPE_CHECKING:  # torch loads only when a model is built
+    from .data.base import ImageDataset
     from .model import GenerativeAutoencoder
+
+
+class ModelFactory(Protocol):
+    """Builds a model from hyperparameters: ``factory(**hparams) -> GenerativeAutoencoder``."""
+
+    def __call__(self, **hparams: Any) -> GenerativeAutoencoder: ...
+
+
+class DatasetLoader(Protocol):
+    """Loads one split of a dataset at a size: returns an ``ImageDataset``."""
+
+    def __call__(self, source: str | None, *, split: str, image_size: int | None,
+                 limit: int | None, seed: int) -> ImageDataset: ...
 
 
 @dataclass(frozen=True)
@@ -36,19 +52,24 @@ class ModelSpec:
     pass a ``defaults`` dict instead, which is completed with ``ModelConfig``'s values.
     Either way ``defaults`` is the complete dict and ``config`` the typed record.
 
-    ``factory(**hparams)`` returns a ``genae_studio.model.GenerativeAutoencoder``;
-    it receives ``defaults`` updated with what the user chose, so always ``image_size``,
-    ``channels``, ``latent_dim``, ``width`` and ``noise_std``. Call ``build`` rather
-    than the factory: it also makes the model denoising exactly when ``denoising`` is set.
+    ``factory(**hparams)`` returns a ``genae_studio.GenerativeAutoencoder`` whose decoder
+    returns logits; it receives ``defaults`` updated with what the user chose and the
+    dataset's ``image_size`` and ``channels``, so always ``image_size``, ``channels``,
+    ``latent_dim``, ``width`` and ``noise_std``. Call ``build`` rather than the factory:
+    it also makes the model denoising exactly when ``denoising`` is set, and turns a
+    factory that fails into a ``PluginError`` naming the plugin and the model.
+    ``image_sizes`` lists the image sizes the model supports (``genae-studio plugins
+    --check`` tests each).
     """
 
     name: str
     description: str
-    factory: Callable[..., GenerativeAutoencoder]
+    factory: ModelFactory
     defaults: Mapping[str, Any] | None = None
     denoising: bool = False
     plugin: str = ""  # filled in by the plugin manager
     config: ModelConfig | None = None
+    image_sizes: tuple[int, ...] = (32, 64)  # what the factory can build
 
     def __post_init__(self):
         given = dict(self.defaults or {})
@@ -67,7 +88,18 @@ class ModelSpec:
     def build(self, hparams: Mapping[str, Any]) -> GenerativeAutoencoder:
         """The model for these complete hyperparameters (``defaults`` updated, as saved in a
         run's config), denoising exactly when this spec is."""
-        model = self.factory(**hparams)
+        from .model import GenerativeAutoencoder
+
+        where = f"plugin {self.plugin or '?'}, model {self.name!r}"
+        try:
+            model = self.factory(**hparams)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() in a factory too
+            raise PluginError(f"{where}: the factory raised {one_line(exc)}") from exc
+        if not isinstance(model, GenerativeAutoencoder):
+            raise PluginError(f"{where}: the factory returned {type(model).__name__}, "
+                              "not a genae_studio.GenerativeAutoencoder")
         model.denoising = self.denoising
         return model
 
@@ -77,11 +109,16 @@ class DatasetSpec:
     """A dataset: a built-in name (``detect`` is None) or an on-disk format.
 
     ``load(source, *, split, image_size, limit, seed)`` returns a
-    ``genae_studio.data.ImageDataset``. ``source`` is None for built-in datasets
-    and the path for on-disk formats. ``detect(path)`` says whether a path holds
-    this format; a ``fallback`` format accepts almost any path and is tried after the
-    others. ``binary_attribute`` names the 0/1 attribute (of ``ImageDataset.attributes``)
-    that ``genae-studio eval``'s interpolation metrics test (``ambiguous``, ``interp`` rows).
+    ``genae_studio.ImageDataset`` (usually an ``ArrayDataset``) of uint8 (C, H, W)
+    images resized by the loader to ``image_size`` (None: the loader's default,
+    ``image_size`` here). ``source`` is None for built-in datasets and the path for
+    on-disk formats; ``split`` is "train" or "test"; ``limit`` caps the number of
+    images (None: all); ``seed`` may drive a random split or generation.
+    ``detect(path)`` says whether a path holds this format. ``channels`` and
+    ``image_size`` describe what ``load`` returns by default.
+    A ``fallback`` format accepts almost any path and is tried after the others.
+    ``binary_attribute`` names the 0/1 attribute (of ``ImageDataset.attributes``) that
+    ``genae-studio eval``'s interpolation metrics test (``ambiguous``, ``interp`` rows).
 
     The dataset used when none is named is the first registered one that needs no path
     (``genae_studio.data.default_dataset``).
@@ -89,7 +126,7 @@ class DatasetSpec:
 
     name: str
     description: str
-    load: Callable[..., Any]
+    load: DatasetLoader
     detect: Callable[[Any], bool] | None = None
     channels: int | None = None
     image_size: int = 64
@@ -98,4 +135,12 @@ class DatasetSpec:
     fallback: bool = False
 
 
-__all__ = ["DatasetSpec", "ModelConfig", "ModelSpec"]
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line, shortened: failures are listed one per line."""
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+__all__ = ["DatasetLoader", "DatasetSpec", "ModelConfig", "ModelFactory", "ModelSpec"]

@@ -169,3 +169,136 @@ def test_loading_plugins_imports_neither_torch_nor_qt():
             "bad = [m for m in ('torch', 'PyQt6', 'pyqtgraph') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- loading defects (issue 9, section 4) ---------------------------------------------------
+
+def test_a_plugin_reached_by_entry_point_and_module_name_is_one_plugin(fake_install, capsys):
+    from genae_studio.cli import main
+
+    for arg in ("genae_myencoder", str(EXAMPLE / "genae_myencoder.py"), "myencoder"):
+        host = load_plugins([arg])  # autoload finds it as "myencoder" first
+        assert not host.failures, host.failures
+        assert host.models["myencoder"].plugin == "myencoder"
+        assert host.plugin_names() == ["vae", "aae", "datasets", "myencoder"]
+        assert main(["plugins", "--plugin", arg]) == 0
+        out = capsys.readouterr().out
+        assert "failed" not in out and "ValueError" not in out
+
+
+def test_a_file_plugin_loaded_after_its_module_is_one_plugin(monkeypatch):
+    monkeypatch.syspath_prepend(str(EXAMPLE))
+    monkeypatch.delitem(sys.modules, "genae_myencoder", raising=False)
+    host = load_plugins(["genae_myencoder", str(EXAMPLE / "genae_myencoder.py")],
+                        autoload=False)
+    assert not host.failures and host.models["myencoder"].plugin == "genae_myencoder"
+
+
+def test_no_name_takes_the_entry_point_or_the_module_name(fake_install):
+    host = load_plugins(["no:genae_myencoder"])
+    assert "myencoder" not in host.models and not host.failures
+    host = load_plugins(["no:genae_builtins.aae"])
+    assert "aae" not in host.models and "vae" in host.models
+
+
+@pytest.mark.parametrize("stem", ["vae", "aae", "datasets"])
+def test_a_file_plugin_named_like_a_builtin_module_is_loaded(tmp_path, stem):
+    plugin = tmp_path / f"{stem}.py"
+    plugin.write_text("from genae_studio import hookimpl, ModelSpec\n"
+                      "from genae_builtins.vae import make_vae\n"
+                      "@hookimpl\n"
+                      "def register_models(register):\n"
+                      f"    register(ModelSpec('my{stem}', 'mine', make_vae))\n")
+    host = load_plugins([str(plugin)], autoload=False)
+    assert not host.failures
+    assert host.models[f"my{stem}"].plugin == str(plugin)  # named by its path
+    assert {"vae", "aae", "toyfaces"} <= set(host.models) | set(host.datasets)
+
+
+def test_a_file_plugin_replaces_a_blocked_builtin(tmp_path):
+    plugin = tmp_path / "vae.py"
+    plugin.write_text("from genae_studio import hookimpl, ModelSpec\n"
+                      "from genae_builtins.aae import make_aae\n"
+                      "@hookimpl\n"
+                      "def register_models(register):\n"
+                      "    register(ModelSpec('vae', 'an AAE in disguise', make_aae))\n")
+    host = load_plugins(["no:vae", str(plugin)], autoload=False)
+    assert not host.failures and host.models["vae"].description == "an AAE in disguise"
+
+
+@pytest.mark.parametrize("body, where", [
+    ("import sys\nsys.exit('bye')\n", "error importing plugin: SystemExit: bye"),
+    ("import sys\nfrom genae_studio import hookimpl\n@hookimpl\n"
+     "def register_models(register):\n    sys.exit(3)\n", "register_models raised SystemExit: 3"),
+])
+def test_sys_exit_in_a_plugin_is_reported_and_skipped(tmp_path, capsys, body, where):
+    from genae_studio.cli import main
+
+    plugin = tmp_path / "quitter.py"
+    plugin.write_text(body)
+    host = load_plugins([str(plugin)], autoload=False)
+    assert [str(f) for f in host.failures] == [f"plugin quitter: {where}"]
+    assert "vae" in host.models
+    assert main(["plugins", "--plugin", str(plugin)]) == 0  # the command line survives
+    assert where in capsys.readouterr().out
+
+
+BAD_FACTORIES = """
+from genae_studio import hookimpl, ModelSpec
+
+def returns_a_string(**hparams):
+    return "not a model"
+
+def raises(**hparams):
+    raise RuntimeError("cannot build")
+
+@hookimpl
+def register_models(register):
+    register(ModelSpec("stringy", "returns a string", returns_a_string))
+    register(ModelSpec("raisy", "raises", raises))
+"""
+
+
+@pytest.mark.parametrize("model, message", [
+    ("stringy", "plugin badfactory, model 'stringy': the factory returned str, not a "
+                "genae_studio.GenerativeAutoencoder"),
+    ("raisy", "plugin badfactory, model 'raisy': the factory raised RuntimeError: cannot build"),
+])
+def test_a_bad_factory_is_one_line_naming_plugin_and_model(tmp_path, capsys, model, message):
+    from genae_studio.cli import main
+
+    plugin = tmp_path / "badfactory.py"
+    plugin.write_text(BAD_FACTORIES)
+    code = main(["train", "--plugin", str(plugin), "--model", model, "--data", "digits",
+                 "--epochs", "1", "--batch-size", "16", "--limit", "32", "--device", "cpu",
+                 "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err == [f"genae-studio: error: {message}"]
+    assert not (tmp_path / "run").exists()
+
+
+def test_failures_are_one_line_each_and_unknown_hooks_are_reported(tmp_path, capsys):
+    from genae_studio.cli import main
+
+    wrong_args = tmp_path / "wrongargs.py"
+    wrong_args.write_text("from genae_studio import hookimpl\n"
+                          "@hookimpl\n"
+                          "def register_models(reg, extra):\n"
+                          "    pass\n")
+    typo = tmp_path / "typo.py"
+    typo.write_text("from genae_studio import hookimpl\n"
+                    "@hookimpl\n"
+                    "def register_modles(register):\n"
+                    "    pass\n")
+    host = load_plugins([str(wrong_args), str(typo)], autoload=False)
+    lines = [str(f) for f in host.failures]
+    assert len(lines) == 2 and all("\n" not in line and "<module" not in line for line in lines)
+    assert lines[0] == ("plugin wrongargs: invalid plugin: hookimpl register_models(reg, extra) "
+                        "takes arguments the hook does not pass: extra, reg "
+                        "(register_models passes: register)")
+    assert lines[1] == ("plugin typo: hookimpl 'register_modles' matches no hook "
+                        "(hooks: register_models, register_datasets)")
+    assert main(["sample", "--plugin", str(typo), "--plugin", str(wrong_args), "--n", "2",
+                 "--steps", "0", "--out", str(tmp_path / "g.png")]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.endswith("(skipped)") for line in err)
