@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import importlib.resources
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,9 +32,12 @@ RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
 
 
 def resources_dir() -> Path:
-    """The folder of bundled runs: $GENAE_STUDIO_RESOURCES or the repository's resources/."""
+    """The folder whose runs/ holds the bundled runs: $GENAE_STUDIO_RESOURCES, else the
+    package data genae_studio/resources (installed with the package, wheels included)."""
     env = os.environ.get(RESOURCES_ENV)
-    return Path(env) if env else Path(__file__).resolve().parents[1] / "resources"
+    if env:
+        return Path(env)
+    return Path(str(importlib.resources.files("genae_studio") / "resources"))
 
 
 def bundled_run_dir(model: str) -> Path:

@@ -7,7 +7,7 @@
 # Settings (environment variables):
 #   TRAIN_SEEDS        digits training seeds (default "0 1 2"); models go to runs/digits/seedS/M
 #   FACES_TRAIN_SEEDS  toyfaces training seeds (default "0 1 2"); seed 0 is the bundled runs in
-#                      resources/runs, other seeds are trained into runs/toyfaces/seedS/M
+#                      genae_studio/resources/runs, other seeds are trained into runs/toyfaces/seedS/M
 #                      (about 20 minutes per model on an idle 2-core CPU)
 #   CHAIN_SEEDS        eval seeds per trained model (default "0 1"): chains, held-out subset
 #   N, FACES_N         chains per eval (default 2000; digits' test split caps it at 360)
@@ -53,7 +53,7 @@ EOF
 }
 
 run_dir() {  # run_dir DATA SEED MODEL
-  if [ "$1" = toyfaces ] && [ "$2" = 0 ]; then echo "resources/runs/$3"; else echo "runs/$1/seed$2/$3"; fi
+  if [ "$1" = toyfaces ] && [ "$2" = 0 ]; then echo "genae_studio/resources/runs/$3"; else echo "runs/$1/seed$2/$3"; fi
 }
 
 evaluate() {  # evaluate JSON-STEM ARGS...: one eval, skipped when its JSON exists
@@ -63,7 +63,7 @@ evaluate() {  # evaluate JSON-STEM ARGS...: one eval, skipped when its JSON exis
 }
 
 # 1. Training: the paper's settings except width 16 (digits: 32 px, about 4 minutes each on
-#    one busy core; toyfaces: 64 px, the bundled runs' recipe, resources/make_bundled_runs.sh).
+#    one busy core; toyfaces: 64 px, the bundled runs' recipe, scripts/make_bundled_runs.sh).
 for seed in $TRAIN_SEEDS; do
   for m in $MODELS; do
     dir=$(run_dir digits "$seed" "$m")
