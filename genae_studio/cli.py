@@ -88,8 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default="auto", help="studio: auto|cpu|cuda[:i]|mps")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("plugins", help="list loaded plugins, their models and datasets")
+    p = sub.add_parser("plugins", help="list loaded plugins, their models and datasets; "
+                                       "--check NAME tests one against the plugin contract")
     _common(p, suppress=True)
+    p.add_argument("--check", metavar="NAME", help="check a model or dataset: one line per "
+                                                    "check, exit code 1 on a failure")
+    p.add_argument("--data", metavar="PATH", help="with --check of an on-disk format: the "
+                                                   "path to check it on")
 
     p = sub.add_parser("train", help="train a model and write a run folder")
     _common(p, suppress=True)
@@ -125,8 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="draw chains from the prior; one grid row per step")
     _common(p, suppress=True)
     _model_source(p)
-    p.add_argument("--n", type=_positive, default=64)
+    p.add_argument("--n", type=_positive, default=16, help="chains (default 16)")
     p.add_argument("--steps", type=_parse_steps, default=[0, 1, 5, 10])
+    p.add_argument("--columns", type=_positive, default=16,
+                   help="images per grid line; a step's row wraps after this many (16)")
     p.add_argument("--noise-std", type=float, help="corruption std for denoising models")
     p.add_argument("--out", type=Path, default=Path("grid.png"))
     p.add_argument("--npz", type=Path, help="also save x, z and steps as .npz")
@@ -198,6 +205,8 @@ def _host(args):
 
 def cmd_plugins(args) -> int:
     host = _host(args)
+    if args.check:
+        return _check_plugin(args.check, args.data, host)
     print("plugins: " + ", ".join(host.plugin_names()))
     print("\nmodels:")
     for spec in host.models.values():
@@ -211,6 +220,32 @@ def cmd_plugins(args) -> int:
         print("\nfailed plugins:")
         for failure in host.failures:
             print(f"  {failure}")
+    return 0
+
+
+def _check_plugin(name: str, data, host) -> int:
+    from .testing import run_dataset_checks, run_model_checks
+
+    targets = [(kind, table[name]) for kind, table in (("model", host.models),
+                                                       ("dataset", host.datasets))
+               if name in table]
+    if not targets:
+        raise UsageError(f"--check {name}: no model or dataset of that name (models: "
+                         f"{', '.join(host.models) or 'none'}; datasets: "
+                         f"{', '.join(host.datasets) or 'none'})")
+    for failure in host.failures:
+        print(f"{PROG}: warning: {failure} (skipped)", file=sys.stderr)
+    failed = []
+    for kind, spec in targets:
+        print(f"checking {kind} {name} (plugin {spec.plugin})", flush=True)
+        results = run_model_checks(spec) if kind == "model" else run_dataset_checks(spec, data)
+        for result in results:
+            print(f"  {result}")
+        failed += [f"{kind} {name}: {r.check}" for r in results if not r.ok]
+    if failed:
+        print(f"FAILED: {'; '.join(failed)}")
+        return 1
+    print("all checks passed")
     return 0
 
 
@@ -307,7 +342,8 @@ def _batches(total: int, size: int):
 
 def cmd_sample(args) -> int:
     from .chain import record_chain
-    from .outputs import GridWriter, NpzWriter
+    from .imaging import label_margin
+    from .outputs import PAD, GridWriter, NpzWriter
 
     _check_outputs(args)
     host = _host(args)
@@ -316,7 +352,15 @@ def cmd_sample(args) -> int:
     model, steps = run.model, args.steps
     image = (model.channels, model.image_size, model.image_size)
     generator = run._generator(args.seed)
-    grid = GridWriter(args.out, len(steps), args.n, model.channels, model.image_size)
+    # One block per step, labelled with its t; a block wraps after --columns chains.
+    columns = min(args.n, args.columns)
+    lines = -(-args.n // columns)
+    height = len(steps) * lines * (model.image_size + PAD) + PAD
+    tops = [PAD + r * lines * (model.image_size + PAD) for r in range(len(steps))]
+    margin = label_margin(height, model.channels, [f"t = {t}" for t in steps], tops,
+                          model.image_size)
+    grid = GridWriter(args.out, len(steps) * lines, columns, model.channels, model.image_size,
+                      margin=margin)
     npz = NpzWriter(args.npz) if args.npz else None
     try:
         if npz:
@@ -329,12 +373,19 @@ def cmd_sample(args) -> int:
             rec = record_chain(model, steps, n=stop - start, bn_mode=args.bn_mode,
                                noise_std=args.noise_std, generator=generator)
             for row in range(len(steps)):
-                grid.put(row, start, rec.x[row])
+                k = start
+                while k < stop:  # chain k: line k // columns of the step's block
+                    line, col = divmod(k, columns)
+                    end = min(stop, k - col + columns)
+                    grid.put(row * lines + line, col, rec.x[row][k - start:end - start])
+                    k = end
                 if npz:
                     npz.append("x", rec.x[row], part=row)
                     npz.append("z", rec.z[row], part=row)
         grid.finish()
-        print(f"wrote {args.out} ({len(steps)} rows: steps {','.join(map(str, steps))}; "
+        shape = f"{len(steps)} rows" if lines == 1 else \
+            f"{len(steps)} blocks of {lines} lines"
+        print(f"wrote {args.out} ({shape} labelled with t: steps {','.join(map(str, steps))}; "
               f"{args.n} chains of {run.name})")
         if npz:
             npz.finish()

@@ -1,6 +1,7 @@
 """Image arrays to grids and PNG files (Pillow)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +17,59 @@ def to_uint8(x) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def grid(images, pad: int = 2, pad_value: int = 255) -> np.ndarray:
-    """(rows, cols, C, H, W) images -> one (H', W', C) uint8 mosaic with ``pad`` pixels between."""
+def grid(images, pad: int = 2, pad_value: int = 255, *, columns: int | None = None,
+         row_labels: Sequence[str] | None = None) -> np.ndarray:
+    """(rows, cols, C, H, W) images -> one (H', W', C) uint8 mosaic with ``pad`` pixels between.
+
+    ``columns`` wraps each row into blocks of at most that many images (a row of 64
+    chains becomes 4 lines of 16). ``row_labels`` (one per row, e.g. "t = 5") are drawn
+    in a margin on the left, beside the first line of their row. ``genae-studio sample``
+    writes the same picture a batch at a time (outputs.GridWriter).
+    """
     images = to_uint8(images)
     rows, cols, c, h, w = images.shape
-    out = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, c), pad_value, np.uint8)
+    per_line = cols if not columns or columns >= cols else int(columns)
+    lines = -(-cols // per_line) if cols else 1  # lines per row
+    block = lines * (h + pad)
+    out = np.full((rows * block + pad, per_line * (w + pad) + pad, c), pad_value, np.uint8)
     for r in range(rows):
         for k in range(cols):
-            y, x = pad + r * (h + pad), pad + k * (w + pad)
+            line, col = divmod(k, per_line)
+            y, x = pad + r * block + line * (h + pad), pad + col * (w + pad)
             out[y:y + h, x:x + w] = images[r, k].transpose(1, 2, 0)
+    if row_labels is not None:
+        if len(row_labels) != rows:
+            raise ValueError(f"{len(row_labels)} row labels for {rows} rows")
+        tops = [pad + r * block for r in range(rows)]
+        out = np.concatenate([label_margin(len(out), c, row_labels, tops, h, pad_value), out],
+                             axis=1)
     return out
+
+
+def label_margin(height: int, channels: int, labels: Sequence[str], tops: Sequence[int],
+                 line_height: int, pad_value: int = 255) -> np.ndarray:
+    """A (height, M, channels) uint8 strip with each label right-aligned and vertically
+    centred on the line of ``line_height`` pixels that starts at its top."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    size = max(10, min(18, line_height // 4))
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: the bitmap font has one size
+        font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    widths = [measure.textbbox((0, 0), text, font=font)[2] for text in labels]
+    margin = max(widths, default=0) + size + 4
+    canvas = Image.new("RGB", (margin, height), (pad_value,) * 3)
+    draw = ImageDraw.Draw(canvas)
+    ink = (0, 0, 0) if pad_value > 127 else (255, 255, 255)
+    for text, top, width in zip(labels, tops, widths, strict=True):
+        box = draw.textbbox((0, 0), text, font=font)
+        y = top + (line_height - (box[3] - box[1])) // 2 - box[1]
+        draw.text((margin - width - 6, y), text, fill=ink, font=font)
+    if channels == 1:
+        return np.asarray(canvas.convert("L"))[..., None]
+    return np.asarray(canvas)
 
 
 # Pillow's writers for the extensions the commands accept.

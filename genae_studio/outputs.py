@@ -40,10 +40,15 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 class GridWriter:
     """A (rows x cols) grid of (C, H, W) images in [0, 1] or uint8 as a PNG, like
-    ``imaging.grid`` but filled a batch at a time: ``put(row, col, images)``."""
+    ``imaging.grid`` but filled a batch at a time: ``put(row, col, images)``.
 
-    def __init__(self, path: Path, rows: int, cols: int, channels: int, size: int):
+    ``margin``, a uint8 (height, M, C) strip (``imaging.label_margin``), is drawn on the left.
+    """
+
+    def __init__(self, path: Path, rows: int, cols: int, channels: int, size: int,
+                 margin: np.ndarray | None = None):
         self.path, self.rows, self.cols = Path(path), rows, cols
+        self.margin = margin
         self.channels, self.size = channels, size
         self.scratch = _scratch(self.path)
         self.fds = []
@@ -77,9 +82,16 @@ class GridWriter:
     def _scanlines(self):
         c, size, pad = self.channels, self.size, PAD
         total = (self.cols * (size + pad) + pad) * c
-        blank = b"\0" + bytes([PAD_VALUE]) * total  # filter byte 0, then a padding line
+        blank = bytes([PAD_VALUE]) * total  # a padding line
+        y_out = 0
+
+        def left() -> bytes:  # filter byte 0, then this scanline's part of the margin
+            nonlocal y_out
+            y_out += 1
+            return b"\0" + (b"" if self.margin is None else self.margin[y_out - 1].tobytes())
+
         for _ in range(pad):
-            yield blank
+            yield left() + blank
         line = np.full((self.cols, size + pad, c), PAD_VALUE, np.uint8)
         for r in range(self.rows):
             for y in range(size):
@@ -88,14 +100,19 @@ class GridWriter:
                     data = data + bytes(self.line - len(data))
                 line[:, :size] = np.frombuffer(data, np.uint8).reshape(self.cols, size, c)
                 line[~self.filled[r], :size] = PAD_VALUE
-                yield b"\0" + bytes([PAD_VALUE]) * (pad * c) + line.tobytes()
+                yield left() + bytes([PAD_VALUE]) * (pad * c) + line.tobytes()
             for _ in range(pad):
-                yield blank
+                yield left() + blank
 
     def finish(self) -> Path:
         """Write the PNG (atomically) and remove the scratch files."""
         width = self.cols * (self.size + PAD) + PAD
         height = self.rows * (self.size + PAD) + PAD
+        if self.margin is not None:
+            if self.margin.shape[0] != height or self.margin.shape[2] != self.channels:
+                raise ValueError(f"margin of shape {self.margin.shape} for a {height}-pixel "
+                                 f"grid of {self.channels} channels")
+            width += self.margin.shape[1]
         color = 0 if self.channels == 1 else 2  # greyscale or RGB, 8 bits
         try:
             with atomic_file(self.path) as f:

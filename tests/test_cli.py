@@ -39,8 +39,8 @@ def test_sample_writes_one_grid_row_per_step_and_the_arrays(run_dir, tmp_path, c
     assert arrays["x"].shape == (3, 6, 1, 32, 32) and arrays["x"].dtype == np.float32
     assert arrays["z"].shape == (3, 6, 8) and list(arrays["steps"]) == [0, 1, 5]
     assert 0 <= arrays["x"].min() and arrays["x"].max() <= 1
-    width, height = Image.open(out).size
-    assert (width, height) == (6 * 34 + 2, 3 * 34 + 2)
+    width, height = Image.open(out).size  # a margin on the left holds the t labels
+    assert height == 3 * 34 + 2 and 6 * 34 + 2 + 20 < width < 6 * 34 + 2 + 80
 
 
 def test_interpolate_pairs_and_four_corner_grid(run_dir, tmp_path):
@@ -138,3 +138,28 @@ def test_a_zero_noise_std_is_allowed():
     from genae_studio.cli import build_parser
 
     assert build_parser().parse_args(["train", "--noise-std", "0"]).noise_std == 0.0
+
+
+def test_sample_defaults_to_16_chains_in_labelled_rows(run_dir, tmp_path, capsys):
+    out = tmp_path / "grid.png"
+    assert main(["sample", "--checkpoint", str(run_dir), "--out", str(out),
+                 "--npz", str(tmp_path / "data.npz")]) == 0
+    assert np.load(tmp_path / "data.npz")["x"].shape[:2] == (4, 16)
+    width, height = Image.open(out).size
+    assert height == 4 * 34 + 2 and 16 * 34 + 2 < width < 16 * 34 + 2 + 80
+    assert "4 rows labelled with t: steps 0,1,5,10" in capsys.readouterr().out
+
+
+def test_sample_wraps_after_columns_and_matches_imaging_grid(run_dir, tmp_path, capsys):
+    from genae_studio.imaging import grid
+
+    out, npz = tmp_path / "grid.png", tmp_path / "x.npz"
+    # 11 chains in lines of 4, computed in batches of 3 that straddle the lines
+    assert main(["sample", "--checkpoint", str(run_dir), "--n", "11", "--columns", "4",
+                 "--batch-size", "3", "--steps", "0,2", "--out", str(out),
+                 "--npz", str(npz)]) == 0
+    assert "2 blocks of 3 lines labelled with t" in capsys.readouterr().out
+    x = np.load(npz)["x"]
+    expected = grid(x, columns=4, row_labels=["t = 0", "t = 2"])
+    written = np.asarray(Image.open(out))
+    assert np.array_equal(written, expected[..., 0])

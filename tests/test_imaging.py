@@ -65,3 +65,43 @@ def test_save_png_writes_grey_or_colour_and_creates_the_folder(tmp_path, channel
         assert image.mode == mode and image.size == (7, 6)
         back = np.asarray(image)
     assert np.array_equal(back.reshape(mosaic.shape), mosaic)
+
+
+# --- wrapping and row labels ---
+
+def images(rows, cols, channels=3, size=8):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 200, (rows, cols, channels, size, size), dtype=np.uint8)
+
+
+def test_columns_wrap_a_row_into_lines():
+    x = images(2, 5)
+    out = grid(x, pad=2, columns=2)  # each row: 3 lines of at most 2
+    block = 3 * 10
+    assert out.shape == (2 * block + 2, 2 * 10 + 2, 3)
+    # row 1, image 4 sits on its row's third line, first column
+    y = 2 + block + 2 * 10
+    assert np.array_equal(out[y:y + 8, 2:10], x[1, 4].transpose(1, 2, 0))
+    assert (out[y:y + 8, 12:20] == 255).all()  # the empty cell stays blank
+    assert np.array_equal(grid(x, columns=5), grid(x)) and np.array_equal(grid(x, columns=9),
+                                                                          grid(x))
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_row_labels_go_in_a_left_margin_beside_their_row(channels):
+    x = images(3, 4, channels, size=32)
+    plain = grid(x)
+    out = grid(x, row_labels=["t = 0", "t = 1", "t = 10"])
+    margin = out.shape[1] - plain.shape[1]
+    assert margin > 10 and np.array_equal(out[:, margin:], plain)
+    ink = (out[:, :margin] < 128).any(axis=(1, 2))
+    for r in range(3):  # every row's band holds text, the padding between rows none
+        assert ink[2 + r * 34:2 + r * 34 + 32].any()
+    assert not ink[:2].any()
+    wider = grid(x, row_labels=["t = 0", "t = 1", "t = 1000"])
+    assert wider.shape[1] > out.shape[1]
+
+
+def test_row_labels_must_match_the_rows():
+    with pytest.raises(ValueError, match="2 row labels for 3 rows"):
+        grid(images(3, 2), row_labels=["a", "b"])
