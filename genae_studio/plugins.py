@@ -122,7 +122,8 @@ def _import_by_path(path: Path):
     """Import a .py file; a file already imported (as a module or a plugin) is reused."""
     for module in list(sys.modules.values()):
         file = getattr(module, "__file__", None)
-        if file and _same_file(file, path):
+        if isinstance(file, str) and os.path.basename(file) == path.name \
+                and _same_file(file, path):
             return module
     module_name = f"genae_studio_plugin_{path.stem}"
     if module_name in sys.modules:  # another file with this name: keep both apart

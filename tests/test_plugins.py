@@ -302,3 +302,51 @@ def test_failures_are_one_line_each_and_unknown_hooks_are_reported(tmp_path, cap
                  "--steps", "0", "--out", str(tmp_path / "g.png")]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2 and all(line.endswith("(skipped)") for line in err)
+
+
+# --- the plugin API in one place (issue 13, section 7) ---------------------------------------
+
+def test_every_public_name_imports_from_the_package_root():
+    from genae_builtins.aae_model import AAE
+    from genae_builtins.vae_model import VAE
+
+    import genae_studio
+    from genae_studio import plugins
+    from genae_studio.data import ArrayDataset, ImageDataset
+    from genae_studio.model import GenerativeAutoencoder
+
+    for name in genae_studio.__all__:
+        assert getattr(genae_studio, name) is not None, name
+    assert genae_studio.hookimpl is hookspecs.hookimpl is plugins.hookimpl  # old path kept
+    assert genae_studio.hookspec is hookspecs.hookspec
+    assert genae_studio.VAE is VAE and genae_studio.AAE is AAE
+    assert genae_studio.GenerativeAutoencoder is GenerativeAutoencoder
+    assert genae_studio.ArrayDataset is ArrayDataset and genae_studio.ImageDataset is ImageDataset
+    assert set(genae_studio.__all__) <= set(dir(genae_studio))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        genae_studio.nope  # noqa: B018
+
+
+def test_importing_the_package_and_its_markers_stays_light():
+    code = ("import sys; from genae_studio import hookimpl, hookspec, ModelSpec, DatasetSpec; "
+            "bad = [m for m in ('torch', 'numpy', 'PyQt6') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_spec_callables_have_real_types():
+    from typing import get_type_hints
+
+    from genae_studio import DatasetLoader, ModelFactory
+
+    assert get_type_hints(ModelSpec)["factory"] is ModelFactory
+    assert get_type_hints(DatasetSpec)["load"] is DatasetLoader
+
+
+def test_the_hook_docstrings_state_the_contract():
+    doc = hookspecs.__doc__
+    for phrase in ("``register``", "TypeError", "keeps the first registration", "sys.exit()",
+                   "whose name is not one of these hooks is reported"):
+        assert phrase in " ".join(doc.split()), phrase
+    assert "logits" in hookspecs.register_models.__doc__
+    assert '"train" or "test"' in hookspecs.register_datasets.__doc__
