@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from .errors import GenaeError
-from .plugins import build_model, load_plugins, one_line
-from .registry import DatasetSpec, ModelSpec
+from .plugins import load_plugins
+from .registry import DatasetSpec, ModelSpec, one_line
 
 __all__ = ["CheckResult", "PluginCheckFailed", "check_dataset", "check_model",
            "run_dataset_checks", "run_model_checks"]
@@ -96,7 +96,7 @@ def _model_hparams(spec: ModelSpec, image_size: int, channels: int, overrides: d
 def _shapes(spec: ModelSpec, image_size: int, channels: int, overrides: dict) -> str:
     import torch
 
-    model = build_model(spec, _model_hparams(spec, image_size, channels, overrides))
+    model = spec.build(_model_hparams(spec, image_size, channels, overrides))
     k = model.latent_dim
     x = torch.rand(BATCH, channels, image_size, image_size)
     with torch.no_grad():
@@ -212,7 +212,7 @@ def _round_trip(spec: ModelSpec, model, hparams: dict) -> str:
         save_run(Path(tmp), RunConfig(spec.plugin, spec.name, json.loads(text)), model)
         config = read_config(Path(tmp))
         torch.manual_seed(12345)  # a different initialisation: the weights must come back
-        again = build_model(spec, config.hparams)
+        again = spec.build(config.hparams)
         load_weights(Path(tmp), again)
     again.eval()
     with torch.no_grad():
@@ -243,7 +243,7 @@ def run_model_checks(spec: ModelSpec, *, hparams: dict[str, Any] | None = None,
     def build() -> str:
         torch.manual_seed(0)
         state["hparams"] = _model_hparams(spec, main_size, 3, overrides)
-        model = state["model"] = build_model(spec, state["hparams"])
+        model = state["model"] = spec.build(state["hparams"])
         return (f"{type(model).__name__} at its defaults, {main_size}x{main_size}, "
                 f"latent_dim {model.latent_dim}")
 

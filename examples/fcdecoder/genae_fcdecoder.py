@@ -4,10 +4,19 @@ Load it with ``genae-studio --plugin examples/fcdecoder/genae_fcdecoder.py train
 --model fcvae --data digits``; check it with ``... plugins --check fcvae``.
 The decoder returns logits: no sigmoid at its end (``decode()`` applies one).
 """
-from genae_studio import ModelSpec, hookimpl
+from dataclasses import dataclass
+
+from genae_studio import ModelConfig, ModelSpec, hookimpl
 
 
-def make_fcvae(*, image_size, channels, latent_dim, hidden=512, **hparams):
+@dataclass(frozen=True)
+class FCVAEConfig(ModelConfig):  # the defaults: ModelConfig's fields, changed and extended
+    latent_dim: int = 32
+    width: int = 32  # filters of the (built-in DCGAN) encoder
+    hidden: int = 512  # units of the decoder's hidden layer
+
+
+def make_fcvae(*, image_size, channels, latent_dim, hidden, **hparams):
     from torch import nn
 
     from genae_studio import VAE
@@ -26,4 +35,4 @@ def make_fcvae(*, image_size, channels, latent_dim, hidden=512, **hparams):
 @hookimpl
 def register_models(register):
     register(ModelSpec("fcvae", "VAE with a fully connected decoder (example plugin)",
-                       make_fcvae, defaults={"latent_dim": 32, "width": 32, "hidden": 512}))
+                       make_fcvae, config=FCVAEConfig()))
