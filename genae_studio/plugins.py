@@ -118,6 +118,16 @@ def _same_file(a, b) -> bool:
         return False
 
 
+def _loaded_file(manager: pluggy.PluginManager, plugin) -> bool:
+    """Whether a registered plugin comes from the same file (one module imported twice)."""
+    file = getattr(plugin, "__file__", None)
+    if not isinstance(file, str):
+        return False
+    return any(isinstance(getattr(other, "__file__", None), str)
+               and os.path.basename(other.__file__) == os.path.basename(file)
+               and _same_file(other.__file__, file) for other in manager.get_plugins())
+
+
 def _import_by_path(path: Path):
     """Import a .py file; a file already imported (as a module or a plugin) is reused."""
     for module in list(sys.modules.values()):
@@ -200,7 +210,7 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
             host.failures.append(PluginFailure(name, f"error importing plugin: {one_line(exc)}"))
             return
         module_name = getattr(plugin, "__name__", None)
-        if manager.is_registered(plugin) or module_name in blocked:
+        if manager.is_registered(plugin) or module_name in blocked or _loaded_file(manager, plugin):
             return  # the same module reached another way is one plugin
         try:
             manager.register(plugin, name=name)
