@@ -274,7 +274,7 @@ def test_a_bad_factory_is_one_line_naming_plugin_and_model(tmp_path, capsys, mod
                  "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and err == [f"genae-studio: error: {message}"]
-    assert not (tmp_path / "run").exists()
+    assert not (tmp_path / "run" / "config.json").exists()  # no run written
 
 
 def test_failures_are_one_line_each_and_unknown_hooks_are_reported(tmp_path, capsys):
