@@ -157,8 +157,9 @@ def test_sample_in_batches_matches_one_batch_in_eval_mode(run_dir, tmp_path):
     # The same random stream, drawn in another order: same shapes, valid images.
     assert 0 <= many["x"].min() and many["x"].max() <= 1
     from genae_studio.imaging import grid
+    labels = [f"t = {t}" for t in (0, 1, 5, 10)]  # each row is labelled with its step
     assert np.array_equal(np.asarray(Image.open(tmp_path / "many.png")),
-                          grid(many["x"])[..., 0])
+                          grid(many["x"], row_labels=labels)[..., 0])
 
 
 FULL_DISK = """
