@@ -32,7 +32,7 @@ _LAZY = {
     "resize_images": "genae_studio.data.base",
     "DataError": "genae_studio.errors",
     "PluginError": "genae_studio.errors",
-    "VAE": "genae_builtins.vae_model",
+    "VAE": "genae_builtins.vae_model",  # loaded by name: the plugins sit above the core
     "AAE": "genae_builtins.aae_model",
     "check_model": "genae_studio.testing",
     "check_dataset": "genae_studio.testing",
@@ -46,9 +46,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
-    from genae_builtins.aae_model import AAE
-    from genae_builtins.vae_model import VAE
-
+    # (VAE and AAE come from the built-in plugins, which the core loads by name only)
     from .data.base import ArrayDataset, FileDataset, ImageDataset, preprocess, resize_images
     from .errors import DataError, PluginError
     from .hookspecs import hookimpl, hookspec
