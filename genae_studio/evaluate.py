@@ -260,7 +260,8 @@ def _datasets(data, data_format, run, host, settings, args, log, spaces=("cnn",)
             from tqdm import tqdm
 
             bar = tqdm(total=steps, desc="eval: feature network", unit="step", leave=False,
-                       file=sys.stderr, dynamic_ncols=True, disable=None)  # terminals only
+                       file=sys.stderr, dynamic_ncols=True, disable=None,  # terminals only
+                       mininterval=0)  # every step drawn: the feature network trains in seconds
         bar.update(step - bar.n)
 
     try:
