@@ -342,7 +342,7 @@ def _batches(total: int, size: int):
 
 def cmd_sample(args) -> int:
     from .chain import record_chain
-    from .imaging import label_margin
+    from .imaging import LabelMargin
     from .outputs import PAD, GridWriter, NpzWriter
 
     _check_outputs(args)
@@ -357,8 +357,8 @@ def cmd_sample(args) -> int:
     lines = -(-args.n // columns)
     height = len(steps) * lines * (model.image_size + PAD) + PAD
     tops = [PAD + r * lines * (model.image_size + PAD) for r in range(len(steps))]
-    margin = label_margin(height, model.channels, [f"t = {t}" for t in steps], tops,
-                          model.image_size)
+    margin = LabelMargin(height, model.channels, [f"t = {t}" for t in steps], tops,
+                         model.image_size)  # its memory does not grow with --n
     grid = GridWriter(args.out, len(steps) * lines, columns, model.channels, model.image_size,
                       margin=margin)
     npz = NpzWriter(args.npz) if args.npz else None

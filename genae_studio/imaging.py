@@ -72,6 +72,27 @@ def label_margin(height: int, channels: int, labels: Sequence[str], tops: Sequen
     return np.asarray(canvas)
 
 
+class LabelMargin:
+    """``label_margin``'s strip for a tall image, kept as one band per label; the blank rows
+    between bands are not stored, so its memory does not grow with the image's height.
+    ``margin[y]`` is pixel row y, as in the array."""
+
+    def __init__(self, height: int, channels: int, labels: Sequence[str], tops: Sequence[int],
+                 line_height: int, pad_value: int = 255):
+        self.tops, self.line_height = list(tops), line_height
+        self.bands = label_margin(line_height * len(labels), channels, labels,
+                                  [i * line_height for i in range(len(labels))], line_height,
+                                  pad_value)
+        self.shape = (height, self.bands.shape[1], self.bands.shape[2])
+        self.blank = np.full(self.shape[1:], pad_value, np.uint8)
+
+    def __getitem__(self, y: int) -> np.ndarray:
+        for i, top in enumerate(self.tops):
+            if top <= y < top + self.line_height:
+                return self.bands[i * self.line_height + y - top]
+        return self.blank
+
+
 # Pillow's writers for the extensions the commands accept.
 IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP",
                  ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP", ".gif": "GIF"}

@@ -42,11 +42,12 @@ class GridWriter:
     """A (rows x cols) grid of (C, H, W) images in [0, 1] or uint8 as a PNG, like
     ``imaging.grid`` but filled a batch at a time: ``put(row, col, images)``.
 
-    ``margin``, a uint8 (height, M, C) strip (``imaging.label_margin``), is drawn on the left.
+    ``margin``, a uint8 (height, M, C) strip (``imaging.label_margin``, or ``imaging.LabelMargin``
+    which stores only its labels), is drawn on the left.
     """
 
     def __init__(self, path: Path, rows: int, cols: int, channels: int, size: int,
-                 margin: np.ndarray | None = None):
+                 margin=None):
         self.path, self.rows, self.cols = Path(path), rows, cols
         self.margin = margin
         self.channels, self.size = channels, size

@@ -105,3 +105,15 @@ def test_row_labels_go_in_a_left_margin_beside_their_row(channels):
 def test_row_labels_must_match_the_rows():
     with pytest.raises(ValueError, match="2 row labels for 3 rows"):
         grid(images(3, 2), row_labels=["a", "b"])
+
+
+def test_label_margin_kept_as_bands_equals_the_full_strip_and_stores_only_its_labels():
+    from genae_studio.imaging import LabelMargin, label_margin
+
+    labels, tops, line = ["t = 0", "t = 10"], [2, 202], 64
+    full = label_margin(400, 3, labels, tops, line)
+    lazy = LabelMargin(400, 3, labels, tops, line)
+    assert lazy.shape == full.shape
+    assert all(np.array_equal(lazy[y], full[y]) for y in range(400))
+    tall = LabelMargin(400_000, 3, labels, tops, line)  # sample --n 20000 is about this tall
+    assert tall.bands.nbytes == lazy.bands.nbytes < full.nbytes
