@@ -382,19 +382,29 @@ def cmd_sample(args) -> int:
                 if npz:
                     npz.append("x", rec.x[row], part=row)
                     npz.append("z", rec.z[row], part=row)
-        grid.finish()
         shape = f"{len(steps)} rows" if lines == 1 else \
             f"{len(steps)} blocks of {lines} lines"
-        print(f"wrote {args.out} ({shape} labelled with t: steps {','.join(map(str, steps))}; "
-              f"{args.n} chains of {run.name})")
-        if npz:
-            npz.finish()
-            print(f"wrote {args.npz}")
+        _commit(grid, npz, args, f"{shape} labelled with t: steps "
+                f"{','.join(map(str, steps))}; {args.n} chains of {run.name}")
     finally:
-        grid.close()
-        if npz:
-            npz.close()
+        _close(grid, npz)
     return 0
+
+
+def _commit(grid, npz, args, what: str) -> None:
+    """Rename the finished grid (and npz) into place and say what was written."""
+    grid.finish()
+    print(f"wrote {args.out} ({what})")
+    if npz:
+        npz.finish()
+        print(f"wrote {args.npz}")
+
+
+def _close(grid, npz) -> None:
+    """Remove the scratch files (after a failure: the old outputs stay as they were)."""
+    grid.close()
+    if npz:
+        npz.close()
 
 
 MAX_FOUR_POINTS = 64  # --four draws points x points images
@@ -469,16 +479,10 @@ def cmd_interpolate(args) -> int:
                 for name, value in (("z", flat.cpu().numpy()), ("before", rec.x[0]),
                                     ("after", rec.x[1]), ("z_after", rec.z[1])):
                     npz.append(name, value)
-        grid.finish()
         layout = "left: before, right" if args.four else f"top {rows} rows: before, bottom"
-        print(f"wrote {args.out} ({layout}: after {args.steps} chain steps)")
-        if npz:
-            npz.finish()
-            print(f"wrote {args.npz}")
+        _commit(grid, npz, args, f"{layout}: after {args.steps} chain steps")
     finally:
-        grid.close()
-        if npz:
-            npz.close()
+        _close(grid, npz)
     return 0
 
 
