@@ -291,7 +291,7 @@ def _latent_row(cfg: Config, lv) -> list[Row]:
     from PyQt6.QtWidgets import QApplication
 
     cloud = lv.cloud
-    n, steps, k = cfg.latent_chains, cfg.latent_steps, cloud.mean.shape[0]
+    n, steps, k = cfg.latent_chains, cfg.latent_steps, cloud.encoded.codes.shape[1]
     z = np.random.default_rng(0).standard_normal((steps, n, k)).astype(np.float32)
     update, paint = [], []
     for _ in range(6):
