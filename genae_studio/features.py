@@ -22,6 +22,9 @@ What the network learns depends on what the dataset offers:
 
 Trained networks are cached in ``cache_dir()`` as safetensors weights plus a JSON file with
 the configuration, the heads and a fingerprint of the training data; nothing is unpickled.
+The networks of the built-in datasets at their default size and settings ship with the package
+(``resources/features``, made by ``scripts/make_bundled_features.py``): the first eval on them
+trains nothing, and every machine measures in the same feature space.
 """
 from __future__ import annotations
 
@@ -316,6 +319,13 @@ def load_extractor(stem: Path, key: str, device="cpu") -> FeatureExtractor | Non
     return FeatureExtractor(net.to(device).eval(), meta["mode"], info)
 
 
+def bundled_stem(stem: Path) -> Path:
+    """Where the package ships the network that the cache would hold at ``stem``."""
+    from .api import resources_dir
+
+    return resources_dir() / "features" / stem.name
+
+
 def feature_extractor(dataset: ImageDataset, settings: FeatureSettings | None = None, *,
                       heldout: ImageDataset | None = None, device="cpu", retrain: bool = False,
                       log: Callable[[str], None] | None = None,
@@ -327,10 +337,11 @@ def feature_extractor(dataset: ImageDataset, settings: FeatureSettings | None = 
     """
     settings = settings or FeatureSettings()
     stem, key = cache_paths(dataset, settings)
-    extractor = None if retrain else load_extractor(stem, key, device)
-    if extractor is not None:
-        extractor.info.update(from_cache=True, cache=str(stem.with_suffix(".safetensors")))
-        return extractor
+    for found in ([] if retrain else [stem, bundled_stem(stem)]):
+        extractor = load_extractor(found, key, device)
+        if extractor is not None:
+            extractor.info.update(from_cache=True, cache=str(found.with_suffix(".safetensors")))
+            return extractor
     if log:
         log(f"training the feature network on {dataset.name} ({len(dataset)} images, "
             f"{settings.steps} steps); cached for later runs")

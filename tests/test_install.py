@@ -49,6 +49,8 @@ def test_a_wheel_installs_and_runs_outside_the_checkout(tmp_path):
                   "print(genae_studio.__file__); print(genae_builtins.__file__)"],
                  cwd=elsewhere, env=env)
     assert all(Path(line).is_relative_to(target) for line in where.split()), where
+    shipped = sorted(p.suffix for p in (target / "genae_studio/resources/features").iterdir())
+    assert shipped == [".json", ".json", ".safetensors", ".safetensors"]  # the feature networks
 
     script = target / "bin" / "genae-studio"
     out = _run([str(script), "plugins"], cwd=elsewhere, env=env)
