@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .compiled_plans import cached_plan
 from .errors import UsageError
-from .fast import cached_plan
 from .model import GenerativeAutoencoder
 from .options import BN_MODES
 
@@ -99,9 +99,10 @@ def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *
     """Yield steps 0..steps of the chain. Batched, under inference mode, on the model's device.
 
     ``corrupt`` defaults to the model's ``denoising``; ``noise_std`` to the model's. With
-    ``fast`` (the default), built-in DCGAN networks run as compiled plans (genae_studio.fast):
-    the same numbers up to float rounding, faster on the CPU. The model's own
-    ``encode``/``decode``/``corrupt`` still run, so stochastic encoders draw as before.
+    ``fast`` (the default), built-in DCGAN networks run as compiled plans
+    (``genae_studio.compiled_plans``): the same numbers up to float rounding, faster on the
+    CPU. The model's own ``encode``/``decode``/``corrupt`` still run, so stochastic encoders
+    draw as before.
     ``precision="bf16"`` runs the networks under bfloat16 autocast (opt-in: about 3x faster
     on CPUs with AMX and on GPUs, but not the same numbers); steps are float32 either way.
     """

@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from genae_builtins.image_folder import load_folder
 from PIL import Image
 
 from genae_studio.data import base
 from genae_studio.data.base import FileDataset, preprocess
-from genae_studio.data.disk import load_folder
 from genae_studio.runs import read_checkpoint
 from genae_studio.training import Prefetcher
 

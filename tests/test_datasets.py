@@ -10,6 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from genae_builtins import toyfaces
+from genae_builtins.celeba import detect_celeba, load_celeba
+from genae_builtins.digits import load_digits
+from genae_builtins.image_folder import detect_folder, load_folder
+from genae_builtins.mnist import detect_mnist, load_mnist
+from genae_builtins.svhn import detect_svhn, load_svhn
+from genae_builtins.toyfaces import load_toyfaces
 from PIL import Image
 
 import genae_studio
@@ -19,20 +26,7 @@ from genae_studio.data import (
     cache_dir,
     preprocess,
     resolve_dataset,
-    toyfaces,
 )
-from genae_studio.data.digits import load_digits
-from genae_studio.data.disk import (
-    detect_celeba,
-    detect_folder,
-    detect_mnist,
-    detect_svhn,
-    load_celeba,
-    load_folder,
-    load_mnist,
-    load_svhn,
-)
-from genae_studio.data.toyfaces import load_toyfaces
 from genae_studio.errors import DataError
 
 

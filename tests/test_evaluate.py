@@ -4,13 +4,13 @@ import sys
 
 import numpy as np
 import pytest
+from genae_builtins.toyfaces import load_toyfaces
 from PIL import Image
 
 from genae_studio import evaluate, features
 from genae_studio.api import load_run
 from genae_studio.cli import main
 from genae_studio.data import ArrayDataset, resolve_dataset
-from genae_studio.data.toyfaces import load_toyfaces
 from genae_studio.features import FeatureSettings, heads_for, train_feature_net
 from genae_studio.training import TrainSettings, train
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from genae_studio import fast
+from genae_studio import compiled_plans
 from genae_studio.chain import markov_chain, sampling_mode
 from genae_studio.devices import cpu_has_bf16
 from genae_studio.errors import UsageError
@@ -48,11 +48,11 @@ def both_chains(model, bn_mode, **kwargs):
 @pytest.mark.parametrize("amd", [False, True])
 def test_the_fast_chain_equals_the_plain_chain(host, name, size, channels, bn_mode, amd,
                                                monkeypatch):
-    monkeypatch.setattr(fast, "amd_cpu", lambda: amd)  # both sets of forms, on any CPU
+    monkeypatch.setattr(compiled_plans, "amd_cpu", lambda: amd)  # both sets of forms, on any CPU
     model, _ = tiny_model(host, name, image_size=size, channels=channels, width=8,
                           latent_dim=16)
     model = randomise_batchnorm(model).to(memory_format=torch.channels_last)
-    plans = fast.cached_plan(model, bn_mode)
+    plans = compiled_plans.cached_plan(model, bn_mode)
     assert plans is not None and plans.encoder is not None and plans.decoder is not None
     plain, quick = both_chains(model, bn_mode)
     for a, b in zip(plain, quick, strict=True):
@@ -85,15 +85,15 @@ def test_every_fast_layer_form_matches_its_module():
             expected = conv(x)
             for kind in ("down_gemm", "down") if isinstance(conv, torch.nn.Conv2d) else \
                     ("up_gemm", "up", "up_fold"):
-                layer = fast._Layer(conv, None, False, kind, "batch", torch.device("cpu"))
+                layer = compiled_plans._Layer(conv, None, False, kind, "batch", torch.device("cpu"))
                 assert torch.allclose(layer(x), expected, atol=1e-5), kind
 
 
 def test_strided_gemm_forms_are_used_except_on_amd_cpus(host, monkeypatch):
     def kinds(amd):
-        monkeypatch.setattr(fast, "amd_cpu", lambda: amd)
+        monkeypatch.setattr(compiled_plans, "amd_cpu", lambda: amd)
         model, _ = tiny_model(host, "vae", image_size=64, channels=3, width=8)
-        plans = fast.NetworkPlans(model, "batch")
+        plans = compiled_plans.NetworkPlans(model, "batch")
         return [layer.kind for layer in (*plans.encoder.layers, *plans.decoder.layers)]
 
     intel, amd = kinds(False), kinds(True)
@@ -106,19 +106,20 @@ def test_strided_gemm_forms_are_used_except_on_amd_cpus(host, monkeypatch):
 def test_folded_batchnorm_is_legal_only_with_running_statistics(host):
     model, _ = tiny_model(host, "aae", width=8)
     model = randomise_batchnorm(model)
-    assert fast.cached_plan(model, "eval").encoder.layers[0].post == [fast._relu]  # folded
-    assert len(fast.cached_plan(model, "batch").encoder.layers[0].post) == 2  # BN + ReLU
+    folded = compiled_plans.cached_plan(model, "eval").encoder.layers[0].post
+    assert folded == [compiled_plans._relu]  # BN folded into the convolution
+    assert len(compiled_plans.cached_plan(model, "batch").encoder.layers[0].post) == 2  # BN + ReLU
 
 
 def test_plans_are_cached_and_rebuilt_when_the_weights_change(host):
     model, _ = tiny_model(host, "aae", width=8)
-    first = fast.cached_plan(model, "eval")
-    assert fast.cached_plan(model, "eval") is first
+    first = compiled_plans.cached_plan(model, "eval")
+    assert compiled_plans.cached_plan(model, "eval") is first
     z0 = torch.randn(4, model.latent_dim)
     before = [s.z for s in markov_chain(model, z0, steps=1, bn_mode="eval")][-1]
     with torch.no_grad():
         model.decoder.net[0].weight.mul_(1.5)  # in place, as an optimiser step does
-    assert fast.cached_plan(model, "eval") is not first
+    assert compiled_plans.cached_plan(model, "eval") is not first
     after = [s.z for s in markov_chain(model, z0, steps=1, bn_mode="eval")][-1]
     plain = [s.z for s in markov_chain(model, z0, steps=1, bn_mode="eval", fast=False)][-1]
     assert not torch.allclose(before, after) and torch.allclose(after, plain, atol=1e-4)
@@ -149,7 +150,7 @@ def test_other_networks_fall_back_to_the_modules(host):
     enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
     dec = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.Unflatten(1, (1, 8, 8)))
     model = VAE(image_size=8, channels=1, latent_dim=4, encoder=enc, decoder=dec)
-    assert fast.cached_plan(model, "batch") is None
+    assert compiled_plans.cached_plan(model, "batch") is None
     steps = list(markov_chain(model, n=3, steps=2))
     assert steps[-1].x.shape == (3, 1, 8, 8)
 
@@ -157,7 +158,7 @@ def test_other_networks_fall_back_to_the_modules(host):
 def test_plans_can_be_built_under_inference_mode(host):
     model, _ = tiny_model(host, "vae", width=8)
     with torch.inference_mode(), sampling_mode(model, "eval"):
-        plans = fast.NetworkPlans(model, "eval")
+        plans = compiled_plans.NetworkPlans(model, "eval")
         x = torch.rand(2, 1, 32, 32)
         assert torch.allclose(plans.encoder(x), model.encoder(x), atol=1e-5)
 

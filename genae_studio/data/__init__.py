@@ -1,8 +1,10 @@
-"""Datasets: uint8 (C, H, W) images from built-in generators or on-disk formats.
+"""Datasets' generic machinery: uint8 (C, H, W) image datasets (``base``), turning ``--data``
+into one (``resolve``), helpers for reading files (``disk``) and training's ``Prefetcher``.
 
-This layer uses numpy, Pillow, scipy and scikit-learn (never Qt) and never downloads
-anything. Importing it loads no torch: only ``Prefetcher``, which hands training its
-batches as tensors, imports torch, when its thread starts.
+The datasets themselves, built-in ones included, come from plugins (``register_datasets``);
+the built-ins live in ``genae_builtins``. This layer uses numpy and Pillow (never Qt) and
+never downloads anything. Importing it loads no torch: only ``Prefetcher``, which hands
+training its batches as tensors, imports torch, when its thread starts.
 """
 from .base import ArrayDataset, FileDataset, ImageDataset, cache_dir, preprocess, safe_name
 from .prefetch import Prefetcher

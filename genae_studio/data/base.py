@@ -154,7 +154,7 @@ class ImageDataset:
     """A sequence of uint8 (C, H, W) images with optional labels and attributes.
 
     Attributes:
-        name: dataset or format name ("toyfaces", "celeba", ...).
+        name: the name the dataset or format was registered under.
         channels: 1 or 3.
         image_size: height == width of every image.
         labels: int class per image, or None.

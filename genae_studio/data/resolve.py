@@ -62,7 +62,7 @@ def _formats_in_order(specs: dict[str, DatasetSpec]) -> list[DatasetSpec]:
 
 def default_dataset(specs: dict[str, DatasetSpec]) -> str | None:
     """The dataset used when none is named: the first registered one that needs no path
-    (the built-in plugin registers toyfaces first); None when no such dataset is loaded."""
+    (the built-in plugin registers its default first); None when no such dataset is loaded."""
     return next((name for name, spec in specs.items() if spec.detect is None), None)
 
 

@@ -38,6 +38,14 @@ def as_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
     return out.reshape(rows, cols, *images.shape[1:])
 
 
+def _highlight_box() -> QGraphicsRectItem:
+    box = QGraphicsRectItem()
+    pen = QPen(HIGHLIGHT, 2)
+    pen.setCosmetic(True)  # 2 screen pixels at any zoom
+    box.setPen(pen)
+    return box
+
+
 @dataclass
 class Panel:
     """One block of the mosaic: a grid of images and a title above it."""
@@ -133,29 +141,31 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self.view.setRange(QRectF(0, -top / scale, width, height + (top + bottom) / scale),
                            padding=0)
 
+    def _shown(self, pool: list, count: int, make) -> list:
+        """The first ``count`` items of ``pool`` (grown with ``make()`` and added to the view
+        as needed), shown; the rest hidden."""
+        while len(pool) < count:
+            pool.append(make())
+            self.view.addItem(pool[-1])
+        for k, item in enumerate(pool):
+            item.setVisible(k < count)
+        return pool[:count]
+
     def _place_titles(self, titles: list[str]) -> None:
-        while len(self._titles) < len(titles):
-            item = pg.TextItem(color=(40, 40, 40), anchor=(0, 1))
-            self.view.addItem(item)
-            self._titles.append(item)
-        for k, item in enumerate(self._titles):
-            item.setVisible(k < len(titles))
-            if k < len(titles):
-                item.setText(titles[k])
-                item.setPos(self._layout[k][0], self._layout[k][1])
+        items = self._shown(self._titles, len(titles),
+                            lambda: pg.TextItem(color=(40, 40, 40), anchor=(0, 1)))
+        for k, item in enumerate(items):
+            item.setText(titles[k])
+            item.setPos(self._layout[k][0], self._layout[k][1])
 
     def _place_labels(self, labels: list[str]) -> None:
-        while len(self._labels) < len(labels):
-            item = pg.TextItem(color=(60, 60, 60), anchor=(0.5, 0))
-            self.view.addItem(item)
-            self._labels.append(item)
+        items = self._shown(self._labels, len(labels),
+                            lambda: pg.TextItem(color=(60, 60, 60), anchor=(0.5, 0)))
         x0, top, rows, cols, h, w, _ = self._layout[0] if self._layout else (0,) * 7
-        for k, item in enumerate(self._labels):
-            item.setVisible(k < len(labels))
-            if k < len(labels):
-                r, c = divmod(k, max(cols, 1))
-                item.setText(labels[k])
-                item.setPos(x0 + PAD + c * (w + PAD) + w / 2, top + (r + 1) * (h + PAD))
+        for k, item in enumerate(items):
+            r, c = divmod(k, max(cols, 1))
+            item.setText(labels[k])
+            item.setPos(x0 + PAD + c * (w + PAD) + w / 2, top + (r + 1) * (h + PAD))
 
     # --- selection -------------------------------------------------------------------------
     def select(self, index: int | None) -> None:
@@ -163,17 +173,9 @@ class MosaicView(pg.GraphicsLayoutWidget):
         rects = [] if index is None else [self.cell_rect(p, index)
                                           for p in range(len(self._layout))]
         rects = [r for r in rects if r is not None]
-        while len(self._boxes) < len(rects):
-            box = QGraphicsRectItem()
-            pen = QPen(HIGHLIGHT, 2)
-            pen.setCosmetic(True)
-            box.setPen(pen)
-            self.view.addItem(box)
-            self._boxes.append(box)
-        for k, box in enumerate(self._boxes):
-            box.setVisible(k < len(rects))
-            if k < len(rects):
-                box.setRect(rects[k])
+        for box, rect in zip(self._shown(self._boxes, len(rects), _highlight_box), rects,
+                             strict=True):
+            box.setRect(rect)
 
     def cell_rect(self, panel: int, index: int) -> QRectF | None:
         x0, top, rows, cols, h, w, count = self._layout[panel]

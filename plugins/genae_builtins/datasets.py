@@ -1,22 +1,17 @@
-"""Plugin: the built-in datasets (toyfaces, digits) and on-disk formats.
+"""Plugin: the built-in datasets (toyfaces, digits) and on-disk formats (celeba, svhn, mnist,
+folder), registered through the same hook as a third party's; each has a module here.
 
 Datasets come first (toyfaces first: the default dataset); formats are registered in
 detection order, and the generic image folder is a fallback, tried last.
 """
-from genae_studio.data.digits import load_digits
-from genae_studio.data.disk import (
-    detect_celeba,
-    detect_folder,
-    detect_mnist,
-    detect_svhn,
-    load_celeba,
-    load_folder,
-    load_mnist,
-    load_svhn,
-)
-from genae_studio.data.toyfaces import load_toyfaces
-from genae_studio.plugins import hookimpl
-from genae_studio.registry import DatasetSpec
+from genae_studio import DatasetSpec, hookimpl
+
+from .celeba import detect_celeba, load_celeba
+from .digits import load_digits
+from .image_folder import detect_folder, load_folder
+from .mnist import detect_mnist, load_mnist
+from .svhn import detect_svhn, load_svhn
+from .toyfaces import load_toyfaces
 
 
 @hookimpl
