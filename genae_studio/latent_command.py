@@ -50,7 +50,7 @@ def run_latent_command(args, host) -> int:
     import numpy as np
 
     from .api import load_run
-    from .data import resolve_dataset
+    from .data import default_dataset, resolve_dataset
     from .evaluate import parse_steps
     from .fileio import atomic_file, atomic_write_text, check_output_path
     from .latent import ENCODE_BATCH, DataScore, best_view, encode_data, fit_views
@@ -72,7 +72,7 @@ def run_latent_command(args, host) -> int:
         print(f"latent: {msg}", file=sys.stderr, flush=True)
 
     run = load_run(args.checkpoint, model=args.model, device=args.device, host=host)
-    data = args.data or run.config.data.get("data") or "toyfaces"
+    data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
     data_format = args.data_format if args.data else run.config.data.get("format")
     heldout = resolve_dataset(data, host.datasets, data_format=data_format, split="test",
                               image_size=run.model.image_size, limit=args.heldout)

@@ -24,7 +24,7 @@ from .base import (
     resize_images,
     split_sizes,
 )
-from .moved import forward
+from .moved import MOVED_FROM_DISK, forward
 
 IMAGE_KINDS = ", ".join(sorted(IMAGE_EXTENSIONS))
 
@@ -116,12 +116,4 @@ def walk_images(root: Path, first_only: bool = False) -> list[str]:
 
 
 # The built-in formats' names, once defined here: loaded from the plugin on first use.
-_MOVED = {
-    **dict.fromkeys(["detect_celeba", "load_celeba"], "genae_builtins.celeba"),
-    **dict.fromkeys(["detect_svhn", "load_svhn", "SVHN_FILES"], "genae_builtins.svhn"),
-    **dict.fromkeys(["detect_mnist", "load_mnist", "MNIST_FILES", "IMAGES_MAGIC",
-                     "LABELS_MAGIC"], "genae_builtins.mnist"),
-    **dict.fromkeys(["detect_folder", "load_folder"], "genae_builtins.image_folder"),
-    "DIGIT_NAMES": "genae_builtins.digits",
-}
-__getattr__, __dir__ = forward(__name__, _MOVED)
+__getattr__, __dir__ = forward(__name__, MOVED_FROM_DISK)

@@ -12,6 +12,16 @@ import importlib
 import warnings
 from collections.abc import Callable
 
+# The names ``genae_studio.data.disk`` defined for the built-in formats -> their new modules.
+MOVED_FROM_DISK = {
+    **dict.fromkeys(["detect_celeba", "load_celeba"], "genae_builtins.celeba"),
+    **dict.fromkeys(["detect_svhn", "load_svhn", "SVHN_FILES"], "genae_builtins.svhn"),
+    **dict.fromkeys(["detect_mnist", "load_mnist", "MNIST_FILES", "IMAGES_MAGIC",
+                     "LABELS_MAGIC"], "genae_builtins.mnist"),
+    **dict.fromkeys(["detect_folder", "load_folder"], "genae_builtins.image_folder"),
+    "DIGIT_NAMES": "genae_builtins.digits",
+}
+
 
 def forward(old: str, new: dict[str, str] | str) -> tuple[Callable, Callable]:
     """``__getattr__`` and ``__dir__`` for module ``old``: ``new`` maps each moved name to

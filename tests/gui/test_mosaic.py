@@ -1,7 +1,7 @@
-"""The studio's mosaics are imaging.grid's, in colour."""
+"""The studio's mosaics are imaging.grid's, in colour; titles, labels and the selection."""
 import numpy as np
 
-from genae_studio.gui.mosaic import as_grid, tile
+from genae_studio.gui.mosaic import MosaicView, Panel, as_grid, tile
 from genae_studio.imaging import grid
 
 
@@ -20,3 +20,29 @@ def test_as_grid_fills_the_last_row_with_blank_cells():
     images = np.zeros((5, 1, 2, 2), np.uint8)
     rows = as_grid(images)
     assert rows.shape == (2, 3, 1, 2, 2) and (rows[1, 2] == 255).all()
+
+
+def shown(items) -> list:
+    return [item for item in items if item.isVisible()]
+
+
+def test_titles_labels_and_selection_boxes_show_only_what_the_panels_need(qtbot):
+    view = MosaicView(cell_labels=True)
+    qtbot.addWidget(view)
+    cells = np.zeros((2, 3, 3, 8, 8), np.uint8)
+    view.set_panels([Panel(cells, "t = 0"), Panel(cells, "t = 5")],
+                    labels=[str(k) for k in range(6)])
+    assert [item.toPlainText() for item in shown(view._titles)] == ["t = 0", "t = 5"]
+    assert [item.toPlainText() for item in shown(view._labels)] == list("012345")
+    view.select(4)  # outlined in both panels
+    assert [box.rect() for box in shown(view._boxes)] == [view.cell_rect(0, 4),
+                                                          view.cell_rect(1, 4)]
+    # Fewer panels and labels later: the extra items are hidden, not left behind.
+    view.set_panels([Panel(cells, "t = 1")], labels=["a", "b"])
+    view.select(1)
+    assert [item.toPlainText() for item in shown(view._titles)] == ["t = 1"]
+    assert [item.toPlainText() for item in shown(view._labels)] == ["a", "b"]
+    assert [box.rect() for box in shown(view._boxes)] == [view.cell_rect(0, 1)]
+    assert len(view._titles) == 2 and len(view._boxes) == 2  # items are reused
+    view.select(None)
+    assert shown(view._boxes) == []
