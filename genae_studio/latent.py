@@ -87,7 +87,7 @@ def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
                 lock=None) -> EncodedData:
     """Posterior means and sampled codes of uint8 images, and ``n_prior`` prior draws.
 
-    Codes are drawn as :func:`genae_studio.evaluate.encode_heldout` draws them (denoising models
+    Codes are drawn as :func:`genae_studio.evaluation.encode_heldout` draws them (denoising models
     encode the corrupted image, as their chain does), with the same random stream, so ``eval``
     and this module see the same samples of P^(Z). ``progress(done, total)`` is called after each
     batch (a worker may raise from it to cancel); ``lock`` is held while the model runs.
@@ -97,7 +97,7 @@ def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
     import torch
 
     from .chain import sampling_mode
-    from .evaluate import encoding_seed
+    from .evaluation.reference import encoding_seed
 
     model = run.model
     images = np.asarray(images)

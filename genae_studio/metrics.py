@@ -1,5 +1,8 @@
 """Sample-quality measures: MMD, Frechet distance, improved precision/recall, decisiveness.
 
+"Precision" here is always Kynkaanniemi et al.'s sample-quality measure
+(:func:`improved_precision_recall`), never a number type (training's ``--precision``).
+
 Pure numpy/scipy functions. Inputs may be numpy arrays or torch tensors (torch is never
 imported here); everything is computed in float64. Pairwise work is done in row chunks so that
 n = m = 5000 points in d = 200 dimensions stay within a few hundred MB.
@@ -176,7 +179,7 @@ def _share_covered(centres: np.ndarray, radii: np.ndarray, queries: np.ndarray) 
     return covered / queries.shape[0]
 
 
-def precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float, float]:
+def improved_precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019, NeurIPS).
 
     Each real point gets a ball whose radius is the distance to its k-th nearest real neighbour
@@ -196,9 +199,9 @@ def precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float, float]:
     for name, arr in (("real_feats", real), ("fake_feats", fake)):
         if arr.shape[0] <= k:
             raise ValueError(f"{name} needs more than k={k} rows, got {arr.shape[0]}")
-    precision = _share_covered(real, _knn_radii(real, k), fake)
-    recall = _share_covered(fake, _knn_radii(fake, k), real)
-    return precision, recall
+    fakes_covered = _share_covered(real, _knn_radii(real, k), fake)
+    reals_covered = _share_covered(fake, _knn_radii(fake, k), real)
+    return fakes_covered, reals_covered
 
 
 def ambiguous_share(probabilities, low: float = 0.2, high: float = 0.8) -> float:

@@ -184,6 +184,68 @@ def _mismatch(plugin) -> str:
     return "a hookimpl does not match its hook"
 
 
+class _Loader:
+    """Imports plugins and registers them with the host's manager, one at a time; a plugin
+    that fails to import or register is recorded in ``host.failures`` and skipped."""
+
+    def __init__(self, host: PluginHost, blocked: set[str]):
+        self.host, self.manager, self.blocked = host, host.manager, blocked
+
+    def fail(self, name: str, reason: str) -> None:
+        self.host.failures.append(PluginFailure(name, reason))
+
+    def add(self, name: str, load, *aliases: str) -> None:
+        """Register what ``load()`` returns as ``name``; ``aliases`` block it too."""
+        if self.blocked & {name, *aliases} or self.manager.has_plugin(name):
+            return
+        try:
+            plugin = load()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit() at import too
+            self.fail(name, f"error importing plugin: {one_line(exc)}")
+            return
+        if self._known(plugin) or not self._register(name, plugin):
+            return
+        for hook in _unknown_hooks(self.manager, plugin):
+            self.fail(name, f"hookimpl {hook!r} matches no hook (hooks: {', '.join(HOOKS)})")
+
+    def _known(self, plugin) -> bool:
+        """Whether ``plugin`` is blocked or already registered (one module reached another way
+        is one plugin)."""
+        return (self.manager.is_registered(plugin)
+                or getattr(plugin, "__name__", None) in self.blocked
+                or _loaded_file(self.manager, plugin))
+
+    def _register(self, name: str, plugin) -> bool:
+        try:
+            self.manager.register(plugin, name=name)
+        except KeyboardInterrupt:
+            raise
+        except pluggy.PluginValidationError:
+            self.fail(name, f"invalid plugin: {_mismatch(plugin)}")
+            return False
+        except BaseException as exc:
+            self.fail(name, f"invalid plugin: {one_line(exc)}")
+            return False
+        return True
+
+    def add_requested(self, arg: str, eps: dict) -> None:
+        """``--plugin ARG``: a .py path, an entry-point name or a module name."""
+        if arg.endswith(".py"):
+            path = Path(arg)
+            if not path.is_file():
+                self.fail(arg, "no such plugin file")
+                return
+            # A file named like a loaded or blocked plugin (vae.py) is named by its path.
+            taken = self.manager.has_plugin(path.stem) or path.stem in self.blocked
+            self.add(arg if taken else path.stem, lambda: _import_by_path(path), arg)
+        elif arg in eps:
+            self.add(arg, eps[arg].load, eps[arg].module)
+        else:
+            self.add(arg, lambda: importlib.import_module(arg), arg)
+
+
 def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
                  autoload: bool | None = None) -> PluginHost:
     """Load built-in, entry-point and ``--plugin`` plugins and collect their registrations."""
@@ -192,61 +254,19 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
     host = PluginHost(manager)
 
     blocked = {arg[3:] for arg in plugin_args if arg.startswith("no:")}
-    requested = [arg for arg in plugin_args if not arg.startswith("no:")]
     for name in blocked:
         manager.set_blocked(name)
     if autoload is None:
         autoload = not os.environ.get(AUTOLOAD_ENV)
-
-    def add(name: str, load, *aliases: str) -> None:
-        """Register what ``load()`` returns as ``name``; ``aliases`` block it too."""
-        if blocked & {name, *aliases} or manager.has_plugin(name):
-            return
-        try:
-            plugin = load()
-        except KeyboardInterrupt:
-            raise
-        except BaseException as exc:  # sys.exit() at import too
-            host.failures.append(PluginFailure(name, f"error importing plugin: {one_line(exc)}"))
-            return
-        module_name = getattr(plugin, "__name__", None)
-        if manager.is_registered(plugin) or module_name in blocked or _loaded_file(manager, plugin):
-            return  # the same module reached another way is one plugin
-        try:
-            manager.register(plugin, name=name)
-        except KeyboardInterrupt:
-            raise
-        except pluggy.PluginValidationError:
-            host.failures.append(PluginFailure(name, f"invalid plugin: {_mismatch(plugin)}"))
-            return
-        except BaseException as exc:
-            host.failures.append(PluginFailure(name, f"invalid plugin: {one_line(exc)}"))
-            return
-        for hook in _unknown_hooks(manager, plugin):
-            host.failures.append(PluginFailure(
-                name, f"hookimpl {hook!r} matches no hook (hooks: {', '.join(HOOKS)})"))
-
+    loader = _Loader(host, blocked)
     for name, module in BUILTIN_PLUGINS.items():
-        add(name, lambda module=module: importlib.import_module(module), module)
-
+        loader.add(name, lambda module=module: importlib.import_module(module), module)
     eps = _entry_points()
     if autoload:
         for name, ep in eps.items():
-            add(name, ep.load, ep.module)
-
-    for arg in requested:
-        path = Path(arg)
-        if arg.endswith(".py"):
-            if not path.is_file():
-                host.failures.append(PluginFailure(arg, "no such plugin file"))
-                continue
-            # A file named like a loaded or blocked plugin (vae.py) is named by its path.
-            taken = manager.has_plugin(path.stem) or path.stem in blocked
-            add(arg if taken else path.stem, lambda path=path: _import_by_path(path), arg)
-        elif arg in eps:
-            add(arg, eps[arg].load, eps[arg].module)
-        else:
-            add(arg, lambda arg=arg: importlib.import_module(arg), arg)
-
+            loader.add(name, ep.load, ep.module)
+    for arg in plugin_args:
+        if not arg.startswith("no:"):
+            loader.add_requested(arg, eps)
     host.collect()
     return host

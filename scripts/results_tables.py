@@ -17,11 +17,12 @@ from pathlib import Path
 
 MAIN = ["mmd_data", "mmd_prior", "fd", "precision", "recall", "fd_pca", "precision_pca",
         "recall_pca"]
-INTERP = ["ambiguous", "glasses", "max_jump", "kept", "end_dist"]
+SHARE = "attribute share"  # stands for the column of the share predicted to have the attribute
+INTERP = ["ambiguous", SHARE, "max_jump", "kept", "end_dist"]
 LABELS = {"mmd_data": "MMD² to P^(Z) ↓", "mmd_prior": "MMD² to P(Z)", "fd": "FD cnn ↓",
           "precision": "prec. cnn", "recall": "recall cnn", "fd_pca": "FD pca ↓",
           "precision_pca": "prec. pca", "recall_pca": "recall pca",
-          "ambiguous": "ambiguous ↓", "glasses": "glasses", "max_jump": "largest jump ↓",
+          "ambiguous": "ambiguous ↓", "max_jump": "largest jump ↓",
           "kept": "endpoints kept ↑", "end_dist": "endpoint distance ↓"}
 MODELS = ["vae", "dvae", "aae", "daae"]
 
@@ -29,6 +30,21 @@ MODELS = ["vae", "dvae", "aae", "daae"]
 def digits_for(col):
     return 4 if col.startswith("mmd") else 1 if col.startswith("fd") else \
         3 if col in INTERP else 2
+
+
+def share_column(run):
+    """The rows' key of the attribute-share column: since eval's JSON version 3 it is named
+    after the attribute (``attribute_column``, e.g. sunglasses); before, ``glasses``."""
+    return run.get("attribute_column") or "glasses"
+
+
+def key_of(run, col):
+    return share_column(run) if col == SHARE else col
+
+
+def labels_for(doc):
+    """Column labels; the attribute-share column is labelled with the attribute's name."""
+    return {**LABELS, SHARE: doc["runs"][0].get("attribute") or "attribute"}
 
 
 def load(out: Path):
@@ -46,7 +62,7 @@ def value(doc, model, kind, step, col):
         if run["model"] == model:
             for row in run["rows"]:
                 if row["kind"] == kind and row["step"] == step:
-                    v = row.get(col)
+                    v = row.get(key_of(run, col))
                     return None if v is None or v != v else v
     return None
 
@@ -80,8 +96,8 @@ def steps_of(seeds, kind="chain"):
     return sorted({r["step"] for r in doc["runs"][0]["rows"] if r["kind"] == kind})
 
 
-def table(seeds, kind, cols, rows_for):
-    print("| model | t | " + " | ".join(LABELS[c] for c in cols) + " |")
+def table(seeds, kind, cols, rows_for, labels=LABELS):
+    print("| model | t | " + " | ".join(labels[c] for c in cols) + " |")
     print("|---" * (2 + len(cols)) + "|")
     for model in MODELS:
         first = True
@@ -108,12 +124,13 @@ def main_tables(docs):
 
         table(seeds, "chain", MAIN, chain_rows)
         if any(r["kind"] == "interp" for r in doc["runs"][0]["rows"]):
-            print(f"\n{data}: interpolations between held-out faces without and with "
-                  f"sunglasses ({doc['runs'][0].get('pairs')} pairs, "
+            labels = labels_for(doc)
+            print(f"\n{data}: interpolations between held-out images without and with "
+                  f"{labels[SHARE]} ({doc['runs'][0].get('pairs')} pairs, "
                   f"{doc['settings']['points']} points)\n")
             table(seeds, "interp", INTERP,
                   lambda kind, seeds=seeds: [(str(s), "interp", s)
-                                             for s in steps_of(seeds, "interp")])
+                                             for s in steps_of(seeds, "interp")], labels)
 
 
 def units(docs):
@@ -128,8 +145,9 @@ def units(docs):
                             continue
                         for row in run["rows"]:
                             for col in MAIN + INTERP:
-                                if row.get(col) is not None and row[col] == row[col]:
-                                    vals[(row["kind"], row["step"], col)].append(row[col])
+                                v = row.get(key_of(run, col))
+                                if v is not None and v == v:
+                                    vals[(row["kind"], row["step"], col)].append(v)
                 if vals:
                     yield data, seed, model, {k: statistics.fmean(v) for k, v in vals.items()}
 
@@ -288,11 +306,14 @@ def readme_tables(docs):
                                                              ("held-out", "data", None)]
         table(seeds, "chain", cols, rows)
         if any(r["kind"] == "interp" for r in doc["runs"][0]["rows"]):
-            print(f"\n**{data}, sunglasses interpolations** ({doc['runs'][0].get('pairs')} "
-                  f"pairs x {doc['settings']['points']} points)\n")
+            labels = labels_for(doc)
+            print(f"\n**{data}, {labels[SHARE]} interpolations** "
+                  f"({doc['runs'][0].get('pairs')} pairs x {doc['settings']['points']} "
+                  "points)\n")
             table(seeds, "interp", INTERP,
                   lambda kind, seeds=seeds: [(str(s), "interp", s) for s in
-                                             steps_of(seeds, "interp") if s in (0, 1, 5, 10, 20)])
+                                             steps_of(seeds, "interp") if s in (0, 1, 5, 10, 20)],
+                  labels)
 
 
 def main():

@@ -163,3 +163,16 @@ def test_sample_wraps_after_columns_and_matches_imaging_grid(run_dir, tmp_path, 
     expected = grid(x, columns=4, row_labels=["t = 0", "t = 2"])
     written = np.asarray(Image.open(out))
     assert np.array_equal(written, expected[..., 0])
+
+
+def test_every_module_of_genae_studio_commands_is_a_subcommand():
+    """A subcommand is one module of genae_studio.commands (add_arguments and main)."""
+    import pkgutil
+
+    import genae_studio.commands as commands
+    from genae_studio.cli import COMMANDS, build_parser
+
+    modules = {info.name for info in pkgutil.iter_modules(commands.__path__)} - {"common"}
+    assert {module.__name__.rsplit(".", 1)[1] for module, _ in COMMANDS.values()} == modules
+    assert all(callable(m.add_arguments) and callable(m.main) for m, _ in COMMANDS.values())
+    assert build_parser().parse_args(["latent", "--n", "5"]).n == 5

@@ -1,4 +1,5 @@
-"""genae-studio eval: the table, the JSON, the cached feature network, decisiveness, fallbacks."""
+"""genae-studio eval (genae_studio.evaluation, genae_studio.commands.eval): the table, the JSON,
+the cached feature network, decisiveness, fallbacks."""
 import json
 import sys
 
@@ -7,10 +8,13 @@ import pytest
 from genae_builtins.toyfaces import load_toyfaces
 from PIL import Image
 
-from genae_studio import evaluate, features
+from genae_studio import evaluation, features
 from genae_studio.api import load_run
 from genae_studio.cli import main
 from genae_studio.data import ArrayDataset, resolve_dataset
+from genae_studio.errors import UsageError
+from genae_studio.evaluation import interpolations
+from genae_studio.evaluation.reference import _pick_attribute
 from genae_studio.features import FeatureSettings, heads_for, train_feature_net
 from genae_studio.training import TrainSettings, train
 
@@ -135,17 +139,17 @@ def faces(tmp_path_factory, host):
 def test_decisiveness_interpolates_between_faces_with_and_without_sunglasses(faces):
     run, extractor, heldout = faces
     assert extractor.mode == "attributes" and extractor.net.head("sunglasses").classes == 2
-    ref = evaluate.build_reference(run, heldout, n=100, extractor=extractor)
+    ref = evaluation.build_reference(run, heldout, n=100, extractor=extractor)
     assert ref.attribute == "sunglasses" and ref.codes.shape == (100, 8)
 
-    result = evaluate.decisiveness(run, ref, [0, 2], points=5, pairs=6, seed=3)
+    result = evaluation.decisiveness(run, ref, [0, 2], points=5, pairs=6, seed=3)
     glasses = ref.heldout.attributes["sunglasses"]
     pairs = result["pairs"]
     assert pairs.shape == (6, 2) and len(set(pairs.ravel())) == 12
     assert (glasses[pairs[:, 0]] == 0).all() and (glasses[pairs[:, 1]] == 1).all()
     assert [(r["kind"], r["step"], r["n"]) for r in result["rows"]] == [
         ("interp", 0, 18), ("interp", 2, 18)]  # interior points only: 6 pairs x 3
-    assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["glasses"] <= 1 for r in result["rows"])
+    assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["sunglasses"] <= 1 for r in result["rows"])
     assert result["images"].shape == (4, 2, 5, 3, 32, 32)
     for row in result["rows"]:
         # By the triangle inequality no path of 5 points has a largest jump below 1/4.
@@ -162,8 +166,8 @@ def test_endpoint_faithfulness_is_measured_against_the_original_images(faces, mo
     import torch
 
     run, extractor, heldout = faces
-    ref = evaluate.build_reference(run, heldout, n=100, extractor=extractor)
-    pairs = evaluate.pick_pairs(ref.heldout, "sunglasses", 6, seed=3)
+    ref = evaluation.build_reference(run, heldout, n=100, extractor=extractor)
+    pairs = evaluation.pick_pairs(ref.heldout, "sunglasses", 6, seed=3)
     originals = torch.as_tensor(ref.heldout.batch(pairs.reshape(-1))).float() / 255
     originals = originals.reshape(6, 2, *originals.shape[1:])
     w = torch.linspace(0, 1, 5)[None, :, None, None, None]
@@ -183,8 +187,8 @@ def test_endpoint_faithfulness_is_measured_against_the_original_images(faces, mo
     feats = ref.feats[pairs]
     far = np.linalg.norm(feats[:, 0] - feats[:, 1], axis=1).mean() / ref.info["typical_distance"]
     for swap, kept, dist in ((False, right, 0.0), (True, 1 - right, far)):
-        monkeypatch.setattr(evaluate, "run_chains", fake_chains(swap))
-        row = evaluate.decisiveness(run, ref, [0], points=5, pairs=6, seed=3)["rows"][0]
+        monkeypatch.setattr(interpolations, "run_chains", fake_chains(swap))
+        row = evaluation.decisiveness(run, ref, [0], points=5, pairs=6, seed=3)["rows"][0]
         assert row["kept"] == pytest.approx(kept)
         assert row["end_dist"] == pytest.approx(dist, abs=1e-4)
         assert row["max_jump"] >= 0.25 - 1e-9  # at least the even path's 1/(points-1)
@@ -192,16 +196,21 @@ def test_endpoint_faithfulness_is_measured_against_the_original_images(faces, mo
 
 def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tmp_path):
     run, extractor, heldout = faces
-    ref = evaluate.build_reference(run, heldout, n=60, extractor=extractor)
-    result = evaluate.evaluate_run(run, ref, [0, 1], points=4, label="aae", data="toyfaces")
+    ref = evaluation.build_reference(run, heldout, n=60, extractor=extractor)
+    result = evaluation.evaluate_run(run, ref, [0, 1], points=4, label="aae", data="toyfaces")
     kinds = [(r["kind"], r["step"]) for r in result["rows"]]
     assert kinds == [("chain", 0), ("chain", 1), ("interp", 0), ("interp", 1),
                      ("recon", None), ("data", None)]
-    header = evaluate.format_table([result]).splitlines()[0].split()
-    assert header[-5:] == ["ambiguous", "glasses", "max_jump", "kept", "end_dist"]
-    assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["glasses"] <= 1 for r in result["rows"])
+    header = evaluation.format_table([result]).splitlines()[0].split()
+    assert header[-5:] == ["ambiguous", "sunglasses", "max_jump", "kept", "end_dist"]
+    assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["sunglasses"] <= 1 for r in result["rows"])
     assert result["rows"][0]["mmd_data"] is not None and result["rows"][2]["fd"] is None
-    paths = evaluate.save_figures(result, tmp_path)
+    # The share column is named after the dataset's attribute, in the JSON too.
+    doc = json.loads(evaluation.json_document([result], {"n": 60}))
+    (stored,) = doc["runs"]
+    assert doc["version"] == 3 and stored["attribute_column"] == "sunglasses"
+    assert all("sunglasses" in r and "glasses" not in r for r in stored["rows"])
+    paths = evaluation.save_figures(result, tmp_path)
     assert [p.name for p in paths] == ["toyfaces-aae-chains.png", "toyfaces-aae-sunglasses.png"]
     assert Image.open(paths[0]).size == (12 * 34 + 2, 2 * 34 + 2)
     assert Image.open(paths[1]).size == (4 * 34 + 2, 4 * 2 * 34 + 2)  # 4 pairs x 2 steps
@@ -218,28 +227,29 @@ def test_heldout_codes_do_not_share_random_draws_with_the_chain(digits_run, host
         head.weight.zero_()
         head.bias.zero_()
     heldout = resolve_dataset("digits", host.datasets, split="test", image_size=32)
-    codes = evaluate.encode_heldout(run, heldout.batch(np.arange(64)), seed=0)
+    codes = evaluation.encode_heldout(run, heldout.batch(np.arange(64)), seed=0)
     z0 = next(run.chain(n=64, steps=0, seed=0)).z.numpy()
     assert np.abs(np.corrcoef(codes.ravel(), z0.ravel())[0, 1]) < 0.1
 
 
 def test_chain_metrics_give_one_value_per_step_for_scripts(digits_run, host, cache):
     run = load_run(digits_run, device="cpu", host=host)
-    ref = evaluate.build_reference(run, n=50, host=host, feature_settings=FeatureSettings(steps=5))
+    ref = evaluation.build_reference(run, n=50, host=host,
+                                     feature_settings=FeatureSettings(steps=5))
     rec = run.sample(16, [0, 1, 4], seed=0)
-    curves = evaluate.chain_metrics(run, ref, rec.z, rec.x)
-    assert set(curves) == set(evaluate.COLUMNS) and len(curves["fd"]) == 3
+    curves = evaluation.chain_metrics(run, ref, rec.z, rec.x)
+    assert set(curves) == set(evaluation.COLUMNS) and len(curves["fd"]) == 3
     assert curves["ambiguous"] == [None] * 3
-    one = evaluate.step_metrics(ref, rec.z[1], rec.x[1])
+    one = evaluation.step_metrics(ref, rec.z[1], rec.x[1])
     assert one["mmd_data"] == curves["mmd_data"][1] and one["fd"] == curves["fd"][1]
     assert one["data_score"] == pytest.approx(float(ref.score(rec.z[1]).mean()))
     # The reference's codes are the ones encode_heldout draws (one random stream for both).
     images = ref.heldout.batch(np.arange(len(ref.codes)))
-    np.testing.assert_array_equal(ref.codes, evaluate.encode_heldout(run, images, seed=0))
+    np.testing.assert_array_equal(ref.codes, evaluation.encode_heldout(run, images, seed=0))
     other = load_run(digits_run, device="cpu", host=host)
     other.model.latent_dim = 9
-    with pytest.raises(evaluate.UsageError, match="other latent"):
-        evaluate.chain_metrics(other, ref, rec.z, rec.x)
+    with pytest.raises(UsageError, match="other latent"):
+        evaluation.chain_metrics(other, ref, rec.z, rec.x)
 
 
 @pytest.mark.slow
@@ -334,7 +344,7 @@ def test_chains_in_batches_equal_one_batch_only_without_batch_statistics(digits_
     import torch
 
     run = load_run(digits_run, device="cpu", host=host)
-    whole = {t: z for t, z, _ in evaluate.run_chains(run, 12, 2, bn_mode="eval", seed=4)}
+    whole = {t: z for t, z, _ in evaluation.run_chains(run, 12, 2, bn_mode="eval", seed=4)}
     # One batch is exactly run.chain with the seed (z0 drawn first from the same stream).
     for step in run.chain(n=12, steps=2, bn_mode="eval", seed=4):
         assert torch.equal(step.z, whole[step.t])
@@ -343,7 +353,7 @@ def test_chains_in_batches_equal_one_batch_only_without_batch_statistics(digits_
     run.model.encode = lambda x, sample=True, generator=None: encode(x, sample=False)
 
     def zs(mode, batch):
-        return [z for _, z, _ in evaluate.run_chains(run, 12, 2, bn_mode=mode, seed=4,
+        return [z for _, z, _ in evaluation.run_chains(run, 12, 2, bn_mode=mode, seed=4,
                                                      batch=batch)]
 
     for a, b in zip(zs("eval", None), zs("eval", 4), strict=True):
@@ -368,7 +378,42 @@ def test_a_plugin_datasets_binary_attribute_gets_the_interpolation_metrics():
     data = SimpleNamespace(name="smiles", attributes={"smile": [0, 1], "yaw": [0.1, 0.2]})
     default = binary_attribute(specs, "smiles")
     assert default == "smile"
-    assert evaluate._pick_attribute(data, extractor, None, default) == "smile"
-    assert evaluate._pick_attribute(data, extractor, None, None) is None  # nothing declared
-    with pytest.raises(evaluate.UsageError, match="no binary attribute 'yaw'"):
-        evaluate._pick_attribute(data, extractor, "yaw", default)
+    assert _pick_attribute(data, extractor, None, default) == "smile"
+    assert _pick_attribute(data, extractor, None, None) is None  # nothing declared
+    with pytest.raises(UsageError, match="no binary attribute 'yaw'"):
+        _pick_attribute(data, extractor, "yaw", default)
+
+
+def test_the_attribute_share_column_is_named_after_the_attribute():
+    assert evaluation.columns(None) == evaluation.COLUMNS and "glasses" not in evaluation.COLUMNS
+    cols = evaluation.columns("smile")
+    assert cols[cols.index("ambiguous") + 1] == "smile" and len(cols) == len(evaluation.COLUMNS) + 1
+    # A name that is already a column (or a row key) gets a suffix instead of clobbering it.
+    assert evaluation.attribute_column("kept") == "kept_share"
+    assert evaluation.attribute_column("step") == "step_share"
+    assert evaluation.attribute_column(None) is None
+
+
+def test_feature_spaces_builds_the_network_and_pca_from_the_training_split(host, cache,
+                                                                          monkeypatch):
+    spaces = evaluation.feature_spaces("digits", host, image_size=32,
+                                       settings=FeatureSettings(steps=3), with_pca=True)
+    train_split = resolve_dataset("digits", host.datasets, split="train", image_size=32)
+    assert spaces.extractor.mode == "labels"
+    assert spaces.extractor.info["train_images"] == len(train_split)
+    assert spaces.pca is not None and spaces.pca.info["from_cache"] is False
+    assert spaces.pca.info["cache"].split("/")[-1].startswith("digits-32px-")
+    # A given network is used as it is; without with_pca there is no PCA.
+    monkeypatch.setattr(features, "train_feature_net", lambda *a, **k: pytest.fail("trained"))
+    again = evaluation.feature_spaces("digits", host, image_size=32,
+                                      extractor=spaces.extractor)
+    assert again.extractor is spaces.extractor and again.pca is None
+
+
+def test_the_old_import_path_still_works():
+    from genae_studio import evaluate
+
+    assert evaluate.build_reference is evaluation.build_reference
+    assert evaluate.chain_metrics is evaluation.chain_metrics
+    assert evaluate.step_metrics is evaluation.step_metrics
+    assert evaluate.COLUMNS == evaluation.COLUMNS

@@ -10,8 +10,8 @@ from genae_studio.metrics import (
     ambiguous_share,
     frechet_distance,
     frechet_distance_from_stats,
+    improved_precision_recall,
     mmd2_unbiased,
-    precision_recall,
     split_half,
 )
 
@@ -127,36 +127,36 @@ def clusters(centres, per_cluster, seed):
 CENTRES = [np.array(c, dtype=float) for c in ([0, 0], [10, 0], [0, 10], [10, 10])]
 
 
-def test_precision_recall_identical_sets():
+def test_improved_precision_recall_identical_sets():
     x = clusters(CENTRES, 100, seed=0)
-    assert precision_recall(x, x.copy()) == (1.0, 1.0)
+    assert improved_precision_recall(x, x.copy()) == (1.0, 1.0)
 
 
-def test_precision_recall_same_distribution_is_high():
-    p, r = precision_recall(clusters(CENTRES, 200, 0), clusters(CENTRES, 200, 1))
+def test_improved_precision_recall_same_distribution_is_high():
+    p, r = improved_precision_recall(clusters(CENTRES, 200, 0), clusters(CENTRES, 200, 1))
     assert p > 0.9 and r > 0.9
 
 
-def test_precision_recall_disjoint_sets():
+def test_improved_precision_recall_disjoint_sets():
     real = clusters(CENTRES, 50, seed=0)
-    assert precision_recall(real, real + 1000.0) == (0.0, 0.0)
+    assert improved_precision_recall(real, real + 1000.0) == (0.0, 0.0)
 
 
-def test_precision_recall_half_the_modes(monkeypatch):
+def test_improved_precision_recall_half_the_modes(monkeypatch):
     monkeypatch.setattr(metrics, "CHUNK", 64)  # exercise chunking
     real = clusters(CENTRES, 200, seed=0)
     fake = clusters(CENTRES[:2], 400, seed=1)
-    precision, recall = precision_recall(real, fake)
+    precision, recall = improved_precision_recall(real, fake)
     assert precision > 0.9
     assert recall == pytest.approx(0.5, abs=0.06)
 
 
-def test_precision_recall_rejects_bad_k():
+def test_improved_precision_recall_rejects_bad_k():
     x = gaussian(5, 2)
     with pytest.raises(ValueError, match="k"):
-        precision_recall(x, x, k=0)
+        improved_precision_recall(x, x, k=0)
     with pytest.raises(ValueError, match="more than k"):
-        precision_recall(x, x, k=5)
+        improved_precision_recall(x, x, k=5)
 
 
 # ---------------------------------------------------------------- decisiveness
@@ -204,7 +204,8 @@ def test_torch_tensors_are_accepted():
     x, y = torch.from_numpy(x_np).float(), torch.from_numpy(y_np).float().requires_grad_()
     assert mmd2_unbiased(x, y) == pytest.approx(mmd2_unbiased(x_np, y_np), rel=1e-4)
     assert frechet_distance(x, y) == pytest.approx(frechet_distance(x_np, y_np), rel=1e-4)
-    assert precision_recall(x, y) == precision_recall(x.numpy(), y.detach().numpy())
+    assert improved_precision_recall(x, y) == improved_precision_recall(x.numpy(),
+                                                                        y.detach().numpy())
     assert ambiguous_share(torch.tensor([0.1, 0.5])) == 0.5
     a, b = split_half(x, seed=0)
     assert isinstance(a, torch.Tensor) and a.shape == b.shape == (50, 4)

@@ -9,15 +9,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .errors import UsageError
+from ..errors import UsageError
+from .common import load_host, sorted_steps
 
 FORMATS = ("png", "svg", "pdf")
 JSON_VERSION = 1
 
 
-def add_latent_arguments(parser) -> None:
+def add_arguments(parser) -> None:
     """The latent command's options (argparse only)."""
-    from .latent import CHOICES
+    from ..latent import CHOICES
 
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--checkpoint", type=Path, metavar="DIR", help="a run folder")
@@ -33,8 +34,8 @@ def add_latent_arguments(parser) -> None:
                         help="auto (default): the view whose axes hold the most encoded-data "
                              "variance; means: PCA of posterior means; joint: PCA of prior and "
                              "codes; discriminant: prior-vs-data axis and the data's PC")
-    parser.add_argument("--color-by", metavar="ATTR", help="colour the data by 'label' or an "
-                        "attribute (e.g. sunglasses)")
+    parser.add_argument("--color-by", metavar="ATTR", help="colour the data by 'label' or one of "
+                        "the dataset's attributes")
     parser.add_argument("--out", type=Path, default=Path("latent.png"),
                         help="figure: .png, .svg or .pdf (default latent.png)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers")
@@ -44,18 +45,17 @@ def add_latent_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
-def run_latent_command(args, host) -> int:
+def main(args) -> int:
     import json
 
     import numpy as np
 
-    from .api import load_run
-    from .data import default_dataset, resolve_dataset
-    from .evaluate import parse_steps
-    from .fileio import atomic_file, atomic_write_text, check_output_path
-    from .latent import ENCODE_BATCH, DataScore, best_view, encode_data, fit_views
+    from ..api import load_run
+    from ..data import default_dataset, resolve_dataset
+    from ..fileio import atomic_file, atomic_write_text, check_output_path
+    from ..latent import ENCODE_BATCH, DataScore, best_view, encode_data, fit_views
 
-    steps = parse_steps(args.steps)
+    steps = sorted_steps(args.steps)
     check_output_path(args.out, tuple(f".{f}" for f in FORMATS), "--out")
     if args.json:
         check_output_path(args.json, (".json",), "--json")
@@ -71,6 +71,7 @@ def run_latent_command(args, host) -> int:
     def log(msg: str) -> None:
         print(f"latent: {msg}", file=sys.stderr, flush=True)
 
+    host = load_host(args)
     run = load_run(args.checkpoint, model=args.model, device=args.device, host=host)
     data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
     data_format = args.data_format if args.data else run.config.data.get("format")
@@ -148,7 +149,7 @@ def latent_figure(view, data_xy, prior_xy, traj, steps, p_data, score, colours=N
     import numpy as np
     from matplotlib.figure import Figure
 
-    from .latent import ellipse, score_band
+    from ..latent import ellipse, score_band
 
     fig = Figure(figsize=(11, 5.6), layout="constrained")
     ax, side = fig.subplots(1, 2, width_ratios=[2.1, 1])

@@ -1,0 +1,197 @@
+"""``genae-studio eval``: sample quality and latent distances at each chain step, as a table
+(and JSON and PNGs). The measures are :mod:`genae_studio.evaluation`; this module holds the
+options, loads the runs and their data, reports progress and writes the outputs."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import DataError, UsageError
+from ..options import BN_MODES
+from .common import LazyBar, load_host, sorted_steps
+
+FEATURE_SPACES = ("cnn", "pca")
+DEFAULT_STEPS = "0,1,5,10"
+
+
+def add_arguments(parser) -> None:
+    """Add the eval options (argparse only: nothing heavy is imported here)."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--checkpoint", nargs="+", type=Path, metavar="DIR",
+                        help="run folders to evaluate (one table block each)")
+    source.add_argument("--model", nargs="+", metavar="NAME",
+                        help="bundled runs to evaluate (default: vae)")
+    parser.add_argument("--data", help="held-out data (default: each run's dataset, test split)")
+    parser.add_argument("--data-format", help="force the on-disk format of --data")
+    parser.add_argument("--steps", default=DEFAULT_STEPS,
+                        help=f"chain steps to measure, comma-separated (default {DEFAULT_STEPS})")
+    parser.add_argument("--n", type=int, default=2000,
+                        help="chains and held-out images per run (default 2000; capped at the "
+                             "size of the test split)")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
+    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch",
+                        help="batch norm while sampling: minibatch (the paper; couples the "
+                             "chains of a batch), running stats, or precise stats re-estimated "
+                             "on the training data (batch-independent)")
+    parser.add_argument("--kernel", choices=("imq", "rbf"), default="imq",
+                        help="MMD kernel, summed over 7 scales (default imq)")
+    parser.add_argument("--attribute", metavar="NAME",
+                        help="binary attribute for the decisiveness test (default: the one "
+                             "the dataset registered, DatasetSpec.binary_attribute)")
+    parser.add_argument("--points", type=int, default=10,
+                        help="points per interpolation, endpoints included (default 10)")
+    parser.add_argument("--feature-steps", type=int, default=600,
+                        help="training steps of the feature network (default 600; cached)")
+    parser.add_argument("--features", default="cnn,pca", metavar="SPACES",
+                        help="feature spaces for FD and precision/recall, comma-separated: cnn "
+                             "(a small network trained on the dataset), pca (principal "
+                             "components of the pixels) (default cnn,pca)")
+    parser.add_argument("--chain-batch", type=int, metavar="B",
+                        help="run the chains in independent batches of B (default: all n in "
+                             "one batch); with --bn-mode batch the batch size changes the "
+                             "chain")
+    parser.add_argument("--retrain-features", action="store_true",
+                        help="train the feature network again instead of using the cache")
+    parser.add_argument("--figures", type=Path, metavar="DIR",
+                        help="also save sample grids and attribute interpolations as PNG")
+
+
+def parse_spaces(text: str) -> tuple[str, ...]:
+    """"cnn,pca" -> ("cnn", "pca"); a UsageError for unknown or no spaces."""
+    spaces = tuple(dict.fromkeys(s.strip() for s in str(text).split(",") if s.strip()))
+    unknown = [s for s in spaces if s not in FEATURE_SPACES]
+    if unknown or not spaces:
+        raise UsageError(f"--features takes {' and/or '.join(FEATURE_SPACES)}, comma-separated; "
+                         f"got {text!r}")
+    return spaces
+
+
+def check_args(args) -> list[int]:
+    """The sorted steps; a UsageError for an option out of range."""
+    steps = sorted_steps(args.steps)
+    if args.n < 10:
+        raise UsageError(f"--n must be at least 10, got {args.n}")
+    if args.points < 3:
+        raise UsageError(f"--points must be at least 3 (two endpoints and one between), "
+                         f"got {args.points}")
+    if args.feature_steps < 1:
+        raise UsageError(f"--feature-steps must be at least 1, got {args.feature_steps}")
+    if getattr(args, "chain_batch", None) is not None and args.chain_batch < 2:
+        raise UsageError(f"--chain-batch must be at least 2, got {args.chain_batch}")
+    parse_spaces(getattr(args, "features", "cnn"))
+    return steps
+
+
+def log(msg: str) -> None:
+    print(f"eval: {msg}", file=sys.stderr, flush=True)
+
+
+def _load_runs(args, host) -> list:
+    """(label, Run) of every --checkpoint or --model, batch norm prepared; all loaded before
+    any slow work, so that bad input fails first."""
+    from ..api import load_run
+
+    sources = ([(str(p), p, None) for p in args.checkpoint] if args.checkpoint
+               else [(m, None, m) for m in (args.model or ["vae"])])
+    runs = []
+    for label, path, model in sources:
+        if model is not None and "/" in model:
+            raise UsageError(f"--model takes a bundled model name, got {model!r}; "
+                             f"use --checkpoint for a run folder")
+        runs.append((label, load_run(path, model=model, device=args.device, host=host)))
+    for label, run in runs:
+        run.prepare_bn(args.bn_mode, host=host, log=lambda msg, label=label: log(f"{label}: {msg}"))
+    return runs
+
+
+def main(args) -> int:
+    """Evaluate the runs named on the command line; print the table, maybe write JSON/PNGs."""
+    from ..data import default_dataset
+    from ..evaluation import build_reference, evaluate_run, format_table, save_figures
+    from ..features import FeatureSettings
+
+    steps = check_args(args)
+    host = load_host(args)
+    runs = _load_runs(args, host)
+    settings = FeatureSettings(steps=args.feature_steps)  # fixed seed: one net for all seeds
+    spaces = parse_spaces(args.features)
+    results, references = [], {}
+    for label, run in runs:
+        data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
+        data_format = args.data_format if args.data else run.config.data.get("format")
+        key = (data, data_format, run.model.image_size)
+        if key not in references:
+            references[key] = _reference_data(data, data_format, run, host, settings, args,
+                                               spaces)
+        heldout, spaces_built = references[key]
+        log(f"{label}: {run.name} on {data}, n={min(args.n, len(heldout))}, "
+            f"steps {','.join(map(str, steps))}")
+        ref = build_reference(run, heldout, n=args.n, extractor=spaces_built.extractor,
+                              seed=args.seed, bn_mode=args.bn_mode, kernel=args.kernel,
+                              attribute=args.attribute, pca=spaces_built.pca, spaces=spaces,
+                              host=host)
+        result = evaluate_run(run, ref, steps, seed=args.seed, points=args.points,
+                              bn_mode=args.bn_mode, label=label, data=data,
+                              chain_batch=args.chain_batch)
+        if args.figures:
+            for path in save_figures(result, args.figures):
+                log(f"wrote {path}")
+        results.append(result)
+
+    print(format_table(results))
+    if args.json:
+        _write_json(args, results, steps, spaces)
+    return 0
+
+
+def _write_json(args, results: list[dict], steps: list[int], spaces) -> None:
+    from ..evaluation import AMBIGUOUS, KNN_K, json_document
+    from ..fileio import atomic_write_text
+
+    text = json_document(results, {
+        "steps": steps, "n": args.n, "seed": args.seed, "bn_mode": args.bn_mode,
+        "kernel": args.kernel, "k": KNN_K, "ambiguous": list(AMBIGUOUS),
+        "points": args.points, "feature_steps": args.feature_steps, "features": list(spaces),
+        "chain_batch": args.chain_batch})
+    atomic_write_text(args.json, text)
+    log(f"wrote {args.json}")
+
+
+def _reference_data(data, data_format, run, host, settings, args, spaces):
+    """(held-out dataset, FeatureSpaces) for one dataset at the run's image size, with the
+    feature network's training drawn as a progress bar on terminals."""
+    from ..data import check_fits, resolve_dataset
+    from ..evaluation import feature_spaces
+
+    kwargs = dict(data_format=data_format, image_size=run.model.image_size)
+    heldout = resolve_dataset(data, host.datasets, split="test", **kwargs)
+    check_fits(heldout, run.model.channels, name=data)
+    if len(heldout) < 10:
+        raise DataError(f"{data}: only {len(heldout)} held-out images; eval needs 10")
+    if len(heldout) < args.n:
+        log(f"{data}: the test split has {len(heldout)} images; using n={len(heldout)}")
+    bar = LazyBar(desc="eval: feature network", unit="step", leave=False, file=sys.stderr,
+                  dynamic_ncols=True, disable=None,  # terminals only
+                  mininterval=0)  # every step drawn: the feature network trains in seconds
+
+    def progress(step: int, steps: int) -> None:
+        shown = bar.get(steps)
+        shown.update(step - shown.n)
+
+    try:
+        built = feature_spaces(data, host, **kwargs, heldout=heldout, device=run.device,
+                               settings=settings, with_pca="pca" in spaces,
+                               retrain=args.retrain_features, log=log, on_progress=progress)
+    finally:
+        bar.close()
+    info = built.extractor.info
+    scores = ", ".join(f"{k} {v:.3f}" for k, v in info.get("heldout", {}).items())
+    log(f"feature network for {data}: {built.extractor.mode} "
+        f"({'loaded from cache' if info.get('from_cache') else 'trained'}; "
+        f"held-out {scores or 'n/a'})")
+    if built.pca is not None:
+        log(f"pixel PCA for {data}: {built.pca.components.shape[1]} components, "
+            f"{built.pca.explained:.0%} of the pixel variance")
+    return heldout, built

@@ -1,0 +1,89 @@
+"""``genae-studio sample``: chains from the prior, one labelled grid block per step (and the
+codes and images as .npz). Memory holds one batch of chains, whatever ``--n``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import (
+    add_model_source,
+    batches,
+    check_outputs,
+    close_outputs,
+    commit_outputs,
+    load_host,
+    load_run_arg,
+    log,
+    positive,
+    steps_list,
+)
+
+
+def add_arguments(p) -> None:
+    add_model_source(p)
+    p.add_argument("--n", type=positive, default=16, help="chains (default 16)")
+    p.add_argument("--steps", type=steps_list, default=[0, 1, 5, 10])
+    p.add_argument("--columns", type=positive, default=16,
+                   help="images per grid line; a step's row wraps after this many (16)")
+    p.add_argument("--noise-std", type=float, help="corruption std for denoising models")
+    p.add_argument("--out", type=Path, default=Path("grid.png"))
+    p.add_argument("--npz", type=Path, help="also save x, z and steps as .npz")
+    p.add_argument("--batch-size", type=positive, default=256,
+                   help="chains run together (memory grows with it; with --bn-mode batch, "
+                        "their batch-norm statistics come from this batch)")
+
+
+def main(args) -> int:
+    from ..chain import record_chain
+    from ..imaging import LabelMargin
+    from ..outputs import PAD, GridWriter, NpzWriter
+
+    check_outputs(args)
+    host = load_host(args)
+    run = load_run_arg(args, host)
+    run.prepare_bn(args.bn_mode, host=host, log=log)
+    model, steps = run.model, args.steps
+    image = (model.channels, model.image_size, model.image_size)
+    generator = run._generator(args.seed)
+    # One block per step, labelled with its t; a block wraps after --columns chains.
+    columns = min(args.n, args.columns)
+    lines = -(-args.n // columns)
+    height = len(steps) * lines * (model.image_size + PAD) + PAD
+    tops = [PAD + r * lines * (model.image_size + PAD) for r in range(len(steps))]
+    margin = LabelMargin(height, model.channels, [f"t = {t}" for t in steps], tops,
+                         model.image_size)  # its memory does not grow with --n
+    grid = GridWriter(args.out, len(steps) * lines, columns, model.channels, model.image_size,
+                      margin=margin)
+    npz = NpzWriter(args.npz) if args.npz else None
+    try:
+        if npz:
+            npz.declare("x", (len(steps), args.n, *image), "float32", parts=len(steps))
+            npz.declare("z", (len(steps), args.n, model.latent_dim), "float32",
+                        parts=len(steps))
+            npz.declare("steps", (len(steps),), "int64")
+            npz.append("steps", steps)
+        for start, stop in batches(args.n, args.batch_size):  # memory: one batch of chains
+            rec = record_chain(model, steps, n=stop - start, bn_mode=args.bn_mode,
+                               noise_std=args.noise_std, generator=generator)
+            for row in range(len(steps)):
+                _put_chains(grid, row * lines, columns, start, stop, rec.x[row])
+                if npz:
+                    npz.append("x", rec.x[row], part=row)
+                    npz.append("z", rec.z[row], part=row)
+        shape = f"{len(steps)} rows" if lines == 1 else \
+            f"{len(steps)} blocks of {lines} lines"
+        commit_outputs(grid, npz, args, f"{shape} labelled with t: steps "
+                       f"{','.join(map(str, steps))}; {args.n} chains of {run.name}")
+    finally:
+        close_outputs(grid, npz)
+    return 0
+
+
+def _put_chains(grid, top: int, columns: int, start: int, stop: int, x) -> None:
+    """Chains start..stop of one step (images x) into the step's block from line ``top``:
+    chain k on line k // columns."""
+    k = start
+    while k < stop:
+        line, col = divmod(k, columns)
+        end = min(stop, k - col + columns)
+        grid.put(top + line, col, x[k - start:end - start])
+        k = end

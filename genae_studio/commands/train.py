@@ -1,0 +1,111 @@
+"""``genae-studio train``: train a model (or resume a run) and write a run folder."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import GenaeError, UsageError
+from .common import PROG, LazyBar, load_host, noise_std, positive, rate
+
+# The options that define a run: with --resume, one that is given must agree with the run.
+RUN_OPTIONS = ("model", "data", "data_format", "batch_size", "lr", "seed", "limit",
+               "latent_dim", "width", "noise_std", "image_size")
+
+
+def add_arguments(p) -> None:
+    # Options that define a run default to None here: with --resume, one that is given must
+    # agree with the run (see training.resume_conflicts); without, TrainSettings fills them.
+    p.add_argument("--model", help="vae|dvae|aae|daae|<plugin model> (default vae)")
+    p.add_argument("--data", help="a registered dataset or a PATH (default: the first "
+                                  "registered dataset that needs no path; see "
+                                  f"{PROG} plugins)")
+    p.add_argument("--data-format", help="force the on-disk format of --data (the formats: "
+                                         f"{PROG} plugins)")
+    p.add_argument("--epochs", type=positive, default=20)
+    p.add_argument("--batch-size", type=positive, help="default 64")
+    p.add_argument("--lr", type=rate, help="Adam learning rate (default 0.0002)")
+    p.add_argument("--latent-dim", type=positive,
+                   help="size of z (default: the model's; 200 for the built-ins)")
+    p.add_argument("--image-size", type=int, choices=(32, 64))
+    p.add_argument("--width", type=positive,
+                   help="filters of the first layer (default: the model's; 64 for the built-ins)")
+    p.add_argument("--noise-std", type=noise_std,
+                   help="corruption std of denoising models (default: the model's; 0.5)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "tf32"), default="auto",
+                   help="bf16: bfloat16 autocast (fp32 weights and losses; about 1.5x faster "
+                        "on CPUs with AVX512-BF16/AMX, refused where bfloat16 is not native); "
+                        "auto: bf16 on GPUs that support it, else fp32; on --resume, the run's")
+    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--limit", type=positive, help="use only the first N training images")
+    p.add_argument("--out", type=Path, help="run folder to write (default runs/MODEL; with "
+                                            "--resume, the resumed run)")
+    p.add_argument("--resume", type=Path, metavar="DIR",
+                   help="continue the run in DIR from its last checkpoint")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run in --out (at the first new checkpoint)")
+
+
+def _settings(args):
+    """TrainSettings from the options; with --resume, given run options must agree."""
+    from ..runs import read_config
+    from ..training import TrainSettings, resume_conflicts
+
+    given = {k: getattr(args, k) for k in RUN_OPTIONS}
+    if args.resume is not None:
+        if args.overwrite and (args.out is None or args.out == args.resume):
+            raise UsageError("--overwrite with --resume: give a different --out for the copy")
+        conflicts = resume_conflicts(read_config(args.resume), **given)
+        if conflicts:
+            raise UsageError(f"--resume {args.resume}: {'; '.join(conflicts)} disagree with "
+                             "the run; a resumed run keeps its settings (drop them, or train "
+                             "a new run)")
+    defaults = TrainSettings()
+    return TrainSettings(**{k: defaults.__dict__[k] if v is None else v
+                            for k, v in given.items()},
+                         epochs=args.epochs, device=args.device, precision=args.precision)
+
+
+def _report(bar: LazyBar):
+    """on_progress for train(): one bar over all batches of all epochs, with the losses."""
+
+    def on_progress(p) -> None:
+        b = bar.get(p.epochs * p.steps_per_epoch, p.epoch * p.steps_per_epoch + p.step - 1)
+        b.update(1)
+        b.set_description(f"epoch {p.epoch + 1}/{p.epochs}")
+        b.set_postfix({**{k: f"{v:.3g}" for k, v in p.losses.items()},
+                       "img/s": f"{p.images_per_s:.0f}"}, refresh=False)
+
+    return on_progress
+
+
+def main(args) -> int:
+    from ..runs import read_config
+    from ..training import train
+
+    settings = _settings(args)
+    out = args.out or args.resume or Path("runs") / settings.model
+    host = load_host(args)
+    bar = LazyBar(unit="batch", dynamic_ncols=True)
+    try:
+        result = train(settings, out, resume=args.resume, host=host, on_progress=_report(bar),
+                       overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        bar.close()
+        try:
+            kept = f"the checkpoint of epoch {read_config(out).progress.get('epoch', 0)} in " \
+                   f"{out} is kept"
+        except GenaeError:
+            kept = "no checkpoint had been written"
+        print(f"{PROG}: interrupted; {kept}", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    if result.skipped and result.rank == 0:
+        print(f"{PROG}: warning: {result.skipped} unreadable images skipped (first: "
+              f"{result.first_skipped})", file=sys.stderr)
+    if result.rank == 0:  # under torchrun only rank 0 writes, so only it says so
+        last = result.history[-1] if result.history else {}
+        summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "epoch")
+        print(f"wrote {out} ({result.epochs_done} epochs; {summary})")
+    return 0
