@@ -279,6 +279,7 @@ def test_unlabelled_data_falls_back_to_rotation_features(host, digits_run, tmp_p
 
 @pytest.mark.parametrize("argv, message", [
     (["--model", "nope"], "no bundled run for model 'nope'"),
+    (["--model", "runs/vae"], "--model takes a bundled model name, got 'runs/vae'"),
     (["--checkpoint", "/no/such/run"], "/no/such/run: no such run folder"),
     (["--steps", "0,x"], "--steps must be comma-separated integers"),
     (["--steps=-1,2"], "--steps must be non-negative"),

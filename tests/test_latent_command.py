@@ -59,6 +59,7 @@ def test_latent_methods_colours_and_vector_output(tmp_path, capsys):
     (["--n", "2"], "--n must be at least 3"),
     (["--checkpoint", "/nonexistent/run"], "/nonexistent/run"),
     (["--steps", "0,x"], "--steps must be comma-separated integers"),
+    (["--model", "runs/vae"], "--model takes a bundled model name, got 'runs/vae'"),
 ])
 def test_latent_bad_input_is_one_line_with_exit_code_2(argv, message, tmp_path, capsys,
                                                        monkeypatch):

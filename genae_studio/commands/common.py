@@ -87,6 +87,13 @@ def load_host(args):
     return host
 
 
+def check_bundled_name(model: str | None) -> None:
+    """--model names a bundled run; a path there is a UsageError pointing at --checkpoint."""
+    if model is not None and "/" in model:
+        raise UsageError(f"--model takes a bundled model name, got {model!r}; "
+                         "use --checkpoint for a run folder")
+
+
 def load_run_arg(args, host):
     """The run of --checkpoint or --model, on --device."""
     from ..api import load_run

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import DataError, UsageError
 from ..options import BN_MODES
-from .common import LazyBar, load_host, sorted_steps
+from .common import LazyBar, check_bundled_name, load_host, sorted_steps
 
 FEATURE_SPACES = ("cnn", "pca")
 DEFAULT_STEPS = "0,1,5,10"
@@ -97,9 +97,7 @@ def _load_runs(args, host) -> list:
                else [(m, None, m) for m in (args.model or ["vae"])])
     runs = []
     for label, path, model in sources:
-        if model is not None and "/" in model:
-            raise UsageError(f"--model takes a bundled model name, got {model!r}; "
-                             f"use --checkpoint for a run folder")
+        check_bundled_name(model)
         runs.append((label, load_run(path, model=model, device=args.device, host=host)))
     for label, run in runs:
         run.prepare_bn(args.bn_mode, host=host, log=lambda msg, label=label: log(f"{label}: {msg}"))

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import load_host, sorted_steps
+from .common import check_bundled_name, load_host, sorted_steps
 
 FORMATS = ("png", "svg", "pdf")
 JSON_VERSION = 1
@@ -64,9 +64,7 @@ def main(args) -> int:
         raise UsageError(f"--n must be at least 3 chains, got {args.n}")
     if args.heldout < 10:
         raise UsageError(f"--heldout must be at least 10 images, got {args.heldout}")
-    if args.model is not None and "/" in args.model:
-        raise UsageError(f"--model takes a bundled model name, got {args.model!r}; "
-                         "use --checkpoint for a run folder")
+    check_bundled_name(args.model)
 
     def log(msg: str) -> None:
         print(f"latent: {msg}", file=sys.stderr, flush=True)
