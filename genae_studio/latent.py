@@ -98,6 +98,7 @@ def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
 
     from .chain import sampling_mode
     from .evaluation.reference import encoding_seed
+    from .imaging import to_float_tensor
 
     model = run.model
     images = np.asarray(images)
@@ -108,8 +109,7 @@ def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
     means, codes = [], []
     for k, start in enumerate(starts):
         with lock or nullcontext(), torch.inference_mode(), sampling_mode(model, bn_mode):
-            x = torch.as_tensor(images[start:start + batch]).to(run.device)
-            x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+            x = to_float_tensor(images[start:start + batch], run.device)
             if model.denoising:
                 x = model.corrupt(x, None, gen)
             x = x.contiguous(memory_format=torch.channels_last)
