@@ -245,3 +245,11 @@ def convert_sync_batchnorm(module: nn.Module) -> list[nn.Module]:
 def revert_sync_batchnorm(modules: list[nn.Module]) -> None:
     for m in modules:
         m.__class__ = nn.BatchNorm2d
+
+
+def replicate(model: nn.Module, ctx: DistContext, sync_bn: bool) -> list[nn.Module]:
+    """Make this process's model a replica of rank 0's (identical even if initialisation is
+    not) and, with ``sync_bn``, give its batch norms the global batch's statistics. Returns
+    the converted batch norms, for ``revert_sync_batchnorm`` when training ends."""
+    ctx.broadcast_state(model)
+    return convert_sync_batchnorm(model) if sync_bn else []

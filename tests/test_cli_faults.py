@@ -133,12 +133,12 @@ def test_a_hostile_training_state_is_refused_in_one_clean_line(capsys, run_dir, 
 
     import io
 
-    from genae_studio import runs
+    from genae_studio.run_format import digest
     buffer = io.BytesIO()
     torch.save({"optimizers": {}, "e": Exploit()}, buffer)
     raw = json.loads((bad / CONFIG).read_text())
     checkpoint_file(bad, "training_state.pt").write_bytes(buffer.getvalue())
-    raw["checkpoint"]["files"]["training_state.pt"] = runs._digest(buffer.getvalue())
+    raw["checkpoint"]["files"]["training_state.pt"] = digest(buffer.getvalue())
     (bad / CONFIG).write_text(json.dumps(raw))
     err = one_line_error(capsys, ["train", "--resume", str(bad), "--epochs", "2", "--device",
                                   "cpu"], "refused to load", "posix.system")

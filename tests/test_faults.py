@@ -16,7 +16,7 @@ import torch
 from helpers import tiny_model
 from safetensors.torch import save_file
 
-from genae_studio import fileio, runs
+from genae_studio import fileio, run_format, run_save
 from genae_studio.api import load_run
 from genae_studio.errors import CheckpointError, TrainingDiverged, UsageError
 from genae_studio.runs import (
@@ -60,7 +60,7 @@ class FaultyOS:
 
 def inject(monkeypatch, faulty):
     monkeypatch.setattr(fileio, "os", faulty)
-    monkeypatch.setattr(runs, "os", faulty)
+    monkeypatch.setattr(run_save, "os", faulty)
 
 
 def files_under(folder):
@@ -350,7 +350,7 @@ def forge_state(run, state_bytes):
     """Replace the training state and update the manifest, as a hostile file would come."""
     raw = json.loads((run / CONFIG).read_text())
     checkpoint_file(run, STATE).write_bytes(state_bytes)
-    raw["checkpoint"]["files"][STATE] = runs._digest(state_bytes)
+    raw["checkpoint"]["files"][STATE] = run_format.digest(state_bytes)
     (run / CONFIG).write_text(json.dumps(raw))
 
 
