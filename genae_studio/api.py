@@ -124,27 +124,39 @@ class Run:
                              rec.z[1].reshape(*shape, -1), steps)
 
     def prepare_bn(self, bn_mode: str = "precise", *, dataset=None,
-                   host: PluginHost | None = None, settings=None, log=None) -> None:
+                   host: PluginHost | None = None, settings=None, log=None,
+                   on_progress=None) -> None:
         """Make ``bn_mode`` usable: for "precise", estimate the batch-norm statistics on
         ``dataset`` (default: the run's training data) or load them from the cache. Other
-        modes need nothing; statistics already installed are kept."""
+        modes need nothing; statistics already installed are kept. ``on_progress(done,
+        total)`` is called after each batch (raising from it stops the estimate)."""
         from .precise_bn import has_precise_stats, prepare
 
         if bn_mode != "precise" or has_precise_stats(self.model):
             return
         if dataset is None:
-            from .data import resolve_dataset
+            dataset = self.training_data(host)
+        prepare(self.model, dataset, settings, log=log, on_progress=on_progress)
 
-            data = self.config.data.get("data")
-            if not data:
-                raise UsageError(f"{self.path}: the run does not name its training data; "
-                                 f"pass a dataset for the precise batch-norm statistics")
-            dataset = resolve_dataset(data, (host or load_plugins()).datasets, split="train",
-                                      data_format=self.config.data.get("format"),
-                                      image_size=self.model.image_size,
-                                      limit=self.config.data.get("limit"),
-                                      seed=int(self.config.training.get("seed", 0)))
-        prepare(self.model, dataset, settings, log=log)
+    def has_bn_stats(self, bn_mode: str) -> bool:
+        """Whether ``bn_mode`` can be used without preparing anything first."""
+        from .precise_bn import has_precise_stats
+
+        return bn_mode != "precise" or has_precise_stats(self.model)
+
+    def training_data(self, host: PluginHost | None = None):
+        """The run's training split, as it was trained (format, limit, seed)."""
+        from .data import resolve_dataset
+
+        data = self.config.data.get("data")
+        if not data:
+            raise UsageError(f"{self.path}: the run does not name its training data; "
+                             f"pass a dataset for the precise batch-norm statistics")
+        return resolve_dataset(data, (host or load_plugins()).datasets, split="train",
+                               data_format=self.config.data.get("format"),
+                               image_size=self.model.image_size,
+                               limit=self.config.data.get("limit"),
+                               seed=int(self.config.training.get("seed", 0)))
 
     # --- helpers ---------------------------------------------------------------------
     def _tensor(self, value):

@@ -133,9 +133,11 @@ def cache_key(model: nn.Module, dataset, settings: PreciseSettings) -> str:
 
 
 def prepare(model, dataset, settings: PreciseSettings | None = None, *,
-            log: Callable[[str], None] | None = None, cache: bool = True) -> dict:
+            log: Callable[[str], None] | None = None, cache: bool = True,
+            on_progress: Callable[[int, int], None] | None = None) -> dict:
     """Load the model's precise statistics from the cache, or estimate and cache them;
-    install them on the model. Returns {"from_cache": bool, "path": str}."""
+    install them on the model. Returns {"from_cache": bool, "path": str}.
+    ``on_progress(done, total)`` follows the estimate batch by batch."""
     from safetensors.torch import load_file, save_file
 
     from .data import cache_dir
@@ -158,7 +160,7 @@ def prepare(model, dataset, settings: PreciseSettings | None = None, *,
     if log:
         log(f"estimating precise batch-norm statistics on {dataset.name} "
             f"({settings.batches} batches of {settings.batch_size})")
-    stats = estimate(model, dataset, settings)
+    stats = estimate(model, dataset, settings, on_progress=on_progress)
     install(model, stats)
     if cache:
         flat = {}

@@ -12,6 +12,7 @@ from PyQt6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSpinBox,
     QStackedWidget,
@@ -119,6 +120,7 @@ class ChainView(QWidget):
         self.project = None  # z (n, K) -> (n, 2), set by the latent view
         self.selected: int | None = None
         self.job = None
+        self.waiting = False  # a chain start waiting for precise batch-norm statistics
         self.chain_id = 0
         self.chain_seed = 0  # the seed of the current chain's z0
         self.generator = None
@@ -163,10 +165,14 @@ class ChainView(QWidget):
         self.n_spin = QSpinBox(minimum=1, maximum=1024, value=64, prefix="N = ")
         self.n_spin.setToolTip("Number of chains (samples in the grid); applies on Reset")
         self.bn_combo = QComboBox()
-        # "precise" needs statistics estimated on training data first (Run.prepare_bn).
-        self.bn_combo.addItems([mode for mode in BN_MODES if mode != "precise"])
-        self.bn_combo.setToolTip("Batch norm while sampling: minibatch statistics (the paper) "
-                                 "or the running averages from training")
+        self.bn_combo.addItems(BN_MODES)
+        self.bn_combo.setToolTip(
+            "Batch norm while sampling: batch: minibatch statistics (the paper; a chain "
+            "depends on its batch mates); eval: the running averages from training; precise: "
+            "statistics re-estimated on 200 training batches with the weights fixed (once per "
+            "model, cached; Esc cancels). With eval and precise every chain is independent")
+        self._bn_shown = self.bn_combo.currentText()
+        self.bn_combo.currentTextChanged.connect(self._bn_changed)
         self.noise_spin = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5,
                                          decimals=2)
         self.noise_spin.setToolTip("Corruption std of denoising models: x~ = x + N(0, std^2 I)")
@@ -176,15 +182,16 @@ class ChainView(QWidget):
                   self.reset_button, self.seed_spin, self.seed_button):
             row1.addWidget(w)
         row1.addStretch(1)
-        row1.addWidget(self.compare_box)
-        row2 = QHBoxLayout()
+        row2 = QHBoxLayout()  # Compare here: the first row sets the window's narrowest width
         self.noise_label = QLabel("corruption std")
         for w in (self.n_spin, QLabel("batch norm"), self.bn_combo, self.noise_label,
-                  self.noise_spin):
+                  self.noise_spin, self.compare_box):
             row2.addWidget(w)
-        row2.addStretch(1)
-        self.info = theme.dim(QLabel())
-        row2.addWidget(self.info)
+        self.info = theme.dim(QLabel(alignment=Qt.AlignmentFlag.AlignRight
+                                     | Qt.AlignmentFlag.AlignVCenter))
+        # The note gives way first: it never makes the window wider.
+        self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        row2.addWidget(self.info, 1)
 
         self.grid = MosaicView()
         self.grid.setToolTip("Click a sample to follow its chain")
@@ -230,7 +237,7 @@ class ChainView(QWidget):
     # --- state -----------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.job is not None
+        return self.job is not None or bool(self.waiting)
 
     @property
     def index(self) -> int:
@@ -272,7 +279,7 @@ class ChainView(QWidget):
             return
         import torch
 
-        self.stop()
+        self._abort()
         if seed is not None:
             self.seed_spin.setValue(seed)
         self.chain_id += 1
@@ -289,20 +296,59 @@ class ChainView(QWidget):
         self._start(self.history.z[-1], k or self.k_spin.value())
 
     def stop(self) -> None:
+        if self.waiting:  # Stop also stops the precise statistics the chain waits for
+            self.session.jobs.cancel("precise-bn")
+        self._abort()
+
+    def _abort(self) -> None:
+        """End the chain job; a chain waiting for its batch-norm statistics starts no more."""
+        self.waiting = False
         if self.job is not None:
             self.job.abort()
             self.job = None
-            self._update_enabled()
+        self._update_enabled()
 
     def _start(self, z0, steps: int) -> None:
+        """Start a chain job once the batch-norm mode is usable (precise: prepared first)."""
+        mode, chain_id = self.bn_combo.currentText(), self.chain_id
+        self.waiting = token = object()  # Stop, Reset or a new run drop this start
+        self._update_enabled()
+
+        def go() -> None:
+            if self.waiting is not token:
+                return
+            self.waiting = False
+            if self.session.run is not None:
+                self._launch(z0, steps, mode)
+            self._update_enabled()
+
+        self.session.with_bn(mode, go, lambda: self._bn_failed(chain_id))
+
+    def _launch(self, z0, steps: int, bn_mode: str) -> None:
         run = self.session.run
         noise = self.noise_spin.value() if run.denoising else None
         n = self.n_spin.value() if z0 is None else len(z0)
         chain_id = self.chain_id
         self.job = self.session.jobs.start(
             "Chain", chain_job, run, self.session.lock, chain_id, z0, n, steps,
-            self.history.last_t, self.bn_combo.currentText(), noise, self.generator,
+            self.history.last_t, bn_mode, noise, self.generator,
             key="chain", on_yield=self._frame, on_finish=lambda: self._job_done(chain_id))
+
+    def _bn_changed(self, mode: str) -> None:
+        """Precise statistics are prepared as soon as the mode is chosen."""
+        if mode == "precise" and self.session.run is not None:
+            self.session.with_bn(mode, lambda: None, lambda: self._bn_failed(self.chain_id))
+        self._bn_shown = mode if mode != "precise" else self._bn_shown
+
+    def _bn_failed(self, chain_id: int) -> None:
+        """The precise statistics failed (shown as an error) or were cancelled: back to the
+        mode used before; a chain without its first step starts with it."""
+        self.waiting = False
+        if self.bn_combo.currentText() == "precise":
+            self.bn_combo.setCurrentText(self._bn_shown)
+        if chain_id == self.chain_id and not len(self.history) and not self.running \
+                and self.session.run is not None:
+            self._start(None, 0)
         self._update_enabled()
 
     def _job_done(self, chain_id: int) -> None:

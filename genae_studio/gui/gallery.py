@@ -233,7 +233,7 @@ class InterpolationPanel(QWidget):
     def __init__(self, session: Session, bn_mode, parent=None):
         super().__init__(parent)
         self.session = session
-        self.bn_mode = bn_mode  # callable -> "batch" | "eval" (the chain view's choice)
+        self.bn_mode = bn_mode  # callable -> a batch-norm mode (the chain view's choice)
         self.images: np.ndarray | None = None  # every loaded held-out image
         self.data = None
         self.result: InterpResult | None = None
@@ -354,11 +354,12 @@ class InterpolationPanel(QWidget):
         # One encoder batch (batch norm): the gallery's images and the picked ones.
         batch = np.array(sorted(set(self.gallery.indices()) | set(picks)), dtype=np.int64)
         where = {int(i): k for k, i in enumerate(batch)}
-        self.session.jobs.start(
-            "Interpolate", interpolation_job, run, self.session.lock, self.images[batch],
-            [where[int(i)] for i in picks], self.points_spin.value(), self.steps_spin.value(),
-            self.method_combo.currentText(), self.bn_mode(), four, key="interpolate",
-            on_return=lambda res, picks=list(picks): self._show(res, picks))
+        images, mode = self.images[batch], self.bn_mode()
+        args = ([where[int(i)] for i in picks], self.points_spin.value(),
+                self.steps_spin.value(), self.method_combo.currentText(), mode, four)
+        self.session.with_bn(mode, lambda: self.session.jobs.start(
+            "Interpolate", interpolation_job, run, self.session.lock, images, *args,
+            key="interpolate", on_return=lambda res, picks=list(picks): self._show(res, picks)))
 
     def _panels(self, res: InterpResult) -> list[Panel]:
         k = res.steps

@@ -11,16 +11,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt, pyqtSignal
+from PyQt6.QtCore import QEvent, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QFontMetricsF, QPalette
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
+from pyqtgraph.graphicsItems.LegendItem import ItemSample
 
 from ..latent import (
     CHOICES,
@@ -37,6 +40,8 @@ from ..latent import (
     fit_views,
     score_band,
 )
+from . import theme
+from .workers import call_soon
 
 CATEGORICAL = [(31, 119, 180), (60, 60, 60), (44, 160, 44), (214, 39, 40), (148, 103, 189),
                (140, 86, 75), (227, 119, 194), (127, 127, 127), (188, 189, 34), (23, 190, 207)]
@@ -49,6 +54,9 @@ WARNING_STYLE = ("QLabel { color: #7a1010; background: #fdecea; border: 1px soli
                  "border-radius: 3px; padding: 3px; }")
 SELECT_COLOUR = (230, 40, 120)
 PATH_COLOUR = (20, 150, 60)
+PLOT_MIN_HEIGHT = 150  # the view, its axis titles and the legend below it stay readable
+LEGEND_COLUMNS = 3  # at most; fewer where the plot is narrow
+SIDE_WIDTH = 180  # the numbers and the data-score plot beside the view
 
 
 @dataclass
@@ -145,6 +153,33 @@ def _score_key() -> str:
                     for c, v in zip(colours, ("0", "0.5", "1"), strict=True))
 
 
+class CompactSample(ItemSample):
+    """A legend sample 14 px tall instead of 20: the legend's rows as tall as their text."""
+
+    HEIGHT = 14
+
+    def __init__(self, item):
+        super().__init__(item)
+        self.setFixedHeight(self.HEIGHT)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(0, 0, 20, self.HEIGHT)
+
+    def paint(self, painter, *args) -> None:
+        painter.translate(0, (self.HEIGHT - 20) / 2)  # ItemSample draws around y = 10
+        super().paint(painter, *args)
+
+
+class LayoutLegend(pg.LegendItem):
+    """A legend placed by its plot's layout: it is not dragged about the plot."""
+
+    def __init__(self, **kwargs):
+        super().__init__(sampleType=CompactSample, **kwargs)
+
+    def mouseDragEvent(self, ev) -> None:
+        ev.ignore()
+
+
 def _pen(colour, width: float = 1.0, style=None):
     pen = pg.mkPen(colour, width=width)
     if style is not None:
@@ -209,8 +244,14 @@ class LatentView(QWidget):
         self.plot = pg.PlotWidget(background="w")
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.legend = self.plot.addLegend(offset=(8, 8), labelTextColor=(30, 30, 30),
-                                          brush=(255, 255, 255, 200), colCount=2)
+        self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
+        # The legend sits below the x axis, in the plot's own layout: it never covers the
+        # data or the axis titles, and exports (SVG, PNG) keep it. Its columns follow the
+        # plot's width (_fit_to_size).
+        self.legend: LayoutLegend | None = None
+        self.plot.getPlotItem().layout.setRowSpacing(3, 6)  # the x axis's title, then it
+        self._legend_columns = LEGEND_COLUMNS
+        self.plot.installEventFilter(self)
         self.prior = pg.ScatterPlotItem(size=4, pen=None, brush=PRIOR_COLOUR,
                                         name="prior P(Z)")
         self.data = pg.ScatterPlotItem(size=4, pen=None, brush=DATA_COLOUR,
@@ -236,7 +277,7 @@ class LatentView(QWidget):
         for item in (self.prior, self.data, self.lines, self.starts, self.points,
                      self.path_before, self.path_after, self.selected_line,
                      self.selected_point):
-            self.plot.addItem(item)
+            self.plot.addItem(item)  # not named: _sync_legend lists what is shown
         # 2-sigma ellipses: the chains' spread at t moves from the prior's towards the data's.
         self.data_ellipse = pg.PlotDataItem(pen=_pen(DATA_COLOUR[:3], 2, Qt.PenStyle.DashLine))
         self.prior_ellipse = pg.PlotDataItem(pen=_pen((110, 110, 110), 2,
@@ -245,6 +286,9 @@ class LatentView(QWidget):
                                              name="2σ ellipses: data, prior, z_t")
         for item in (self.data_ellipse, self.prior_ellipse, self.chain_ellipse):
             self.plot.addItem(item)
+        self.path_method = "slerp"
+        self._legend_shown: tuple = ()
+        self._sync_legend()
         self.message = pg.TextItem(color=(90, 90, 90), anchor=(0.5, 0.5))
         self.plot.addItem(self.message)
         self.message.setPos(0, 0)
@@ -287,7 +331,7 @@ class LatentView(QWidget):
         side.addWidget(self.score_plot, 1)
         side_widget = QWidget()
         side_widget.setLayout(side)
-        side_widget.setMaximumWidth(200)
+        side_widget.setMaximumWidth(SIDE_WIDTH)
         middle = QHBoxLayout()
         middle.addWidget(self.plot, 1)
         middle.addWidget(side_widget)
@@ -322,6 +366,7 @@ class LatentView(QWidget):
         self.info.setText("")
         self.plot.setRange(xRange=(-4, 4), yRange=(-4, 4))
         self.set_message(message)
+        self._sync_legend()
 
     def set_cloud(self, cloud: LatentCloud) -> None:
         self.cloud = cloud
@@ -385,9 +430,20 @@ class LatentView(QWidget):
         self.plot.enableAutoRange()
 
     def _set_axes(self, view: LatentProjection | None) -> None:
-        for k, axis in enumerate(("bottom", "left")):
-            self.plot.setLabel(axis, view.axis_label(k) if view is not None else
-                               ("PC1", "PC2")[k])
+        """Axis titles with the share of variance each axis holds; the short form where the
+        long one does not fit (the axis's tooltip keeps the long one)."""
+        box = self.plot.getViewBox()
+        for k, (name, room) in enumerate((("bottom", box.width()), ("left", box.height()))):
+            axis = self.plot.getAxis(name)
+            full = view.axis_label(k) if view is not None else ("PC1", "PC2")[k]
+            short = f"{view.axis_names[k]} ({100 * view.explained[k]:.1f}%)" \
+                if view is not None else full
+            fits = QFontMetricsF(axis.label.font()).horizontalAdvance(full) <= room - 4
+            text = full if fits or room <= 0 else short
+            if axis.labelText != text:
+                self.plot.setLabel(name, text)
+                axis.resizeEvent()  # centre the new title
+            axis.setToolTip(full)
 
     def _draw_cloud(self) -> None:
         cloud = self.cloud
@@ -428,6 +484,73 @@ class LatentView(QWidget):
         for item in (self.lines, self.points, self.starts, self.chain_ellipse):
             item.setVisible(self.show_chains.isChecked())
 
+    def _sync_legend(self) -> None:
+        """List what the view shows: the selected chain and interpolation paths only while
+        there are any (a short legend leaves the plot its height)."""
+        entries = [(self.prior, "prior P(Z)"), (self.data, "encoded P̂(Z)"),
+                   (self.lines, "chains z0 → zT"), (self.points, "z_t by P(data)"),
+                   (self.chain_ellipse, "2σ: data, prior, z_t")]
+        if self._selected_shown():
+            entries.append((self.selected_line, "selected chain"))
+        if self.paths:
+            entries += [(self.path_before, f"interpolation ({self.path_method})"),
+                        (self.path_after, "after k steps")]
+        shown = (self._legend_columns, tuple((id(item), name) for item, name in entries))
+        if shown == self._legend_shown:
+            return
+        self._legend_shown = shown
+        layout = self.plot.getPlotItem().layout
+        if self.legend is not None:  # a new legend: pyqtgraph's does not re-flow in place
+            layout.removeItem(self.legend)
+            if self.legend.scene() is not None:
+                self.legend.scene().removeItem(self.legend)
+        self.legend = LayoutLegend(colCount=self._legend_columns, labelTextSize="8pt",
+                                   verSpacing=0, horSpacing=8)
+        for item, name in entries:
+            self.legend.addItem(item, name)
+        for _sample, label in self.legend.items:  # rows as tall as the text
+            label.item.document().setDocumentMargin(1)
+        pal = self.plot.palette()
+        theme.style_legend(self.legend, pal.color(QPalette.ColorRole.Base),
+                           pal.color(QPalette.ColorRole.Text))
+        self.legend.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        layout.addItem(self.legend, 4, 1, Qt.AlignmentFlag.AlignLeft)
+        # The plot item's size depends on its legend: fit it to the widget again.
+        self.plot.getPlotItem().setGeometry(self.plot.range)
+
+    def _legend_width(self, columns: int) -> float:
+        """The legend's width with ``columns`` columns (entries fill rows left to right)."""
+        cells = [sample.width() + label.item.boundingRect().width() + 22
+                 for sample, label in self.legend.items]
+        return sum(max(cells[c::columns], default=0) for c in range(columns)) + 4
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.plot and event.type() == QEvent.Type.Resize:
+            call_soon(self, self._fit_to_size)  # once the layout has settled
+        return False
+
+    def _fit_to_size(self) -> None:
+        """As many legend columns as the plot's width holds; axis titles that fit."""
+        room = self.plot.viewport().width() - self.plot.getAxis("left").width() - 8
+        columns = next((c for c in range(LEGEND_COLUMNS, 1, -1)
+                        if self._legend_width(c) <= room), 1)
+        if columns != self._legend_columns:
+            self._legend_columns = columns
+            self._sync_legend()
+        self._set_axes(self.cloud.view if self.cloud is not None else None)
+
+    def _selected_shown(self) -> bool:
+        x, _y = self.selected_line.getData()
+        return x is not None and len(x) > 0
+
+    def set_interpolation_method(self, method: str) -> None:
+        """The legend names the interpolation method actually used."""
+        self.path_method = method
+        self._sync_legend()
+
+    def legend_names(self) -> list[str]:
+        return [label.text for _sample, label in self.legend.items]
+
     # --- chains ----------------------------------------------------------------------------
     def scores(self, z_steps: list[np.ndarray]) -> np.ndarray | None:
         """P(data) of each stored step's codes, (steps, n); computed once per step."""
@@ -451,6 +574,7 @@ class LatentView(QWidget):
             self._curve_key = None
             for item in (self.points, self.starts, self.selected_point):
                 item.setData([], [])
+            self._sync_legend()
             return
         index = min(index, len(traj) - 1)
         x, y = polylines(traj[:index + 1].transpose(1, 0, 2))
@@ -478,6 +602,7 @@ class LatentView(QWidget):
         else:
             self.selected_line.setData([], [])
             self.selected_point.setData([], [])
+        self._sync_legend()
 
     def score_curve(self) -> tuple[np.ndarray, np.ndarray]:
         """(t, mean P(data)) currently drawn."""
@@ -496,6 +621,7 @@ class LatentView(QWidget):
         self._draw_paths()
 
     def _draw_paths(self) -> None:
+        self._sync_legend()
         if self.cloud is None or not self.paths:
             self.path_before.setData([], [])
             self.path_after.setData([], [])

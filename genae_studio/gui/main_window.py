@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PyQt6.QtCore import QEvent, QSettings, Qt, QTimer
+from PyQt6.QtCore import QEvent, QSettings, Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QAbstractSpinBox,
@@ -36,7 +36,7 @@ from .metrics_panel import MetricsPanel
 from .session import Session
 from .status import ErrorBanner, JobStatus
 from .train_panel import TrainPanel
-from .workers import Jobs
+from .workers import Jobs, call_soon
 
 OPEN_FOLDER, OPEN_FILE = "Open folder…", "Open file…"
 PLOT_FILTERS = "SVG (*.svg);;PNG (*.png)"
@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         if host.failures:
             self.banner.show_message("Skipped plugins: " + "; ".join(
                 _escape(str(f)) for f in host.failures))
-        QTimer.singleShot(0, lambda: self._open_initial(checkpoint, data))
+        call_soon(self, lambda: self._open_initial(checkpoint, data))
 
     # --- building --------------------------------------------------------------------------
     def _build(self) -> None:
@@ -101,12 +101,16 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.interp_dock, self.log_dock)
         self.interp_dock.raise_()
         self.latent_dock.raise_()
-        self.resizeDocks([self.latent_dock], [600], Qt.Orientation.Horizontal)
+        # The docks' sizes follow the window's: the chain grid is square and needs the
+        # height more than the width; on a short screen (1280 x 800) it keeps most of it.
+        width, height = default_size(self.screen())
+        self.resize(width, height)
+        self.resizeDocks([self.latent_dock], [min(620, max(440, int(0.42 * width)))],
+                         Qt.Orientation.Horizontal)
         self.resizeDocks([self.latent_dock, self.metrics_dock], [520, 380],
                          Qt.Orientation.Vertical)
-        # On a short screen (1280 x 800) the chain grid keeps most of the height.
-        tall = default_size(self.screen())[1] >= 900
-        self.resizeDocks([self.interp_dock], [270 if tall else 215], Qt.Orientation.Vertical)
+        self.resizeDocks([self.interp_dock], [270 if height >= 900 else 215],
+                         Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
         self._build_toolbar()
@@ -118,7 +122,6 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label, 1)
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
-        self.resize(*default_size(self.screen()))
         # The chain view, not an editor, holds the focus at first: single-key shortcuts work.
         self.chain_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setFocusProxy(self.chain_view)
@@ -213,7 +216,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&Chain")
         for text, slot, key in (("Step", lambda: cv.run_steps(1), "S"),
                                 ("Run k steps", cv.run_steps, "R"),
-                                ("Stop (chain, metrics, interpolation)", self._stop, "Esc"),
+                                ("Stop (every job but training)", self._stop, "Esc"),
                                 ("Reset (new z0, next seed)",
                                  lambda: cv.reset(cv.seed_spin.value() + 1), "Ctrl+R"),
                                 ("Restart from the seed in the box",
@@ -336,9 +339,15 @@ class MainWindow(QMainWindow):
         if run is None:
             return
         self.latent_view.clear("Encoding held-out data and fitting the latent view…")
-        self.jobs.start("Fit latent view", fit_latent_job, run, self.session.lock, data,
-                        self.chain_view.bn_combo.currentText(), key="pca",
-                        on_return=lambda cloud, run=run: self._cloud_ready(cloud, run))
+
+        def fit(bn_mode: str) -> None:
+            if run is self.session.run and data is self.session.data:
+                self.jobs.start("Fit latent view", fit_latent_job, run, self.session.lock,
+                                data, bn_mode, key="pca",
+                                on_return=lambda cloud: self._cloud_ready(cloud, run))
+
+        mode = self.chain_view.bn_combo.currentText()
+        self.session.with_bn(mode, lambda: fit(mode), lambda: fit("batch"))
 
     def _cloud_ready(self, cloud, run) -> None:
         if run is not self.session.run:
@@ -348,7 +357,7 @@ class MainWindow(QMainWindow):
         # Fit the view once, then keep it: auto-range would move the axes with every chain
         # step, and repainting the axes is most of what blocks the GUI thread while a chain
         # runs. Pyqtgraph's "A" button (or the context menu) fits it again.
-        QTimer.singleShot(0, lambda: _fit_once(self.latent_view.plot, self.latent_view.legend))
+        call_soon(self, lambda: _fit_once(self.latent_view.plot))
         views = "; ".join(f"{m}: {100 * v.held:.1f}% held, AUC {v.auc:.2f}"
                           for m, v in cloud.views.items())
         self.log(f"latent views fitted on {len(cloud.data_xy)} encoded held-out images and "
@@ -360,8 +369,7 @@ class MainWindow(QMainWindow):
         cloud = self.latent_view.cloud
         if cloud is not None:
             self.chain_view.set_projection(cloud.project)  # reprojects the stored chain
-            QTimer.singleShot(0, lambda: _fit_once(self.latent_view.plot,
-                                                   self.latent_view.legend))
+            call_soon(self, lambda: _fit_once(self.latent_view.plot))
 
     def _chains_changed(self) -> None:
         cv = self.chain_view
@@ -372,11 +380,9 @@ class MainWindow(QMainWindow):
         k = res.z.shape[-1]
         before, after = res.z.reshape(-1, res.z.shape[-2], k), \
             res.z_after.reshape(-1, res.z.shape[-2], k)
+        self.latent_view.set_interpolation_method(res.method)
         for b, a in zip(before, after, strict=True):
             self.latent_view.add_path(b, a)
-        label = self.latent_view.legend.getLabel(self.latent_view.path_before)
-        if label is not None:  # the legend names the method actually used
-            label.setText(f"interpolation ({res.method})")
 
     def _trained(self, path: Path) -> None:
         self.log(f"training wrote {path}; opening it")
@@ -406,6 +412,7 @@ class MainWindow(QMainWindow):
         self.chain_view.stop()
         self.metrics_panel.cancel()
         self.jobs.cancel("interpolate")
+        self.jobs.cancel("precise-bn")
 
     def _measure(self) -> None:
         self.metrics_dock.show()
@@ -651,7 +658,7 @@ class MainWindow(QMainWindow):
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
-            QTimer.singleShot(0, lambda: theme.style_all(self))  # plots follow the palette
+            call_soon(self, lambda: theme.style_all(self))  # plots follow the palette
         super().changeEvent(event)
 
     def closeEvent(self, event) -> None:
@@ -710,17 +717,11 @@ def _scrolling(widget: QWidget) -> QScrollArea:
     return area
 
 
-def _fit_once(plot, legend=None) -> None:
-    """Fit the view to its items once, with room above them for the legend."""
+def _fit_once(plot) -> None:
+    """Fit the view to its items once (the legend is below the axis, not over the data)."""
     box = plot.getViewBox()
     box.autoRange(padding=0.05)
     box.disableAutoRange()
-    height = box.height()
-    if legend is None or not legend.isVisible() or height <= 0:
-        return
-    (x0, x1), (y0, y1) = box.viewRange()
-    room = min(legend.boundingRect().height() + 12, 0.6 * height)
-    box.setYRange(y0, y1 + (y1 - y0) * room / (height - room), padding=0)
 
 
 def _polish_latent_view(view) -> None:

@@ -297,10 +297,11 @@ class MetricsPanel(QWidget):
             self.building = key
             self._say("Preparing the reference: the dataset's feature network (trained once, "
                       "then cached) and held-out codes…")
-            self.session.jobs.start(
+            s.with_bn(key[2], lambda: self.session.jobs.start(
                 "Metrics reference", reference_job, s.run, s.lock, s.host, s.data, key[2],
-                key="metrics-ref", on_return=lambda ref, key=key: self._reference_ready(ref, key),
-                on_finish=lambda key=key: self._reference_done(key))
+                key="metrics-ref", on_return=lambda ref: self._reference_ready(ref, key),
+                on_finish=lambda: self._reference_done(key)),
+                lambda: self._reference_done(key))
             return
         if cv.chain_id != self.chain_id:
             self.clear()

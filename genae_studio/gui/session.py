@@ -78,6 +78,8 @@ class Session(QObject):
         self.device = "auto"
         self.lock = threading.RLock()
         self.note = ""  # why there is no run, shown in the chain view
+        self._bn_waiting: list = []  # (run, then, on_fail) until precise statistics exist
+        self._bn_run = None  # the run whose precise statistics are being prepared
 
     # --- runs ------------------------------------------------------------------------------
     def open_run(self, path: Path | str | None = None, model: str | None = None) -> None:
@@ -112,6 +114,38 @@ class Session(QObject):
             self.run_changed.emit(None)
             if self.data is None:  # the gallery still shows data
                 self.load_data(self.data_name)
+
+    # --- batch norm -----------------------------------------------------------------------
+    def with_bn(self, bn_mode: str, then, on_fail=None) -> None:
+        """Call ``then()`` once ``bn_mode`` can be used with the open run. "precise" first
+        estimates the statistics on the run's training data in a job (once per loaded model,
+        and cached on disk); ``on_fail()`` if that fails or is cancelled."""
+        run = self.run
+        if run is None or run.has_bn_stats(bn_mode):
+            then()
+            return
+        self._bn_waiting.append((run, then, on_fail))
+        if self._bn_run is run and self.jobs.running("precise-bn"):
+            return  # already being prepared
+        from ..studio.precise import precise_bn_task
+
+        self._bn_run = run
+        self.jobs.start("Precise batch norm", lambda job: precise_bn_task(
+            run, self.lock, self.host, report=job.emit, should_stop=lambda: job.aborted),
+            key="precise-bn", on_finish=lambda: self._bn_done(run))
+
+    def _bn_done(self, run) -> None:
+        if self.jobs.running("precise-bn"):
+            return  # a newer preparation (another run) answers its own callers
+        self._bn_run = None
+        waiting, self._bn_waiting = self._bn_waiting, []
+        for asked, then, on_fail in waiting:
+            if asked is not self.run:
+                continue  # the run changed meanwhile
+            if asked.has_bn_stats("precise"):
+                then()
+            elif on_fail is not None:
+                on_fail()
 
     # --- data ------------------------------------------------------------------------------
     def default_data(self) -> str:

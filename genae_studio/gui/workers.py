@@ -4,9 +4,18 @@ A job function receives a ``Job`` as its first argument. A generator job yields 
 yields the worker checks the abort flag. A plain function can call ``job.emit(value)`` and
 ``job.check()`` itself (for callback-style code such as the training loop). Values reach the GUI
 thread through queued signals; workers hand over numpy arrays, never Qt or pyqtgraph objects.
+
+Lifetimes. A running worker (its QRunnable, its Job and the Job's signal emitter) is held by
+this module until it has ended, never by a window, so deleting a window cannot delete what a
+worker thread still uses. What a job delivers goes to a ``_Delivery``, a child QObject of the
+``Jobs`` manager connected through real Qt slots: ``shutdown`` (the window closes) deletes the
+deliveries, and a deleted window takes the rest with it; Qt then disconnects them and drops what
+the worker still queued, so nothing reaches a deleted object. The pool is shared and owned by
+no window: deleting a window never waits for a job either.
 """
 from __future__ import annotations
 
+import atexit
 import inspect
 import os
 import sys
@@ -14,20 +23,14 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from PyQt6.QtCore import QObject, QRunnable, QThreadPool, pyqtSignal
+from PyQt6.QtCore import QObject, QRunnable, QThreadPool, QTimer, pyqtSignal, pyqtSlot
 
 from ..errors import Cancelled
+from ..studio.progress import Progress
 
-
-@dataclass
-class Progress:
-    """A progress report a job may yield or emit: ``done`` of ``total`` (total 0: busy)."""
-
-    done: float = 0
-    total: float = 0
-    text: str = ""
+MAX_THREADS = 8  # the shared pool; jobs of a closed window may still be finishing their batch
+REAP_S = 1.0  # an ended worker is released this long after it ended
 
 
 class WorkerSignals(QObject):
@@ -93,15 +96,18 @@ class Worker(QRunnable):
 
     def __init__(self, job: Job, func: Callable, *args, **kwargs):
         super().__init__()
-        self.setAutoDelete(False)  # the Jobs manager keeps the Python object alive
+        self.setAutoDelete(False)  # this module keeps the Python object alive (_RUNNING)
         self.job = job
         self._call = (func, args, kwargs)
+        self.done = threading.Event()
+        self.ended_at: float | None = None
 
     def run(self) -> None:
         try:
             self._run()
-        except RuntimeError:  # the window, and with it the job's signals, went away meanwhile
-            pass
+        finally:
+            self.ended_at = time.monotonic()
+            self.done.set()
 
     def _run(self) -> None:
         lower_thread_priority(WORKER_NICENESS)
@@ -135,21 +141,108 @@ class Worker(QRunnable):
             gen.close()
 
 
+_RUNNING: set[Worker] = set()  # started workers, until REAP_S after they ended
+_POOL: QThreadPool | None = None
+EXIT_WAIT_S = 60  # at exit, cancelled jobs get this long to end (a training saves its state)
+
+
+@atexit.register
+def _end_jobs_at_exit() -> None:
+    """Cancel what still runs and let it end before the interpreter goes away under it."""
+    for worker in list(_RUNNING):
+        worker.job.abort()
+    for worker in list(_RUNNING):
+        worker.done.wait(EXIT_WAIT_S)
+
+
+def _start(worker: Worker) -> None:
+    """Run ``worker`` in the shared pool, holding it until it has ended."""
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setMaxThreadCount(MAX_THREADS)
+    now = time.monotonic()
+    for old in [w for w in _RUNNING if w.ended_at is not None and now - w.ended_at > REAP_S]:
+        _RUNNING.discard(old)
+    _RUNNING.add(worker)
+    _POOL.start(worker)
+
+
+class _Delivery(QObject):
+    """Receives one job's signals on the GUI thread and hands them to its ``Jobs`` manager.
+
+    Connected through Qt slots and owned by the manager: when the manager is deleted (the
+    window goes), Qt disconnects it and drops the events the worker still queued for it;
+    ``close`` (shutdown) disconnects it at once and ignores what was queued before."""
+
+    def __init__(self, jobs: Jobs, job: Job, key: str | None, callbacks: dict):
+        super().__init__(jobs)
+        self.jobs, self.job, self.key, self.callbacks = jobs, job, key, callbacks
+        self.live = True
+        self._links = [(job.signals.yielded, self.yielded), (job.signals.progress, self.progress),
+                       (job.signals.returned, self.returned), (job.signals.errored, self.errored),
+                       (job.signals.finished, self.finished)]
+        for signal, slot in self._links:
+            signal.connect(slot)
+
+    def close(self) -> None:
+        self.live = False
+        self.callbacks = {}
+        for signal, slot in self._links:
+            try:
+                signal.disconnect(slot)
+            except (TypeError, RuntimeError):  # already disconnected
+                pass
+        self.deleteLater()
+
+    def _call(self, name: str, *args) -> None:
+        callback = self.callbacks.get(name)
+        if callback is not None:
+            callback(*args)
+
+    @pyqtSlot(object)
+    def yielded(self, value) -> None:
+        if self.live:
+            self._call("on_yield", value)
+
+    @pyqtSlot(object)
+    def progress(self, value) -> None:
+        if self.live:
+            self.jobs._progress(self.job, value)
+
+    @pyqtSlot(object)
+    def returned(self, value) -> None:
+        if self.live:
+            self.jobs.failed[self.job.name] = False
+            self._call("on_return", value)
+
+    @pyqtSlot(object)
+    def errored(self, exc) -> None:
+        if self.live:
+            self.jobs._failed(self.job, exc, self.callbacks.get("on_error"))
+
+    @pyqtSlot()
+    def finished(self) -> None:
+        if self.live:
+            self.live = False
+            self.jobs._finished(self.job, self.key, self.callbacks.get("on_finish"))
+
+
 class Jobs(QObject):
     """Starts, tracks and cancels jobs. A new job with the same ``key`` cancels the old one.
 
-    After ``shutdown`` (the window closes) signals still queued from workers are dropped: their
-    callbacks would reach widgets that are being deleted.
+    After ``shutdown`` (the window closes) nothing a worker still delivers reaches a callback:
+    its callbacks would reach widgets that are being deleted.
     """
 
     changed = pyqtSignal()  # a job started, finished or reported progress
     error = pyqtSignal(str, object)  # job name, exception
 
-    def __init__(self, parent=None, max_threads: int = 4):
+    def __init__(self, parent=None):
         super().__init__(parent)
-        self.pool = QThreadPool(self)
-        self.pool.setMaxThreadCount(max_threads)
         self._workers: dict[Job, Worker] = {}
+        self._deliveries: dict[Job, _Delivery] = {}
+        self._detached: list[Worker] = []  # still running after shutdown
         self._keys: dict[str, Job] = {}
         self.last_progress: dict[Job, Progress] = {}
         self.started_at: dict[Job, float] = {}
@@ -161,24 +254,23 @@ class Jobs(QObject):
               on_error: Callable | None = None, on_finish: Callable | None = None,
               **kwargs) -> Job:
         """Run ``func(job, *args, **kwargs)``; callbacks run on the GUI thread."""
+        job = Job(name)
+        worker = Worker(job, func, *args, **kwargs)
+        if self.closed:  # a closed window runs nothing and hears nothing
+            job.abort()
+            self._detached.append(worker)
+            _start(worker)
+            return job
         if key is not None and key in self._keys:
             self._keys[key].abort()
-        job = Job(name)
-        sig = job.signals
-        if on_yield:
-            sig.yielded.connect(self._unless_closed(on_yield))
-        if on_return:
-            sig.returned.connect(self._unless_closed(on_return))
-        sig.returned.connect(lambda _value: self.failed.__setitem__(name, False))
-        sig.errored.connect(lambda exc: self._failed(job, exc, on_error))
-        sig.progress.connect(lambda p: self._progress(job, p))
-        sig.finished.connect(lambda: self._finished(job, key, on_finish))
+        callbacks = {"on_yield": on_yield, "on_return": on_return, "on_error": on_error,
+                     "on_finish": on_finish}
+        self._deliveries[job] = _Delivery(self, job, key, callbacks)
         if key is not None:
             self._keys[key] = job
-        worker = Worker(job, func, *args, **kwargs)
         self._workers[job] = worker
         self.started_at[job] = time.perf_counter()
-        self.pool.start(worker)
+        _start(worker)
         self.changed.emit()
         return job
 
@@ -206,27 +298,36 @@ class Jobs(QObject):
             job.abort()
 
     def wait(self, timeout_ms: int = -1) -> bool:
-        return self.pool.waitForDone(timeout_ms)
+        """Wait (blocking) until this manager's jobs have ended, those detached by shutdown
+        too; False if ``timeout_ms`` (-1: no limit) ran out first."""
+        deadline = None if timeout_ms < 0 else time.monotonic() + timeout_ms / 1000
+        for worker in [*self._workers.values(), *self._detached]:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not worker.done.wait(left):
+                return False
+        return True
 
     def shutdown(self, timeout_ms: int = 5000) -> bool:
-        """Cancel every job, wait for them, and ignore whatever they still deliver."""
+        """Cancel every job and drop whatever it still delivers; wait up to ``timeout_ms``
+        (0: not at all) for the jobs to end."""
         self.closed = True
         self.cancel()
+        for delivery in self._deliveries.values():
+            delivery.close()
+        self._deliveries.clear()
+        self._detached += self._workers.values()
+        self._workers.clear()
+        self._keys.clear()
+        self.last_progress.clear()
+        self.started_at.clear()
         return self.wait(timeout_ms)
 
-    def _unless_closed(self, callback: Callable) -> Callable:
-        return lambda value: None if self.closed else callback(value)
-
-    # --- signal handlers (GUI thread) -----------------------------------------------------
+    # --- what the deliveries hand over (GUI thread) ----------------------------------------
     def _progress(self, job: Job, progress: Progress) -> None:
-        if self.closed:
-            return
         self.last_progress[job] = progress
         self.changed.emit()
 
     def _failed(self, job: Job, exc: Exception, on_error) -> None:
-        if self.closed:
-            return
         self.failed[job.name] = True
         if on_error is not None:
             on_error(exc)
@@ -236,10 +337,20 @@ class Jobs(QObject):
         self._workers.pop(job, None)
         self.last_progress.pop(job, None)
         self.started_at.pop(job, None)
+        delivery = self._deliveries.pop(job, None)
+        if delivery is not None:
+            delivery.close()
         if key is not None and self._keys.get(key) is job:
             del self._keys[key]
-        if self.closed:
-            return
         if on_finish is not None:
             on_finish()
         self.changed.emit()
+
+
+def call_soon(owner: QObject, func: Callable[[], object]) -> None:
+    """Call ``func`` once the event loop is free, unless ``owner`` is deleted meanwhile (a
+    timer owned by it goes with it; QTimer.singleShot with a lambda would still fire)."""
+    timer = QTimer(owner, singleShot=True, interval=0)
+    timer.timeout.connect(func)
+    timer.timeout.connect(timer.deleteLater)
+    timer.start()

@@ -67,19 +67,3 @@ def window(qtbot, host, bundled, settings):
     window = open_window(qtbot, host, settings)
     yield window
     window.close()
-
-
-@pytest.fixture(autouse=True)
-def _jobs_of_closed_windows_end_with_their_test(qtbot):
-    """A closed window never waits for its jobs (the studio then exits and waits for them).
-    Tests open the next window in the same process, so each test waits here for the jobs of
-    its windows before pytest-qt deletes them: a job outliving its deleted window crashed Qt."""
-    yield
-    from PyQt6.QtWidgets import QApplication
-
-    for widget in QApplication.topLevelWidgets():
-        jobs = getattr(widget, "jobs", None)
-        if jobs is not None and hasattr(jobs, "shutdown"):
-            widget.close()
-            jobs.shutdown(60_000)
-    qtbot.wait(10)  # deliver (and drop) what the jobs queued before they ended

@@ -62,8 +62,10 @@ def test_method_menu_switches_the_view_and_its_axes(view):
         view.set_method(method)
         assert cloud.view is cloud.views[method]
         held = cloud.views[method].explained
-        assert f"({100 * held[0]:.1f}% of encoded-data variance)" in axis_text(view, "bottom")
-        assert f"({100 * held[1]:.1f}% of encoded-data variance)" in axis_text(view, "left")
+        for k, axis in enumerate(("bottom", "left")):  # the long title where it fits
+            assert f"({100 * held[k]:.1f}%" in axis_text(view, axis)
+            assert f"({100 * held[k]:.1f}% of encoded-data variance)" in \
+                view.plot.getAxis(axis).toolTip()
         prior = np.column_stack([view.prior.data["x"], view.prior.data["y"]])
         np.testing.assert_allclose(prior, cloud.views[method].project(cloud.encoded.prior),
                                    atol=1e-5)

@@ -1,0 +1,23 @@
+"""Precise batch-norm statistics for the studio's open run (genae_studio.precise_bn)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .progress import Progress, raise_if_stopped, reporter
+
+
+def precise_bn_task(run, lock, host, *, report: Callable[[object], None] | None = None,
+                    should_stop: Callable[[], bool] | None = None) -> None:
+    """Estimate the run's precise batch-norm statistics on its training data, or load them
+    from the cache; they are installed on the model, so it is done once per loaded model."""
+    report = reporter(report)
+    report(Progress(0, 0, "precise batch norm: loading the training data"))
+    data = run.training_data(host)
+    raise_if_stopped(should_stop, "precise batch norm")
+
+    def progress(done: int, total: int) -> None:
+        raise_if_stopped(should_stop, "precise batch norm")  # the statistics are restored
+        report(Progress(done, total, f"precise batch norm: {done}/{total} training batches"))
+
+    with lock:
+        run.prepare_bn("precise", dataset=data, on_progress=progress)

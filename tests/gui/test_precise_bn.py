@@ -1,0 +1,85 @@
+"""Batch norm 'precise' in the studio: the menu offers it, the statistics are estimated once
+per model in a job (progress, cancel, errors), and a chain then does not depend on its batch."""
+import functools
+
+import numpy as np
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import QApplication
+
+from genae_studio import precise_bn
+from genae_studio.errors import DataError
+
+from .gui_helpers import wait_idle
+
+
+def _first_step(qtbot, window, n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
+    cv = window.chain_view
+    cv.n_spin.setValue(n)
+    cv.reset(seed)
+    qtbot.waitUntil(lambda: len(cv.history) == 1 and cv.history.n == n and not cv.running,
+                    timeout=120_000)
+    return cv.history.z[0], cv.history.x[0].astype(int)
+
+
+def test_precise_chains_do_not_depend_on_their_batch_mates(qtbot, window):
+    cv, run = window.chain_view, window.session.run
+    assert [cv.bn_combo.itemText(i) for i in range(cv.bn_combo.count())] == \
+        ["batch", "eval", "precise"]
+    wait_idle(qtbot, window)
+    z_big, x_big = _first_step(qtbot, window, 16)
+    z_small, x_small = _first_step(qtbot, window, 4)
+    np.testing.assert_array_equal(z_small, z_big[:4])  # the same z0 for the first 4 chains
+    assert np.abs(x_small - x_big[:4]).max() > 8  # batch mode: the batch mates matter
+
+    assert not run.has_bn_stats("precise")
+    cv.bn_combo.setCurrentText("precise")  # estimated at once, in a job
+    qtbot.waitUntil(lambda: run.has_bn_stats("precise"), timeout=120_000)
+    wait_idle(qtbot, window)
+    assert cv.bn_combo.currentText() == "precise" and not window.banner.isVisible()
+    z_big, x_big = _first_step(qtbot, window, 16)
+    z_small, x_small = _first_step(qtbot, window, 4)
+    np.testing.assert_array_equal(z_small, z_big[:4])
+    assert np.abs(x_small - x_big[:4]).max() <= 1  # uint8 rounding at most
+    # The statistics are estimated once per model: the next chains start at once.
+    started = []
+    window.jobs.changed.connect(lambda: started.extend(
+        j.name for j in window.jobs.active() if j.name == "Precise batch norm"))
+    _first_step(qtbot, window, 8)
+    assert started == []
+
+
+def test_choosing_precise_shows_progress_and_esc_cancels_it(qtbot, window, monkeypatch):
+    monkeypatch.setattr(precise_bn, "PreciseSettings",
+                        functools.partial(precise_bn.PreciseSettings, batches=1_000_000))
+    wait_idle(qtbot, window)
+    cv = window.chain_view
+    cv.bn_combo.setCurrentText("precise")
+    cv.run_steps(3)  # waits for the statistics: Run is disabled, Stop enabled
+    qtbot.waitUntil(lambda: "training batches" in window.job_status.label.text(),
+                    timeout=60_000)
+    assert not cv.run_button.isEnabled() and cv.stop_button.isEnabled()
+    window.activateWindow()
+    qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not window.jobs.active(), timeout=30_000)
+    assert cv.bn_combo.currentText() == "batch"  # back to the mode that works
+    assert not window.session.run.has_bn_stats("precise")
+    assert not window.banner.isVisible()  # a cancel is no error
+    assert cv.run_button.isEnabled() and cv.history.last_t == 0  # the chain did not run
+
+
+def test_a_failing_precise_estimate_is_shown_and_the_mode_goes_back(qtbot, window, monkeypatch):
+    wait_idle(qtbot, window)
+    run = window.session.run
+
+    def no_data(host=None):
+        raise DataError("the run's training data is gone")
+
+    monkeypatch.setattr(run, "training_data", no_data)
+    window.chain_view.bn_combo.setCurrentText("precise")
+    qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=30_000)
+    assert "Precise batch norm failed" in window.banner.label.text()
+    assert "training data is gone" in window.banner.label.text()
+    wait_idle(qtbot, window)
+    assert window.chain_view.bn_combo.currentText() == "batch"
+    window.chain_view.run_steps(1)  # the studio goes on working
+    qtbot.waitUntil(lambda: window.chain_view.history.last_t == 1, timeout=60_000)
