@@ -45,21 +45,18 @@ def create_window(host: PluginHost, *, checkpoint: Path | None = None, data: str
 
 def reserve_gui_core() -> None:
     """Keep the GUI thread responsive: torch's intra-op threads use the other cores, worker
-    threads run at a lower priority, and the GIL changes hands every millisecond.
+    threads run at a lower priority, and the GIL changes hands every millisecond
+    (genae_studio.studio.system.leave_a_core_free).
 
     An explicit OMP_NUM_THREADS (or torch.set_num_threads) below the core count is kept.
     """
-    import torch
-
+    from ..studio.system import leave_a_core_free
     from . import workers
 
-    cores = os.cpu_count() or 1
-    if cores > 1 and torch.get_num_threads() >= cores:
-        torch.set_num_threads(cores - 1)
+    leave_a_core_free()
     # Workers run at a lower priority (Linux), so a busy machine still schedules the GUI
-    # thread first; and a worker running Python code hands the GIL back after 1 ms, not 5.
+    # thread first.
     workers.WORKER_NICENESS = 10
-    sys.setswitchinterval(0.001)
 
 
 def run_studio(args, host: PluginHost) -> int:

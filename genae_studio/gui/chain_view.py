@@ -1,8 +1,6 @@
 """The chain view: a grid of N chains from z0 ~ P(Z), stepped in a worker, browsed with a slider."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtWidgets import (
@@ -21,89 +19,13 @@ from PyQt6.QtWidgets import (
 )
 
 from ..options import BN_MODES
+from ..studio.chains import ChainHistory, Frame, chain_generator, chain_task
 from . import theme
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session
 
-HISTORY = 200  # steps kept: step 0 and the latest HISTORY - 1
 REDRAW_MS = 33  # at most ~30 redraws a second
 STRIP_FRAMES = 16
-
-
-@dataclass
-class Frame:
-    """One chain step as the GUI keeps it."""
-
-    chain_id: int
-    t: int
-    z: np.ndarray  # float32 (n, K)
-    x: np.ndarray  # uint8 (n, C, H, W)
-
-
-def chain_job(job, run, lock, chain_id: int, z0, n: int, steps: int, start_t: int,
-              bn_mode: str, noise_std: float | None, generator):
-    """Yield Frames t = start_t + 1 .. start_t + steps (and t = 0 when z0 is None)."""
-    import torch
-
-    from ..chain import markov_chain
-    from ..imaging import to_uint8
-
-    if z0 is not None:
-        z0 = torch.from_numpy(z0).to(run.device)
-    with lock:
-        chain = markov_chain(run.model, z0, n=n, steps=steps, bn_mode=bn_mode,
-                             noise_std=noise_std, generator=generator)
-        first = next(chain)  # decodes z0; a continued chain already has it
-    if z0 is None:
-        yield Frame(chain_id, 0, first.z.float().cpu().numpy(), to_uint8(first.x))
-    for k in range(steps):
-        with lock:
-            step = next(chain)
-        job.progress(k + 1, steps, f"chain step {start_t + step.t}")
-        yield Frame(chain_id, start_t + step.t, step.z.float().cpu().numpy(), to_uint8(step.x))
-
-
-class ChainHistory:
-    """The stored chain: step 0 and the latest steps, with their PCA projections."""
-
-    def __init__(self, limit: int = HISTORY):
-        self.limit = limit
-        self.clear()
-
-    def clear(self) -> None:
-        self.t: list[int] = []
-        self.z: list[np.ndarray] = []
-        self.x: list[np.ndarray] = []
-        self.xy: list[np.ndarray | None] = []
-
-    def __len__(self) -> int:
-        return len(self.t)
-
-    @property
-    def n(self) -> int:
-        return len(self.z[0]) if self.z else 0
-
-    @property
-    def last_t(self) -> int:
-        return self.t[-1] if self.t else 0
-
-    def append(self, frame: Frame, xy: np.ndarray | None) -> None:
-        self.t.append(frame.t)
-        self.z.append(frame.z)
-        self.x.append(frame.x)
-        self.xy.append(xy)
-        if len(self.t) > self.limit:  # keep step 0, drop the oldest after it
-            for seq in (self.t, self.z, self.x, self.xy):
-                del seq[1]
-
-    def reproject(self, project) -> None:
-        self.xy = [project(z) if project else None for z in self.z]
-
-    def trajectories(self) -> np.ndarray | None:
-        """(steps, n, 2) projected points, or None without a projection."""
-        if not self.xy or self.xy[0] is None:
-            return None
-        return np.stack(self.xy)
 
 
 class ChainView(QWidget):
@@ -277,8 +199,6 @@ class ChainView(QWidget):
         run = self.session.run
         if run is None:
             return
-        import torch
-
         self._abort()
         if seed is not None:
             self.seed_spin.setValue(seed)
@@ -286,7 +206,7 @@ class ChainView(QWidget):
         self.history.clear()
         self.selected = None
         self.chain_seed = self.seed_spin.value()
-        self.generator = torch.Generator(run.device).manual_seed(self.chain_seed)
+        self.generator = chain_generator(run, self.chain_seed)
         self._start(None, 0)
 
     def run_steps(self, k: int | None = None) -> None:
@@ -330,7 +250,7 @@ class ChainView(QWidget):
         n = self.n_spin.value() if z0 is None else len(z0)
         chain_id = self.chain_id
         self.job = self.session.jobs.start(
-            "Chain", chain_job, run, self.session.lock, chain_id, z0, n, steps,
+            "Chain", chain_task, run, self.session.lock, chain_id, z0, n, steps,
             self.history.last_t, bn_mode, noise, self.generator,
             key="chain", on_yield=self._frame, on_finish=lambda: self._job_done(chain_id))
 

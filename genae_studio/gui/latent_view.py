@@ -2,12 +2,11 @@
 trajectories coloured by the data score.
 
 The views (genae_studio.latent: means, joint, discriminant; auto picks the one whose axes hold
-the most encoded-data variance) and the data score are fitted once per run and dataset, in a
-worker; chain points and interpolation paths are projected with them, never refitted.
+the most encoded-data variance) and the data score are fitted once per run and dataset by
+genae_studio.studio.latent_cloud, in a worker; chain points and interpolation paths are
+projected with them, never refitted.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
@@ -28,18 +27,13 @@ from pyqtgraph.graphicsItems.LegendItem import ItemSample
 from ..latent import (
     CHOICES,
     DESCRIPTIONS,
-    ENCODE_BATCH,
     LOW_SHARE,
-    METHODS,
-    DataScore,
-    EncodedData,
     LatentProjection,
     best_view,
     ellipse,
-    encode_data,
-    fit_views,
     score_band,
 )
+from ..studio.latent_cloud import LatentCloud
 from . import theme
 from .workers import call_soon
 
@@ -57,84 +51,6 @@ PATH_COLOUR = (20, 150, 60)
 PLOT_MIN_HEIGHT = 150  # the view, its axis titles and the legend below it stay readable
 LEGEND_COLUMNS = 3  # at most; fewer where the plot is narrow
 SIDE_WIDTH = 180  # the numbers and the data-score plot beside the view
-
-
-@dataclass
-class LatentCloud:
-    """Encoded held-out data and prior samples, the fitted 2-D views and the data score.
-
-    ``method`` picks the view that ``project``, ``explained``, ``data_xy`` and ``prior_xy`` use;
-    ``auto`` is the view whose axes hold the most encoded-data variance.
-    """
-
-    encoded: EncodedData
-    views: dict[str, LatentProjection]
-    score: DataScore
-    labels: np.ndarray | None = None
-    label_names: list[str] | None = None
-    attributes: dict[str, np.ndarray] = field(default_factory=dict)
-    method: str = "auto"
-    _xy: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def view(self) -> LatentProjection:
-        return best_view(self.views) if self.method == "auto" else self.views[self.method]
-
-    @property
-    def explained(self) -> np.ndarray:
-        return self.view.explained
-
-    def project(self, z: np.ndarray) -> np.ndarray:
-        return self.view.project(z)
-
-    def _clouds(self) -> tuple[np.ndarray, np.ndarray]:
-        key = self.view.method
-        if key not in self._xy:
-            self._xy[key] = (self.view.project(self.encoded.codes),
-                             self.view.project(self.encoded.prior))
-        return self._xy[key]
-
-    @property
-    def data_xy(self) -> np.ndarray:
-        return self._clouds()[0]
-
-    @property
-    def prior_xy(self) -> np.ndarray:
-        return self._clouds()[1]
-
-
-def encode_images(job, run, lock, images: np.ndarray, bn_mode: str, sample: bool = False,
-                  text: str = "encoding") -> np.ndarray:
-    """Codes of uint8 images in even batches (batch norm needs more than a few images)."""
-    parts = np.array_split(np.arange(len(images)), max(1, round(len(images) / ENCODE_BATCH)))
-    out = []
-    for k, idx in enumerate(parts):
-        job.check()
-        with lock:
-            z = run.encode(images[idx], sample=sample, bn_mode=bn_mode)
-        out.append(z.float().cpu().numpy())
-        job.progress(k + 1, len(parts), f"{text} {len(images)} images")
-    return np.concatenate(out)
-
-
-def fit_latent_job(job, run, lock, data, bn_mode: str, seed: int = 0) -> LatentCloud:
-    """Encode held-out data (posterior means and samples of P^(Z)), draw as many prior samples,
-    fit every view and the data score."""
-    def progress(done, total):
-        job.check()
-        job.progress(done, total, f"encoding {len(data.images)} held-out images")
-
-    encoded = encode_data(run, data.images, bn_mode=bn_mode, seed=seed, batch=ENCODE_BATCH,
-                          progress=progress, lock=lock)
-    job.progress(0, 0, "fitting the latent views")
-    views = {}
-    for method in METHODS:
-        job.check()
-        views[method] = fit_views(encoded, [method], seed)[method]
-    job.progress(0, 0, "fitting the data score")
-    score = DataScore.fit(encoded, seed)
-    return LatentCloud(encoded, views, score, data.labels,
-                       getattr(data.dataset, "label_names", None), data.attributes)
 
 
 def polylines(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

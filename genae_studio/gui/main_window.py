@@ -2,20 +2,18 @@
 from __future__ import annotations
 
 import time
+from html import escape
 from pathlib import Path
 
 from PyQt6.QtCore import QEvent, QSettings, Qt
-from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
     QDockWidget,
-    QFileDialog,
     QFrame,
     QLabel,
     QLineEdit,
     QMainWindow,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QScrollArea,
@@ -28,21 +26,22 @@ from PyQt6.QtWidgets import (
 from ..errors import GenaeError
 from ..plugins import PluginHost
 from ..runs import read_config
-from . import export, theme
+from ..studio.latent_cloud import fit_latent_task
+from . import theme
 from .chain_view import ChainView
-from .gallery import InterpolationPanel
-from .latent_view import LatentView, fit_latent_job
+from .export_actions import ExportActions
+from .interpolation_panel import InterpolationPanel
+from .latent_view import LatentView
+from .menus import WindowMenus
 from .metrics_panel import MetricsPanel
+from .pickers import Pickers
 from .session import Session
-from .status import ErrorBanner, JobStatus
+from .status import JobStatus, NoticeBanner
 from .train_panel import TrainPanel
 from .workers import Jobs, call_soon
 
-OPEN_FOLDER, OPEN_FILE = "Open folder…", "Open file…"
-PLOT_FILTERS = "SVG (*.svg);;PNG (*.png)"
 
-
-class MainWindow(QMainWindow):
+class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
     """Chain view in the middle; latent space and chain metrics on the right; interpolation,
     training and the log below."""
 
@@ -63,13 +62,13 @@ class MainWindow(QMainWindow):
             self.log(f"warning: {failure} (skipped)")
         if host.failures:
             self.banner.show_message("Skipped plugins: " + "; ".join(
-                _escape(str(f)) for f in host.failures))
+                escape(str(f), quote=False) for f in host.failures))
         call_soon(self, lambda: self._open_initial(checkpoint, data))
 
     # --- building --------------------------------------------------------------------------
     def _build(self) -> None:
         s = self.session
-        self.banner = ErrorBanner(self._show_log)
+        self.banner = NoticeBanner(self._show_log)
         self.chain_view = ChainView(s)
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -137,129 +136,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _build_toolbar(self) -> None:
-        bar = self.addToolBar("Pickers")
-        bar.setObjectName("pickers")
-        bar.setMovable(False)
-        self.model_combo = QComboBox(minimumContentsLength=10, placeholderText="(no run)")
-        self.model_combo.setToolTip("Model: opens its bundled run (every loaded plugin's "
-                                    "models are listed)")
-        self._fill_models()
-        self.model_combo.activated.connect(
-            lambda i: self._model_picked(self.model_combo.itemText(i)))
-        self.data_combo = QComboBox(minimumContentsLength=14)
-        self.data_combo.setToolTip("Held-out data for the latent view and the gallery")
-        self.data_combo.addItems([n for n, spec in self.session.host.datasets.items()
-                                  if spec.detect is None])
-        self.data_combo.insertSeparator(self.data_combo.count())
-        self.data_combo.addItems([OPEN_FOLDER, OPEN_FILE])
-        self.data_combo.activated.connect(
-            lambda i: self._data_picked(self.data_combo.itemText(i)))
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(["auto", "cpu", "cuda"])
-        self.device_combo.setToolTip("Where models run: auto picks cuda, then mps, then cpu")
-        if not _cuda_available():
-            self.device_combo.model().item(2).setEnabled(False)
-            self.device_combo.setItemData(2, "CUDA is not available here",
-                                          Qt.ItemDataRole.ToolTipRole)
-        self.device_combo.setCurrentText(self.session.device)
-        self.device_combo.activated.connect(
-            lambda i: self.session.set_device(self.device_combo.itemText(i)))
-        self.open_action = QAction("Open run…", self, shortcut=QKeySequence.StandardKey.Open,
-                                   toolTip="Open a run folder (or drop one onto the window)",
-                                   triggered=self.open_run_dialog)
-        for label, widget in (("Model ", self.model_combo), (None, self.open_action),
-                              ("  Data ", self.data_combo), ("  Device ", self.device_combo)):
-            if isinstance(widget, QAction):
-                bar.addAction(widget)
-                continue
-            bar.addWidget(QLabel(label))
-            bar.addWidget(widget)
-
-    def _fill_models(self) -> None:
-        bundled = set(self.session.bundled())
-        self.model_combo.clear()
-        for spec in self.session.host.models.values():
-            self.model_combo.addItem(spec.name)
-            note = "bundled run available" if spec.name in bundled else \
-                "no bundled run: train one or open a run folder"
-            self.model_combo.setItemData(self.model_combo.count() - 1,
-                                         f"{spec.description}\nplugin {spec.plugin}; {note}",
-                                         Qt.ItemDataRole.ToolTipRole)
-
-    def _build_menus(self) -> None:
-        cv = self.chain_view
-        menu = self.menuBar().addMenu("&File")
-        menu.addAction(self.open_action)
-        menu.addAction(self._action("Open dataset folder…", self._open_data_dialog))
-        menu.addAction(self._action("Open dataset file…",
-                                    lambda: self._open_data_dialog(folder=False)))
-        self.recent_menu = menu.addMenu("Recent runs")
-        menu.addSeparator()
-        ex = menu.addMenu("Export")
-        ex.addAction(self._action("Grid as PNG…", self.export_grid, "Ctrl+E"))
-        ex.addAction(self._action("Chain strip as PNG…", self.export_strip))
-        ex.addAction(self._action("Interpolation as PNG…", self.export_interp))
-        ex.addSeparator()
-        ex.addAction(self._action("Latent plot as SVG or PNG…", self.export_latent))
-        ex.addAction(self._action("Chain metrics plot as SVG or PNG…", self.export_metrics))
-        ex.addAction(self._action("Training losses plot as SVG or PNG…", self.export_losses))
-        ex.addSeparator()
-        ex.addAction(self._action("All chains as animated GIF…", self.export_gif, "Ctrl+G"))
-        self.gif_selected_action = self._action("Selected chain as animated GIF…",
-                                                lambda: self.export_gif(selected=True))
-        ex.addAction(self.gif_selected_action)
-        ex.addAction(self._action("Chain arrays as .npz…", self.export_npz))
-        menu.addSeparator()
-        menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
-
-        menu = self.menuBar().addMenu("&Chain")
-        for text, slot, key in (("Step", lambda: cv.run_steps(1), "S"),
-                                ("Run k steps", cv.run_steps, "R"),
-                                ("Stop (every job but training)", self._stop, "Esc"),
-                                ("Reset (new z0, next seed)",
-                                 lambda: cv.reset(cv.seed_spin.value() + 1), "Ctrl+R"),
-                                ("Restart from the seed in the box",
-                                 lambda: cv.reset(cv.seed_spin.value()), "Ctrl+Shift+R"),
-                                ("Edit the seed", self._edit_seed, "Ctrl+L"),
-                                (None, None, None),
-                                ("Previous step", lambda: cv.step_t(-1), "Left"),
-                                ("Next step", lambda: cv.step_t(1), "Right"),
-                                ("First step", lambda: cv.set_t_index(0), "Home"),
-                                ("Last step", lambda: cv.set_t_index(-1), "End"),
-                                ("Compare t=0 | t", cv.compare_box.toggle, "C"),
-                                ("Clear selection", lambda: cv.select(None), "Backspace"),
-                                (None, None, None),
-                                ("Measure chain metrics", self._measure, "M")):
-            if text is None:
-                menu.addSeparator()
-            else:
-                menu.addAction(self._action(text, slot, key))
-
-        menu = self.menuBar().addMenu("&Training")
-        menu.addAction(self._action("Start training", self._start_training, "Ctrl+T"))
-        menu.addAction(self._action("Stop training (keeps the checkpoint)",
-                                    self.train_panel.stop, "Ctrl+Shift+T"))
-
-        self.view_menu = self.menuBar().addMenu("&View")
-        for dock in (self.latent_dock, self.interp_dock, self.train_dock, self.log_dock,
-                     self.metrics_dock):
-            self.view_menu.addAction(dock.toggleViewAction())
-        self.view_menu.addSeparator()
-        self.view_menu.addAction(self._action("Reset layout", self.reset_layout))
-
-        menu = self.menuBar().addMenu("&Help")
-        menu.addAction(self._action("Keyboard shortcuts", self.show_shortcuts, "Ctrl+/"))
-        menu.addAction(self._action("About genae-studio", self.about, "F1"))
-
-    def _action(self, text: str, slot, shortcut=None) -> QAction:
-        action = QAction(text, self)
-        action.triggered.connect(lambda _checked=False: slot())
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setToolTip(f"{text} [{QKeySequence(shortcut).toString()}]")
-        return action
-
     # --- wiring ----------------------------------------------------------------------------
     def _connect(self) -> None:
         s = self.session
@@ -313,21 +189,6 @@ class MainWindow(QMainWindow):
             self._remember_run(Path(run.path))
         self.log(f"opened {run.name} run {run.path} on {run.device}")
 
-    def _show_data_name(self, name: str) -> None:
-        self.data_combo.blockSignals(True)
-        if self.data_combo.findText(name) < 0:
-            self.data_combo.insertItem(self.data_combo.count() - 3, name)
-        self.data_combo.setCurrentText(name)
-        self.data_combo.blockSignals(False)
-
-    def _data_failed(self, name: str, shown: str) -> None:
-        """A data choice failed: the pickers go back to what is (or will be) loaded."""
-        if shown:
-            self._show_data_name(shown)
-            self.log(f"could not use data {name!r}; showing {shown} instead")
-        else:
-            self.data_combo.setCurrentIndex(-1)
-
     def _data_changed(self, data) -> None:
         run = self.session.run
         if data is None:
@@ -342,7 +203,7 @@ class MainWindow(QMainWindow):
 
         def fit(bn_mode: str) -> None:
             if run is self.session.run and data is self.session.data:
-                self.jobs.start("Fit latent view", fit_latent_job, run, self.session.lock,
+                self.jobs.start("Fit latent view", fit_latent_task, run, self.session.lock,
                                 data, bn_mode, key="pca",
                                 on_return=lambda cloud: self._cloud_ready(cloud, run))
 
@@ -428,84 +289,11 @@ class MainWindow(QMainWindow):
         self.chain_view.seed_spin.setFocus()
         self.chain_view.seed_spin.selectAll()
 
-    # --- pickers ---------------------------------------------------------------------------
-    def _model_picked(self, name: str) -> None:
-        from ..api import bundled_run_dir
-
-        run = self.session.run
-        if run is not None and run.name == name and run.path is not None and \
-                Path(run.path).resolve() == bundled_run_dir(name).resolve():
-            return  # its bundled run is already open
-        if name in self.session.bundled():
-            self.settings.setValue("model", name)
-            self.session.open_run(model=name)
-            return
-        if run is not None:
-            self.model_combo.setCurrentText(run.name)
-        self.train_panel.model_combo.setCurrentText(name)
-        self.train_dock.show()
-        self.train_dock.raise_()
-        self.banner.show_message(f"There is no bundled run for {name!r}. Train one in the "
-                                 "Training panel (now set to it) or open a run folder.", "info")
-
-    def _data_picked(self, text: str) -> None:
-        if text in (OPEN_FOLDER, OPEN_FILE):
-            self._open_data_dialog(folder=text == OPEN_FOLDER)
-            return
-        self.session.load_data(text, explicit=True)
-
-    def _open_data_dialog(self, folder: bool = True) -> None:
-        if folder:
-            path = QFileDialog.getExistingDirectory(self, "Open a dataset folder")
-        else:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open a dataset file", "", "Datasets (*.mat *.npz *-ubyte *-ubyte.gz "
-                "*.png *.jpg *.jpeg);;All files (*)")
-        if path:
-            self.session.load_data(path, explicit=True)
-        elif self.session.data is not None:
-            self.data_combo.setCurrentText(self.session.data.name)
-
-    def open_run_dialog(self) -> None:
-        start = str(self.session.run.path.parent) if self.session.run and \
-            self.session.run.path else ""
-        path = QFileDialog.getExistingDirectory(self, "Open a run folder", start)
-        if path:
-            self.session.open_run(path)
-
-    def _remember_run(self, path: Path) -> None:
-        recent = [str(path)] + [p for p in self._recent() if p != str(path)]
-        self.settings.setValue("recent_runs", recent[:8])
-        self._fill_recent()
-
-    def _recent(self) -> list[str]:
-        value = self.settings.value("recent_runs", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    # --- drag and drop of run folders and datasets -----------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        self.open_path(paths[0])
-
-    def open_path(self, path: Path) -> None:
-        """A run folder opens as the run; anything else is tried as a dataset."""
-        if path.is_dir() and (path / "config.json").is_file():
-            self.session.open_run(path)
-        else:
-            self.session.load_data(str(path), explicit=True)
-
     # --- errors and log --------------------------------------------------------------------
     def report_error(self, job_name: str, exc: Exception) -> None:
         """Show a worker's exception in the window: banner, status bar and log."""
         text = str(exc) if isinstance(exc, GenaeError) else f"{type(exc).__name__}: {exc}"
-        self.banner.show_message(f"<b>{job_name} failed:</b> {_escape(text)}",
+        self.banner.show_message(f"<b>{job_name} failed:</b> {escape(text, quote=False)}",
                                  source=job_name)
         self.statusBar().showMessage(f"{job_name} failed: {text}", 10000)
         self.log(f"error in {job_name}: {text}\n{getattr(exc, 'traceback_text', '')}".rstrip())
@@ -517,80 +305,6 @@ class MainWindow(QMainWindow):
         self.log_dock.show()
         self.log_dock.raise_()
 
-    # --- exports ---------------------------------------------------------------------------
-    def _ask(self, title: str, name: str, filt: str) -> Path | None:
-        folder = str(self.settings.value("export_dir", str(Path.home())))
-        path, chosen = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filt)
-        if not path:
-            return None
-        path = with_suffix(Path(path), chosen or filt)
-        self.settings.setValue("export_dir", str(path.parent))
-        return path
-
-    def _export(self, title: str, name: str, filt: str, write) -> None:
-        path = self._ask(title, name, filt)
-        if path is None:
-            return
-        try:
-            write(path)
-        except (OSError, ValueError) as exc:
-            self.report_error("Export", exc)
-            return
-        self.statusBar().showMessage(f"Wrote {path}", 5000)
-        self.log(f"wrote {path} ({title[len('Export '):]})")
-
-    def export_grid(self) -> None:
-        mosaic = self.chain_view.grid.mosaic
-        if mosaic is None:
-            self.report_error("Export", ValueError("no grid to export yet"))
-            return
-        self._export("Export grid", f"chain-t{self.chain_view.t}.png", "PNG (*.png)",
-                     lambda p: export.save_mosaic(mosaic, p))
-
-    def export_strip(self) -> None:
-        mosaic = self.chain_view.strip.mosaic
-        if mosaic is None or not self.chain_view.strip.isVisible():
-            self.report_error("Export", ValueError("click a sample first to show its strip"))
-            return
-        self._export("Export strip", f"chain-{self.chain_view.selected}.png", "PNG (*.png)",
-                     lambda p: export.save_mosaic(mosaic, p))
-
-    def export_latent(self) -> None:
-        self._export("Export latent plot", "latent.svg", PLOT_FILTERS,
-                     lambda p: export.save_plot(self.latent_view.plot, p))
-
-    def export_metrics(self) -> None:
-        self._export("Export chain metrics plot", "chain-metrics.svg", PLOT_FILTERS,
-                     lambda p: export.save_plot(self.metrics_panel.plots, p))
-
-    def export_losses(self) -> None:
-        self._export("Export training losses plot", "losses.svg", PLOT_FILTERS,
-                     lambda p: export.save_plot(self.train_panel.plot, p))
-
-    def export_interp(self) -> None:
-        mosaic = self.interp_panel.view.mosaic
-        if mosaic is None:
-            self.report_error("Export", ValueError("no interpolation yet"))
-            return
-        self._export("Export interpolation", "interpolation.png", "PNG (*.png)",
-                     lambda p: export.save_mosaic(mosaic, p))
-
-    def export_gif(self, selected: bool = False) -> None:
-        """All chains (one grid per frame), or only the selected chain."""
-        cv = self.chain_view
-        if selected and cv.selected is None:
-            self.report_error("Export", ValueError("click a sample first to select its chain"))
-            return
-        chain = cv.selected if selected else None
-        name = f"chain-{chain}.gif" if selected else "chains.gif"
-        what = f"only chain {chain}" if selected else f"all {cv.history.n} chains"
-        self._export(f"Export {what} as GIF", name, "GIF (*.gif)",
-                     lambda p: export.save_chain_gif(cv.history, p, chain=chain))
-
-    def export_npz(self) -> None:
-        self._export("Export chain arrays", "chain.npz", "NumPy (*.npz)",
-                     lambda p: export.save_chain_npz(self.chain_view.history, p))
-
     # --- settings, layout, about -----------------------------------------------------------
     def _restore(self) -> None:
         st = self.settings
@@ -601,11 +315,6 @@ class MainWindow(QMainWindow):
         self.chain_view.restore(_group(st, "chain"))
         self.train_panel.restore(_group(st, "train"))
         self._fill_recent()
-
-    def _fill_recent(self) -> None:
-        self.recent_menu.clear()
-        for p in self._recent()[:8]:
-            self.recent_menu.addAction(self._action(p, lambda p=p: self.session.open_run(p)))
 
     def save_settings(self) -> None:
         st = self.settings
@@ -621,40 +330,11 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
 
-    def about(self) -> QMessageBox:
-        box = QMessageBox(self)
-        box.setWindowTitle("About genae-studio")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        box.setText(about_text())
-        box.open()  # not modal for the event loop: the window stays responsive
-        return box
-
     def showEvent(self, event) -> None:
         super().showEvent(event)
         focus = self.focusWidget()
         if focus is None or isinstance(focus, (QComboBox, QAbstractSpinBox, QLineEdit)):
             self.chain_view.setFocus()
-
-    def shortcut_rows(self) -> list[tuple[str, str]]:
-        """(action, key) of every window-wide shortcut, as Help ▸ Keyboard shortcuts lists."""
-        rows = []
-        for menu_action in self.menuBar().actions():
-            for action in _walk(menu_action.menu()):
-                key = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-                if key:
-                    rows.append((action.text().replace("&", ""), key))
-        return rows
-
-    def show_shortcuts(self) -> QMessageBox:
-        box = QMessageBox(self)
-        box.setWindowTitle("Keyboard shortcuts")
-        box.setTextFormat(Qt.TextFormat.RichText)
-        table = "".join(f"<tr><td><b>{_escape(key)}</b></td><td>&nbsp;&nbsp;{_escape(text)}"
-                        "</td></tr>" for text, key in self.shortcut_rows())
-        box.setText("<p>These keys work anywhere in the window unless you are typing in a "
-                    f"box (click the chain grid to leave it).</p><table>{table}</table>")
-        box.open()
-        return box
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
@@ -669,43 +349,12 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
 
-def about_text() -> str:
-    import platform
-
-    import numpy
-    import pyqtgraph
-    import sklearn
-    import torch
-    from PyQt6.QtCore import PYQT_VERSION_STR, QT_VERSION_STR
-
-    from .. import __version__
-
-    rows = [("genae-studio", __version__), ("Python", platform.python_version()),
-            ("PyTorch", torch.__version__), ("NumPy", numpy.__version__),
-            ("scikit-learn", sklearn.__version__), ("pyqtgraph", pyqtgraph.__version__),
-            ("PyQt6", PYQT_VERSION_STR), ("Qt", QT_VERSION_STR)]
-    table = "".join(f"<tr><td>{k}</td><td>&nbsp;{v}</td></tr>" for k, v in rows)
-    return ("<h3>genae-studio</h3><p>Generative autoencoders sampled with Markov chains "
-            "(Creswell et al. 2017): step through chains, watch latent trajectories, "
-            f"interpolate and train.</p><table>{table}</table>")
-
-
 def default_size(screen) -> tuple[int, int]:
     """1480 x 940, or less on a smaller screen (the window fits 1280 x 800 and 1366 x 768)."""
     if screen is None:
         return 1480, 940
     free = screen.availableGeometry()
     return min(1480, free.width()), min(940, free.height() - 30)  # 30: the title bar
-
-
-def with_suffix(path: Path, filters: str) -> Path:
-    """``path`` with the first suffix of the chosen filter ("PNG (*.png)") when it has none."""
-    import re
-
-    if path.suffix:
-        return path
-    match = re.search(r"\*(\.[\w.-]+)", filters)
-    return path.with_suffix(match.group(1)) if match else path
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
@@ -731,14 +380,6 @@ def _polish_latent_view(view) -> None:
     view.colour_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
 
 
-def _walk(menu) -> list[QAction]:
-    """The actions of a menu and its submenus."""
-    out = []
-    for action in menu.actions() if menu is not None else []:
-        out.extend(_walk(action.menu()) if action.menu() is not None else [action])
-    return out
-
-
 def _group(settings: QSettings, group: str) -> dict:
     settings.beginGroup(group)
     try:
@@ -747,11 +388,3 @@ def _group(settings: QSettings, group: str) -> dict:
         settings.endGroup()
 
 
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()

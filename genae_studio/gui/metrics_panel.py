@@ -7,14 +7,11 @@ measured at the grid's stored steps; each value gets a bootstrap 95% band over t
 (genae_studio.bootstrap).
 
 The reference (codes and features of held-out images, and the dataset's feature network,
-trained once and cached) is built in a worker per run, dataset and batch-norm mode. Training
-the feature network reports its progress and stops within a batch when cancelled (Esc, the
-status bar's button, or closing the window).
+trained once and cached) is built in a worker per run, dataset and batch-norm mode
+(genae_studio.studio.chain_metrics). Training the feature network reports its progress and
+stops within a batch when cancelled (Esc, the status bar's button, or closing the window).
 """
 from __future__ import annotations
-
-import time
-from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -29,121 +26,12 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..studio.chain_metrics import ChainState, measure_task, pick_steps, reference_task
 from . import theme
 
-REFERENCE_N = 500  # held-out images the chains are compared with
 CHAINS_N = 500  # chains the panel measures (its own batch, not the grid's N)
-MAX_POINTS = 40  # stored steps measured per chain (evenly spaced, always the first and last)
-FEATURE_STEPS = 600  # as eval's default: the same cached feature network
-N_BOOT = 200  # bootstrap resamples per measured step
-PROGRESS_S = 0.1  # feature-training progress at most 10 times a second
 CURVES = (("mmd_data", (31, 119, 180)), ("mmd_prior", (150, 150, 150)),
           ("fd", (230, 110, 20)))  # MMD² to P^(Z), MMD² to P(Z), Frechet distance
-
-
-def reference_job(job, run, lock, host, data, bn_mode: str, n: int | None = None,
-                  feature_steps: int | None = None):
-    """The evaluate.Reference of ``data``'s held-out images for ``run``."""
-    from ..data import resolve_dataset
-    from ..evaluate import build_reference
-    from ..features import FeatureSettings, feature_extractor
-
-    n, feature_steps = n or REFERENCE_N, feature_steps or FEATURE_STEPS
-    job.progress(0, 0, f"loading the training split of {data.name} for the feature network")
-    train_set = resolve_dataset(data.name, host.datasets, split="train",
-                                image_size=run.model.image_size)
-    job.check()
-    sent = [0.0]
-
-    def progress(step: int, total: int) -> None:
-        now = time.perf_counter()
-        if now - sent[0] >= PROGRESS_S or step == total:
-            sent[0] = now
-            job.progress(step, total, f"training the feature network for {data.name} "
-                                      f"(once, then cached): step {step}/{total}")
-
-    extractor = feature_extractor(train_set, FeatureSettings(steps=feature_steps),
-                                  heldout=data.dataset, device=run.device,
-                                  on_progress=progress, should_stop=lambda: job.aborted)
-    job.check()
-    job.progress(0, 0, f"encoding {min(n, len(data.dataset))} held-out images")
-    with lock:
-        return build_reference(run, data.dataset, n=n, extractor=extractor, bn_mode=bn_mode)
-
-
-@dataclass
-class ChainState:
-    """Where the panel's own chains stand: z_t of every chain and the random stream."""
-
-    z: np.ndarray  # float32 (n, K)
-    t: int
-    generator_state: object  # torch.Generator.get_state()
-
-
-@dataclass
-class Measured:
-    t: int
-    row: dict  # evaluate.COLUMNS -> value
-    bands: dict  # "mmd_data" | "mmd_prior" | "fd" -> (low, high)
-    n: int
-
-
-def measure_job(job, run, lock, reference, state: ChainState | None, n: int,
-                wanted: list[int], bn_mode: str, noise_std: float | None, seed: int,
-                n_boot: int = N_BOOT):
-    """Run the panel's ``n`` chains on to max(wanted), measuring each wanted step.
-
-    Yields a Measured for each wanted step and a ChainState after every step (so a later job
-    continues where this one stopped). Starts from z0 ~ P(Z) drawn with ``seed`` when
-    ``state`` is None.
-    """
-    import torch
-
-    from ..bootstrap import step_bands
-    from ..chain import markov_chain
-    from ..evaluate import step_metrics
-
-    wanted_set = set(wanted)
-    generator = torch.Generator(run.device)
-    if state is None:
-        generator.manual_seed(seed)
-        z0, t0 = None, 0
-    else:
-        generator.set_state(state.generator_state)
-        z0, t0 = torch.from_numpy(state.z).to(run.device), state.t
-    target = max(wanted)
-
-    def measured(t, step) -> Measured:
-        z = step.z.float().cpu().numpy()
-        x = step.x.float().cpu().numpy()
-        row = step_metrics(reference, z, x)
-        feats = reference.extractor.features(x)
-        return Measured(t, row, step_bands(reference, z, feats, n_boot=n_boot, seed=t), len(z))
-
-    job.progress(0, max(1, target - t0), f"{n} chains for the metrics")
-    with lock:
-        chain = markov_chain(run.model, z0, n=n, steps=target - t0, bn_mode=bn_mode,
-                             noise_std=noise_std, generator=generator)
-        first = next(chain)
-    if state is None and 0 in wanted_set:
-        yield measured(0, first)
-    for k in range(target - t0):
-        job.check()
-        with lock:
-            step = next(chain)
-        t = t0 + step.t
-        job.progress(k + 1, target - t0, f"metrics: {n} chains, step {t} of {target}")
-        if t in wanted_set:
-            job.check()
-            yield measured(t, step)
-        yield ChainState(step.z.float().cpu().numpy(), t, generator.get_state())
-
-
-def pick_steps(count: int, limit: int = MAX_POINTS) -> np.ndarray:
-    """Indices of at most ``limit`` stored steps, evenly spaced, first and last included."""
-    if count <= limit:
-        return np.arange(count)
-    return np.unique(np.linspace(0, count - 1, limit).round().astype(int))
 
 
 class MetricsPanel(QWidget):
@@ -298,7 +186,7 @@ class MetricsPanel(QWidget):
             self._say("Preparing the reference: the dataset's feature network (trained once, "
                       "then cached) and held-out codes…")
             s.with_bn(key[2], lambda: self.session.jobs.start(
-                "Metrics reference", reference_job, s.run, s.lock, s.host, s.data, key[2],
+                "Metrics reference", reference_task, s.run, s.lock, s.host, s.data, key[2],
                 key="metrics-ref", on_return=lambda ref: self._reference_ready(ref, key),
                 on_finish=lambda: self._reference_done(key)),
                 lambda: self._reference_done(key))
@@ -326,7 +214,7 @@ class MetricsPanel(QWidget):
                   f"{len(self.reference.codes)} held-out images…")
         generation = self.generation
         self.job = s.jobs.start(
-            "Chain metrics", measure_job, run, s.lock, self.reference, state, n, missing,
+            "Chain metrics", measure_task, run, s.lock, self.reference, state, n, missing,
             cv.bn_combo.currentText(), noise, seed, key="metrics",
             on_yield=lambda item, g=generation: self._measured(item, g),
             on_finish=self._finished)

@@ -7,55 +7,13 @@ state, so two threads must not run the same model at once).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..plugins import PluginHost
+from ..studio.loading import LoadedData, load_data_task, load_run_task
 from .workers import Jobs
-
-DATA_LIMIT = 1000  # held-out images used for the latent view and the gallery
-
-
-@dataclass
-class LoadedData:
-    """The held-out (test) split of a dataset, at the run's image size."""
-
-    name: str  # what the user chose: a built-in name or a path
-    dataset: object  # genae_studio.data.ImageDataset
-    images: np.ndarray  # uint8 (N, C, H, W), at most DATA_LIMIT
-
-    @property
-    def labels(self):
-        return self.dataset.labels[:len(self.images)] if self.dataset.labels is not None else None
-
-    @property
-    def attributes(self) -> dict:
-        attrs = self.dataset.attributes or {}
-        return {k: np.asarray(v)[:len(self.images)] for k, v in attrs.items()}
-
-
-def load_run_job(job, host: PluginHost, path, model: str | None, device: str):
-    from ..api import load_run
-
-    job.progress(0, 0, f"opening {path or 'the bundled ' + (model or 'vae') + ' run'}")
-    return load_run(path, model=model, device=device, host=host)
-
-
-def load_data_job(job, host: PluginHost, name: str, image_size: int | None,
-                  channels: int | None) -> LoadedData:
-    from ..data import check_fits, resolve_dataset
-
-    job.progress(0, 0, f"loading {name}")
-    dataset = resolve_dataset(name, host.datasets, split="test", image_size=image_size,
-                              limit=DATA_LIMIT)
-    job.check()
-    if channels is not None:
-        check_fits(dataset, channels, name=name, hint="; choose another dataset")
-    n = min(len(dataset), DATA_LIMIT)
-    return LoadedData(name, dataset, dataset.batch(np.arange(n)))
 
 
 class Session(QObject):
@@ -84,7 +42,7 @@ class Session(QObject):
     # --- runs ------------------------------------------------------------------------------
     def open_run(self, path: Path | str | None = None, model: str | None = None) -> None:
         """Open a run folder, or the bundled run of ``model``, in a worker."""
-        self.jobs.start("Open run", load_run_job, self.host, path, model, self.device,
+        self.jobs.start("Open run", load_run_task, self.host, path, model, self.device,
                         key="run", on_return=self._run_loaded, on_error=self._run_failed)
 
     def bundled(self) -> list[str]:
@@ -130,9 +88,8 @@ class Session(QObject):
         from ..studio.precise import precise_bn_task
 
         self._bn_run = run
-        self.jobs.start("Precise batch norm", lambda job: precise_bn_task(
-            run, self.lock, self.host, report=job.emit, should_stop=lambda: job.aborted),
-            key="precise-bn", on_finish=lambda: self._bn_done(run))
+        self.jobs.start("Precise batch norm", precise_bn_task, run, self.lock, self.host,
+                        key="precise-bn", on_finish=lambda: self._bn_done(run))
 
     def _bn_done(self, run) -> None:
         if self.jobs.running("precise-bn"):
@@ -165,7 +122,7 @@ class Session(QObject):
         size = model.image_size if model is not None else None
         channels = model.channels if model is not None else None
         choice = self.data_name
-        self.jobs.start("Load data", load_data_job, self.host, name, size, channels, key="data",
+        self.jobs.start("Load data", load_data_task, self.host, name, size, channels, key="data",
                         on_return=lambda data: self._data_loaded(data, choice),
                         on_error=lambda _exc: self._data_failed(name, choice))
 

@@ -1,4 +1,5 @@
-"""Status widgets: the error/notice banner and the running jobs in the status bar."""
+"""Status widgets: the notice banner (errors and information) and the running jobs in the
+status bar."""
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt
@@ -7,8 +8,9 @@ from PyQt6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QToolButt
 from .workers import Jobs
 
 
-class ErrorBanner(QFrame):
-    """A dismissable line at the top of the window for errors and notices."""
+class NoticeBanner(QFrame):
+    """A dismissable line at the top of the window for errors (kind "error") and notices
+    (kind "info")."""
 
     STYLES = {"error": "background: #fde2e1; color: #7a1010; border: 1px solid #f0a8a5;",
               "info": "background: #e6f0fb; color: #123c69; border: 1px solid #a9c6ea;"}
@@ -34,7 +36,7 @@ class ErrorBanner(QFrame):
 
     def show_message(self, text: str, kind: str = "error", source: str = "") -> None:
         self.kind, self.source = kind, source
-        self.setStyleSheet(f"ErrorBanner {{ {self.STYLES[kind]} border-radius: 4px; }}")
+        self.setStyleSheet(f"NoticeBanner {{ {self.STYLES[kind]} border-radius: 4px; }}")
         self.label.setText(text)
         self.show()
 

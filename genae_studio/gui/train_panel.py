@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -28,13 +27,10 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ..plugins import PluginHost
+from ..studio.live_training import Preview, train_task
 from .mosaic import MosaicView, Panel
 from .session import Session
 
-UPDATE_S = 0.1  # progress reports at most 10 times a second
-PREVIEW_S = 2.0  # preview images every 2 seconds of training
-PREVIEW_N = 8
 CURVE_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14),
                  (148, 103, 189), (140, 86, 75)]
 RUNS_ENV = "GENAE_STUDIO_RUNS"
@@ -47,84 +43,6 @@ def runs_root() -> Path:
         return Path(env)
     docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return Path(docs or Path.home()) / "genae-studio" / "runs"
-
-
-@dataclass
-class TrainUpdate:
-    steps: list[int]  # global step of each record
-    losses: list[dict[str, float]]
-    progress: object  # the latest TrainProgress
-
-
-@dataclass
-class Preview:
-    recon: np.ndarray  # uint8 (2, PREVIEW_N, C, H, W): inputs, reconstructions
-    samples: np.ndarray  # uint8 (1, PREVIEW_N, C, H, W)
-    epoch: int
-    step: int
-
-
-def _preview(model, images: np.ndarray, z) -> tuple[np.ndarray, np.ndarray]:
-    import torch
-
-    from ..chain import sampling_mode
-    from ..imaging import to_float_tensor, to_uint8
-
-    with torch.inference_mode(), sampling_mode(model, "batch"):
-        x = to_float_tensor(images, model.device)
-        rec = model.decode(model.encode(x, sample=False))
-        samples = model.decode(z.to(model.device))
-    return np.stack([images, to_uint8(rec)]), to_uint8(samples)[None]
-
-
-def train_job(job, settings, out: Path, host: PluginHost):
-    """Run genae_studio.training.train in this worker; emits TrainUpdate and Preview."""
-    import torch
-
-    from ..data import resolve_dataset
-    from ..training import train
-
-    box: dict = {}
-    pending: list = []
-    state = {"sent": 0.0, "preview": time.perf_counter(), "images": None,
-             "z": None}
-
-    def preview(progress) -> None:
-        model = box.get("model")
-        if model is None:
-            return
-        if state["images"] is None:
-            test = resolve_dataset(settings.data, host.datasets, data_format=settings.data_format,
-                                   split="test", image_size=model.image_size, limit=PREVIEW_N)
-            state["images"] = test.batch(np.arange(min(PREVIEW_N, len(test))))
-            state["z"] = torch.randn(len(state["images"]), model.latent_dim,
-                                     generator=torch.Generator().manual_seed(0))
-        recon, samples = _preview(model, state["images"], state["z"])
-        job.emit(Preview(recon, samples, progress.epoch, progress.step))
-
-    def on_progress(p) -> None:
-        pending.append((p.epoch * p.steps_per_epoch + p.step, p.losses))
-        now = time.perf_counter()
-        last = p.epoch + 1 == p.epochs and p.step == p.steps_per_epoch
-        if now - state["sent"] >= UPDATE_S or last:
-            state["sent"] = now
-            steps, losses = zip(*pending, strict=True)
-            pending.clear()
-            job.emit(TrainUpdate(list(steps), list(losses), p))
-            job.progress(steps[-1], p.epochs * p.steps_per_epoch,
-                         f"training {settings.model}: epoch {p.epoch + 1}/{p.epochs}")
-        if now - state["preview"] >= PREVIEW_S:
-            state["preview"] = now
-            preview(p)
-
-    def on_checkpoint(_model, progress) -> None:
-        preview(progress)
-
-    result = train(settings, out, host=host, on_progress=on_progress,
-                   should_stop=lambda: job.aborted, on_checkpoint=on_checkpoint,
-                   on_model=lambda model: box.update(model=model))
-    result.model = None  # the GUI opens the run folder instead
-    return result
 
 
 class TrainPanel(QWidget):
@@ -360,7 +278,7 @@ class TrainPanel(QWidget):
         self.bar_label.setText(f"Starting: {settings.model} on {settings.data} → {self.out}")
         self._started = time.perf_counter()
         self.job = self.session.jobs.start(
-            "Training", train_job, settings, self.out, self.session.host, key="train",
+            "Training", train_task, settings, self.out, self.session.host, key="train",
             on_yield=self._update, on_return=self._done, on_finish=self._finished)
         self._update_enabled()
 

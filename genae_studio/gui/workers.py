@@ -1,17 +1,18 @@
-"""Thread workers in the style of superqt: a job runs a function or generator in a pool thread.
+"""Thread workers in the style of superqt: a job runs a task of genae_studio.studio in a pool
+thread, and what it reports reaches the GUI thread through queued signals.
 
-A job function receives a ``Job`` as its first argument. A generator job yields values; between
-yields the worker checks the abort flag. A plain function can call ``job.emit(value)`` and
-``job.check()`` itself (for callback-style code such as the training loop). Values reach the GUI
-thread through queued signals; workers hand over numpy arrays, never Qt or pyqtgraph objects.
+Tasks know nothing of workers (genae_studio.studio.progress): a generator task yields
+``Progress`` reports and values and returns its result, and the worker checks for cancellation
+between yields; a task that works through callbacks declares the keyword arguments ``report``
+and ``should_stop``, and the worker passes them. Tasks hand over numpy arrays, never Qt objects.
 
 Lifetimes. A running worker (its QRunnable, its Job and the Job's signal emitter) is held by
 this module until it has ended, never by a window, so deleting a window cannot delete what a
 worker thread still uses. What a job delivers goes to a ``_Delivery``, a child QObject of the
-``Jobs`` manager connected through real Qt slots: ``shutdown`` (the window closes) deletes the
-deliveries, and a deleted window takes the rest with it; Qt then disconnects them and drops what
-the worker still queued, so nothing reaches a deleted object. The pool is shared and owned by
-no window: deleting a window never waits for a job either.
+``Jobs`` manager connected through real Qt slots: ``shutdown`` (the window closes) disconnects
+the deliveries, and a deleted window takes them with it; Qt then drops what the worker still
+queued, so nothing reaches a deleted object. The pool is shared and owned by no window:
+deleting a window never waits for a job either.
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class WorkerSignals(QObject):
 
 
 class Job:
-    """What a job function sees: emit values, report progress, check for cancellation."""
+    """A running task as the GUI sees it: its name, its signals and its cancel flag."""
 
     def __init__(self, name: str):
         self.name = name
@@ -64,13 +65,11 @@ class Job:
             raise Cancelled(f"{self.name}: cancelled")
 
     def emit(self, value) -> None:
+        """Deliver a value (a Progress goes to the progress signal); a task's ``report``."""
         if isinstance(value, Progress):
             self.signals.progress.emit(value)
         else:
             self.signals.yielded.emit(value)
-
-    def progress(self, done: float, total: float = 0, text: str = "") -> None:
-        self.signals.progress.emit(Progress(done, total, text))
 
 
 #: Niceness of worker threads on Linux (0: as the GUI thread). The studio sets 10, so that the
@@ -92,13 +91,13 @@ def lower_thread_priority(niceness: int) -> None:
 
 
 class Worker(QRunnable):
-    """Runs ``func(job, *args, **kwargs)`` in a pool thread and reports through ``job.signals``."""
+    """Runs ``func(*args, **kwargs)`` in a pool thread and reports through ``job.signals``."""
 
     def __init__(self, job: Job, func: Callable, *args, **kwargs):
         super().__init__()
         self.setAutoDelete(False)  # this module keeps the Python object alive (_RUNNING)
         self.job = job
-        self._call = (func, args, kwargs)
+        self._call = (func, args, {**kwargs, **_callbacks_for(func, job)})
         self.done = threading.Event()
         self.ended_at: float | None = None
 
@@ -116,7 +115,7 @@ class Worker(QRunnable):
         sig.started.emit()
         try:
             self.job.check()
-            result = func(self.job, *args, **kwargs)
+            result = func(*args, **kwargs)
             if inspect.isgenerator(result):
                 result = self._drain(result)
             sig.returned.emit(result)
@@ -139,6 +138,16 @@ class Worker(QRunnable):
                 self.job.emit(value)
         finally:
             gen.close()
+
+
+def _callbacks_for(func: Callable, job: Job) -> dict:
+    """``report`` and ``should_stop`` for a task that declares them."""
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):  # a builtin without a signature
+        return {}
+    offered = {"report": job.emit, "should_stop": lambda: job.aborted}
+    return {name: value for name, value in offered.items() if name in params}
 
 
 _RUNNING: set[Worker] = set()  # started workers, until REAP_S after they ended
@@ -253,7 +262,8 @@ class Jobs(QObject):
               on_yield: Callable | None = None, on_return: Callable | None = None,
               on_error: Callable | None = None, on_finish: Callable | None = None,
               **kwargs) -> Job:
-        """Run ``func(job, *args, **kwargs)``; callbacks run on the GUI thread."""
+        """Run the task ``func(*args, **kwargs)`` (see the module's docstring); the callbacks
+        run on the GUI thread."""
         job = Job(name)
         worker = Worker(job, func, *args, **kwargs)
         if self.closed:  # a closed window runs nothing and hears nothing

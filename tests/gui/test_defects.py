@@ -152,7 +152,7 @@ def test_export_adds_the_filters_suffix(qtbot, window, tmp_path, monkeypatch):
     from PIL import Image
     from PyQt6.QtWidgets import QFileDialog
 
-    from genae_studio.gui import main_window
+    from genae_studio.gui import export_actions
 
     wait_idle(qtbot, window)
     answers = iter([(str(tmp_path / "grid"), "PNG (*.png)"),
@@ -167,7 +167,7 @@ def test_export_adds_the_filters_suffix(qtbot, window, tmp_path, monkeypatch):
     assert Image.open(tmp_path / "grid.png").size[0] > 10
     assert "<svg" in (tmp_path / "latent.svg").read_text()
     assert Image.open(tmp_path / "latent-raster.png").size[0] > 100
-    assert main_window.with_suffix(tmp_path / "x.gif", "PNG (*.png)").name == "x.gif"
+    assert export_actions.with_suffix(tmp_path / "x.gif", "PNG (*.png)").name == "x.gif"
 
 
 def test_npz_export_uses_the_cli_layout(qtbot, window, tmp_path, monkeypatch):
@@ -215,17 +215,17 @@ def test_the_error_banner_goes_once_the_failing_job_works(qtbot, window, monkeyp
     from genae_studio.gui import chain_view as chain_module
 
     cv = window.chain_view
-    original = chain_module.chain_job
+    original = chain_module.chain_task
 
-    def broken(job, *args, **kwargs):
+    def broken(*args, **kwargs):
         yield from ()
         raise RuntimeError("simulated")
 
-    monkeypatch.setattr(chain_module, "chain_job", broken)
+    monkeypatch.setattr(chain_module, "chain_task", broken)
     cv.run_steps(1)
     qtbot.waitUntil(window.banner.isVisible, timeout=10_000)
     wait_idle(qtbot, window)
-    monkeypatch.setattr(chain_module, "chain_job", original)
+    monkeypatch.setattr(chain_module, "chain_task", original)
     cv.run_steps(1)
     qtbot.waitUntil(lambda: cv.history.last_t == 1, timeout=30_000)
     wait_idle(qtbot, window)

@@ -4,8 +4,9 @@ import numpy as np
 import pyqtgraph as pg
 import pytest
 
-from genae_studio.gui.latent_view import LatentCloud, LatentView
+from genae_studio.gui.latent_view import LatentView
 from genae_studio.latent import CHOICES, DataScore, EncodedData, fit_views
+from genae_studio.studio.latent_cloud import LatentCloud
 
 from .gui_helpers import wait_idle
 

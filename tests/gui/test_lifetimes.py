@@ -6,6 +6,7 @@ import threading
 from PyQt6 import sip
 
 from genae_studio.gui.workers import Jobs
+from genae_studio.studio.progress import Progress
 
 
 def _open_unmanaged(qtbot, host, settings):
@@ -22,11 +23,11 @@ def _open_unmanaged(qtbot, host, settings):
 def _stubborn(release, emitted, stopped):
     """A job that sees no cancel for a while, then keeps emitting values and progress."""
 
-    def job_function(job):
+    def job_function(report):
         release.wait(30)  # a long batch: the cancel is noticed only afterwards
         for i in range(50):
-            job.emit(i)
-            job.progress(i, 50, "still going")
+            report(i)
+            report(Progress(i, 50, "still going"))
             emitted.append(i)
         stopped.set()
         return "done"
@@ -71,7 +72,7 @@ def test_a_job_started_after_shutdown_delivers_nothing(qtbot):
     jobs = Jobs()
     jobs.shutdown(0)
     seen = []
-    jobs.start("late", lambda job: seen.append("ran") or "result", on_return=seen.append,
+    jobs.start("late", lambda: seen.append("ran") or "result", on_return=seen.append,
                on_finish=lambda: seen.append("finished"))
     assert jobs.wait(10_000)
     qtbot.wait(50)

@@ -8,6 +8,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
 from genae_studio.gui import metrics_panel
+from genae_studio.studio import chain_metrics
 
 from .gui_helpers import wait_idle
 from .test_studio import run_chain
@@ -58,7 +59,7 @@ def test_the_panel_measures_its_own_chains_with_bands(qtbot, window):
 
 
 def _start_slow_feature_training(qtbot, window, monkeypatch):
-    monkeypatch.setattr(metrics_panel, "FEATURE_STEPS", 100_000)
+    monkeypatch.setattr(chain_metrics, "FEATURE_STEPS", 100_000)
     panel = window.metrics_panel
     panel.n_spin.setValue(50)
     seen = []
@@ -106,10 +107,10 @@ def test_closing_the_window_does_not_wait_for_running_jobs(qtbot, host, bundled,
     release = threading.Event()
     stopped = threading.Event()
 
-    def stubborn(job):
+    def stubborn():
         release.wait(30)  # a batch that takes long: the job sees the cancel only afterwards
         stopped.set()
-        job.check()
+        yield "after the batch"
 
     window.jobs.start("Stubborn", stubborn)
     window.close()

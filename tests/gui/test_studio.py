@@ -248,11 +248,11 @@ def test_cli_opens_the_studio_with_a_plugin(qtbot, bundled, monkeypatch, tmp_pat
 def test_worker_errors_are_shown_not_raised(qtbot, window, monkeypatch, tmp_path, shots):
     cv = window.chain_view
 
-    def broken_chain(job, *args, **kwargs):
+    def broken_chain(*args, **kwargs):
         yield from ()
         raise RuntimeError("simulated failure inside a chain step")
 
-    monkeypatch.setattr(chain_module, "chain_job", broken_chain)
+    monkeypatch.setattr(chain_module, "chain_task", broken_chain)
     qtbot.mouseClick(cv.step_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
     assert "simulated failure" in window.banner.label.text()
@@ -391,7 +391,7 @@ def test_about_box_lists_versions(window):
 
 
 def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window):
-    from genae_studio.gui import metrics_panel
+    from genae_studio.studio import chain_metrics
 
     panel, cv = window.metrics_panel, window.chain_view
     assert window.metrics_dock.isVisible()
@@ -402,7 +402,7 @@ def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window):
     for key in ("mmd_data", "mmd_prior", "fd"):
         t, y = panel.curve(key)
         assert list(t) == [0, 1, 2, 3, 4] and np.isfinite(y).all()
-    assert len(panel.reference.codes) == min(metrics_panel.REFERENCE_N,
+    assert len(panel.reference.codes) == min(chain_metrics.REFERENCE_N,
                                              len(window.session.data.dataset))
     cv.set_t_index(1)
     cv.redraw()
@@ -424,7 +424,7 @@ def test_opening_a_run_trains_no_feature_network(qtbot, window):
 
 
 def test_metrics_panel_picks_at_most_max_points():
-    from genae_studio.gui.metrics_panel import pick_steps
+    from genae_studio.studio.chain_metrics import pick_steps
 
     assert list(pick_steps(5, 40)) == [0, 1, 2, 3, 4]
     picks = pick_steps(200, 40)

@@ -5,7 +5,8 @@ import time
 import pytest
 from PyQt6.QtCore import QThread
 
-from genae_studio.gui.workers import Jobs, Progress
+from genae_studio.gui.workers import Jobs
+from genae_studio.studio.progress import Progress
 
 
 @pytest.fixture
@@ -19,7 +20,7 @@ def test_generator_job_yields_on_the_gui_thread(qtbot, jobs):
     gui = QThread.currentThread()
     seen, threads, result = [], [], []
 
-    def count(job, n):
+    def count(n):
         threads.append(threading.current_thread())
         for i in range(n):
             yield Progress(i + 1, n, "counting")
@@ -41,7 +42,7 @@ def test_generator_job_yields_on_the_gui_thread(qtbot, jobs):
 def test_errors_become_signals_with_tracebacks(qtbot, jobs):
     errors = []
 
-    def broken(job):
+    def broken():
         raise ValueError("bad value")
 
     with qtbot.waitSignal(jobs.error, timeout=5000) as blocker:
@@ -54,7 +55,7 @@ def test_errors_become_signals_with_tracebacks(qtbot, jobs):
 def test_abort_stops_a_generator_between_yields(qtbot, jobs):
     seen, returned, aborted = [], [], []
 
-    def forever(job):
+    def forever():
         i = 0
         while True:
             time.sleep(0.005)
@@ -73,7 +74,7 @@ def test_abort_stops_a_generator_between_yields(qtbot, jobs):
 def test_a_new_job_with_the_same_key_cancels_the_old(qtbot, jobs):
     done = []
 
-    def slow(job, tag):
+    def slow(tag):
         for _ in range(200):
             time.sleep(0.005)
             yield tag
@@ -94,7 +95,7 @@ def test_after_shutdown_late_results_reach_no_callback(qtbot, jobs):
     would reach deleted widgets."""
     seen, finished = [], []
 
-    def slow(job):
+    def slow():
         for i in range(1000):
             time.sleep(0.002)
             yield i
@@ -118,9 +119,38 @@ def test_workers_run_at_a_lower_priority_when_asked(qtbot, monkeypatch):
     monkeypatch.setattr(workers, "WORKER_NICENESS", 10)
     jobs = workers.Jobs()
     got = []
-    jobs.start("nice", lambda job: got.append(
+    jobs.start("nice", lambda: got.append(
         os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
     qtbot.waitUntil(lambda: bool(got), timeout=10_000)
     jobs.shutdown(10_000)
     assert got[0] >= 10
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10  # not the GUI thread
+
+
+def test_a_callback_task_is_given_report_and_should_stop(qtbot, jobs):
+    """Tasks that work through callbacks (training, feature networks) declare ``report`` and
+    ``should_stop``; the worker passes them, and a task that declares neither gets neither."""
+    from genae_studio.errors import Cancelled
+
+    seen, progress, stopped_at = [], [], []
+
+    def loop(n, *, report, should_stop):
+        for i in range(n):
+            report(i)
+            report(Progress(i + 1, n, "looping"))
+            if should_stop():
+                stopped_at.append(i)
+                raise Cancelled("loop: cancelled")
+            time.sleep(0.005)
+
+    job = jobs.start("loop", loop, 10_000, on_yield=seen.append)
+    job.signals.progress.connect(progress.append)
+    qtbot.waitUntil(lambda: len(seen) >= 3, timeout=5000)
+    jobs.cancel()
+    qtbot.waitUntil(lambda: not jobs.active(), timeout=5000)
+    assert seen[:3] == [0, 1, 2] and stopped_at and stopped_at[0] < 10_000
+    assert progress[0].done == 1 and progress[0].text == "looping"
+    plain = []
+    jobs.start("plain", lambda *args, **kwargs: plain.append((args, kwargs)))
+    qtbot.waitUntil(lambda: bool(plain) and not jobs.active(), timeout=5000)
+    assert plain == [((), {})]

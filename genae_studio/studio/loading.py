@@ -1,0 +1,50 @@
+"""Opening runs and held-out data for the studio."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .progress import Progress
+
+DATA_LIMIT = 1000  # held-out images used for the latent view and the gallery
+
+
+@dataclass
+class LoadedData:
+    """The held-out (test) split of a dataset, at the run's image size."""
+
+    name: str  # what the user chose: a built-in name or a path
+    dataset: object  # genae_studio.data.ImageDataset
+    images: np.ndarray  # uint8 (N, C, H, W), at most DATA_LIMIT
+
+    @property
+    def labels(self):
+        return self.dataset.labels[:len(self.images)] if self.dataset.labels is not None else None
+
+    @property
+    def attributes(self) -> dict:
+        attrs = self.dataset.attributes or {}
+        return {k: np.asarray(v)[:len(self.images)] for k, v in attrs.items()}
+
+
+def load_run_task(host, path, model: str | None, device: str):
+    """The run folder ``path``, or the bundled run of ``model``; returns a genae_studio Run."""
+    from ..api import load_run
+
+    yield Progress(0, 0, f"opening {path or 'the bundled ' + (model or 'vae') + ' run'}")
+    return load_run(path, model=model, device=device, host=host)
+
+
+def load_data_task(host, name: str, image_size: int | None, channels: int | None):
+    """The test split of dataset ``name`` at ``image_size``; checked against ``channels``."""
+    from ..data import check_fits, resolve_dataset
+
+    yield Progress(0, 0, f"loading {name}")
+    dataset = resolve_dataset(name, host.datasets, split="test", image_size=image_size,
+                              limit=DATA_LIMIT)
+    yield Progress(0, 0, f"reading {name}")
+    if channels is not None:
+        check_fits(dataset, channels, name=name, hint="; choose another dataset")
+    n = min(len(dataset), DATA_LIMIT)
+    return LoadedData(name, dataset, dataset.batch(np.arange(n)))

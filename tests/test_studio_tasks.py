@@ -1,0 +1,164 @@
+"""The studio's work without Qt (genae_studio.studio): plain generators and functions that a
+test runs directly, as the studio's workers run them."""
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+from helpers import tiny_model
+
+from genae_studio.errors import Cancelled
+from genae_studio.studio.progress import Progress
+
+STUDIO_MODULES = ["chains", "chain_metrics", "interpolation", "latent_cloud", "live_training",
+                  "loading", "precise", "progress", "system"]
+
+
+def tiny_run(host, name="vae"):
+    from genae_studio.api import Run
+    from genae_studio.runs import RunConfig
+
+    model, hparams = tiny_model(host, name)
+    config = RunConfig(plugin="genae_builtins", model=name, hparams=hparams,
+                       data={"data": "digits", "image_size": 32, "channels": 1},
+                       training={"seed": 0})
+    return Run(model.eval(), config, None, torch.device("cpu"))
+
+
+def drain(gen):
+    """Run a task generator to its end: (yielded values, returned value)."""
+    seen = []
+    while True:
+        try:
+            seen.append(next(gen))
+        except StopIteration as stop:
+            return seen, stop.value
+
+
+def test_importing_the_studio_tasks_loads_neither_qt_nor_torch():
+    code = ("import sys\n" + "".join(f"import genae_studio.studio.{m}\n" for m in STUDIO_MODULES)
+            + "print(sorted({m.split('.')[0] for m in sys.modules} & "
+              "{'PyQt6', 'pyqtgraph', 'torch'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_chain_task_yields_progress_and_frames_and_continues(host):
+    from genae_studio.studio.chains import ChainHistory, Frame, chain_generator, chain_task
+
+    run, lock = tiny_run(host), threading.Lock()
+    gen = chain_generator(run, 3)
+    seen, _ = drain(chain_task(run, lock, 1, None, 6, 2, 0, "batch", None, gen))
+    frames = [v for v in seen if isinstance(v, Frame)]
+    assert [f.t for f in frames] == [0, 1, 2]
+    assert [(p.done, p.total) for p in seen if isinstance(p, Progress)] == [(1, 2), (2, 2)]
+    assert frames[0].x.dtype == np.uint8 and frames[0].x.shape == (6, 1, 32, 32)
+    assert frames[0].z.shape == (6, 8)
+    more, _ = drain(chain_task(run, lock, 1, frames[-1].z, 6, 2, 2, "batch", None, gen))
+    assert [f.t for f in more if isinstance(f, Frame)] == [3, 4]  # no second step 0
+    # The same seed gives the same chain.
+    again, _ = drain(chain_task(run, lock, 1, None, 6, 2, 0, "batch", None,
+                                chain_generator(run, 3)))
+    np.testing.assert_array_equal(again[-1].z, frames[-1].z)
+    history = ChainHistory(limit=3)
+    for frame in frames + [f for f in more if isinstance(f, Frame)]:
+        history.append(frame, None)
+    assert history.t == [0, 3, 4] and history.n == 6 and history.trajectories() is None
+    history.reproject(lambda z: z[:, :2])
+    assert history.trajectories().shape == (3, 6, 2)
+
+
+def test_encode_images_reports_each_batch_and_returns_the_codes(host, monkeypatch):
+    from genae_studio.studio import latent_cloud
+
+    monkeypatch.setattr(latent_cloud, "ENCODE_BATCH", 10)
+    run = tiny_run(host)
+    images = np.random.default_rng(0).integers(0, 256, (40, 1, 32, 32), np.uint8)
+    seen, codes = drain(latent_cloud.encode_images(run, threading.Lock(), images, "eval"))
+    assert [(p.done, p.total) for p in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    np.testing.assert_allclose(codes, run.encode(images, bn_mode="eval").numpy(), atol=1e-5)
+
+
+def _loaded_digits(host, n=120):
+    from genae_studio.data import resolve_dataset
+    from genae_studio.studio.loading import LoadedData
+
+    dataset = resolve_dataset("digits", host.datasets, split="test", image_size=32, limit=n)
+    return LoadedData("digits", dataset, dataset.batch(np.arange(min(n, len(dataset)))))
+
+
+def test_fitting_the_latent_cloud_reports_and_stops_when_asked(host):
+    from genae_studio.latent import METHODS
+    from genae_studio.studio.latent_cloud import fit_latent_task
+
+    run, data = tiny_run(host), _loaded_digits(host)
+    reports = []
+    cloud = fit_latent_task(run, threading.Lock(), data, "batch", report=reports.append)
+    assert set(cloud.views) == set(METHODS) and cloud.data_xy.shape == (len(data.images), 2)
+    assert any(p.total for p in reports) and reports[-1].text == "fitting the data score"
+    with pytest.raises(Cancelled):
+        fit_latent_task(run, threading.Lock(), data, "batch", should_stop=lambda: True)
+
+
+def test_an_interpolation_task_encodes_interpolates_and_steps(host):
+    from genae_studio.studio.interpolation import interpolation_task
+
+    run, data = tiny_run(host), _loaded_digits(host, 40)
+    seen, res = drain(interpolation_task(run, threading.Lock(), data.images, [0, 5], 6, 2,
+                                         "linear", "batch", False))
+    assert any(isinstance(p, Progress) for p in seen)
+    assert res.before.shape == res.after.shape == (1, 6, 1, 32, 32)
+    assert res.z.shape == (1, 6, 8) and res.method == "linear" and res.picks == [0, 5]
+
+
+def test_the_metrics_reference_stops_before_training_when_asked(host):
+    from genae_studio.studio.chain_metrics import pick_steps, reference_task
+
+    with pytest.raises(Cancelled):
+        reference_task(tiny_run(host), threading.Lock(), host, _loaded_digits(host, 40),
+                       "batch", should_stop=lambda: True)
+    assert list(pick_steps(5, 40)) == [0, 1, 2, 3, 4]
+    picks = pick_steps(200, 40)
+    assert len(picks) <= 40 and picks[0] == 0 and picks[-1] == 199
+
+
+def test_the_training_task_reports_losses_progress_and_previews(host, tmp_path):
+    from genae_studio.studio.live_training import Preview, TrainUpdate, train_task
+    from genae_studio.training import TrainSettings
+
+    reports = []
+    settings = TrainSettings(model="vae", data="digits", epochs=1, batch_size=32, width=8,
+                             latent_dim=8, limit=128, device="cpu")
+    result = train_task(settings, tmp_path / "run", host, report=reports.append)
+    assert not result.stopped and result.model is None and (tmp_path / "run").is_dir()
+    updates = [r for r in reports if isinstance(r, TrainUpdate)]
+    assert updates and updates[-1].steps[-1] == 4  # 128 images / 32 per batch
+    assert any(isinstance(r, Progress) and r.done == r.total == 4 for r in reports)
+    preview = next(r for r in reports if isinstance(r, Preview))  # at the checkpoint
+    assert preview.recon.shape == (2, 8, 1, 32, 32) and preview.samples.shape[:2] == (1, 8)
+    stopped = train_task(settings, tmp_path / "run2", host, should_stop=lambda: True)
+    assert stopped.stopped
+
+
+def test_the_precise_task_reports_and_can_be_stopped(host, monkeypatch):
+    import functools
+
+    from genae_studio import precise_bn
+    from genae_studio.studio.precise import precise_bn_task
+
+    monkeypatch.setattr(precise_bn, "PreciseSettings",
+                        functools.partial(precise_bn.PreciseSettings, batches=6, batch_size=16))
+    run = tiny_run(host)
+    reports = []
+    with pytest.raises(Cancelled):
+        precise_bn_task(run, threading.Lock(), host, report=reports.append,
+                        should_stop=lambda: len(reports) >= 3)
+    assert not run.has_bn_stats("precise")
+    reports.clear()
+    precise_bn_task(run, threading.Lock(), host, report=reports.append)
+    assert run.has_bn_stats("precise")
+    assert [p.done for p in reports if p.total] == [1, 2, 3, 4, 5, 6]
