@@ -92,7 +92,8 @@ class Stuck:
 
 def test_ctrl_c_ends_the_loop_even_when_the_prefetch_thread_is_stuck():
     batches = Prefetcher(Stuck(), lambda step: np.arange(4), range(10), torch.device("cpu"))
-    # Python's own Ctrl-C handler, whatever an earlier test left installed.
+    # Python's own Ctrl-C handler, even where the suite was started with SIGINT ignored
+    # (in the background of a non-interactive shell).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     done = threading.Event()
 
@@ -129,9 +130,12 @@ def env():
 def test_one_ctrl_c_ends_training_and_keeps_the_last_checkpoint(tmp_path):
     folder = image_folder(tmp_path / "images", n=24)
     run = tmp_path / "run"
+    # A shell that starts the suite in the background (`cmd &`) makes it ignore SIGINT, and
+    # children inherit that: the training must see Ctrl-C as a terminal user's would.
     proc = subprocess.Popen([*TRAIN, "--data", str(folder), "--out", str(run)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env())
+                            env=env(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 300
         while not (run / "config.json").exists() and time.time() < deadline:
