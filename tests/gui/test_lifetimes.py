@@ -20,10 +20,11 @@ def _open_unmanaged(qtbot, host, settings):
     return window
 
 
-def _stubborn(release, emitted, stopped):
+def _stubborn(began, release, emitted, stopped):
     """A job that sees no cancel for a while, then keeps emitting values and progress."""
 
     def job_function(report):
+        began.set()
         release.wait(30)  # a long batch: the cancel is noticed only afterwards
         for i in range(50):
             report(i)
@@ -37,15 +38,18 @@ def _stubborn(release, emitted, stopped):
 
 def test_a_deleted_window_gets_nothing_from_its_running_jobs(qtbot, host, bundled, settings):
     window = _open_unmanaged(qtbot, host, settings)
-    release, stopped, emitted, delivered = threading.Event(), threading.Event(), [], []
+    began, release, stopped = threading.Event(), threading.Event(), threading.Event()
+    emitted, delivered = [], []
     info = window.chain_view.info
 
     def deliver(value):  # would touch a deleted widget if it ran after the window went
         delivered.append(value)
         info.setText(str(value))
 
-    job = window.jobs.start("Stubborn", _stubborn(release, emitted, stopped), key="stubborn",
+    job = window.jobs.start("Stubborn", _stubborn(began, release, emitted, stopped), key="stubborn",
                             on_yield=deliver, on_return=deliver, on_finish=lambda: deliver(-1))
+    # A job cancelled before it starts never runs; on a loaded machine the pool may start it late.
+    assert began.wait(60)
     window.close()
     assert job.aborted and not stopped.is_set()  # close() cancelled it and did not wait
     jobs = window.jobs
