@@ -74,3 +74,32 @@ def test_unknown_method_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["latent", "--method", "tsne"])
     assert exc.value.code == 2 and "invalid choice: 'tsne'" in capsys.readouterr().err
+
+
+def test_latent_in_precise_mode_draws_chains_that_do_not_depend_on_their_batch(
+        tmp_path, capsys, monkeypatch):
+    """--bn-mode precise estimates the statistics first; then the first chains' paths are the
+    same whether 6 or 12 chains run together (in batch mode they are not). The AAE, because its
+    chain draws nothing: a stochastic chain's draws depend on n anyway."""
+    import functools
+
+    from genae_studio import precise_bn
+
+    monkeypatch.setattr(precise_bn, "PreciseSettings",
+                        functools.partial(precise_bn.PreciseSettings, batches=4, batch_size=32))
+
+    def first_chains(n, mode):
+        doc_path = tmp_path / f"{mode}-{n}.json"
+        assert main(["latent", "--model", "aae", "--steps", "0,2", "--heldout", "100",
+                     "--n", str(n), "--device", "cpu", "--bn-mode", mode,
+                     "--method", "means", "--out", str(tmp_path / f"{mode}-{n}.png"),
+                     "--json", str(doc_path)]) == 0
+        doc = json.loads(doc_path.read_text())
+        assert doc["bn_mode"] == mode
+        return np.array(doc["trajectories"])[:, :6]
+
+    precise_6, precise_12 = first_chains(6, "precise"), first_chains(12, "precise")
+    assert "precise" in capsys.readouterr().err  # the estimate is announced
+    np.testing.assert_allclose(precise_6, precise_12, atol=2e-3)
+    batch_6, batch_12 = first_chains(6, "batch"), first_chains(12, "batch")
+    assert np.abs(batch_6[1] - batch_12[1]).max() > 0.01

@@ -55,16 +55,18 @@ def noise_std(text: str) -> float:
     return _finite(text, minimum=0, allow_minimum=True)
 
 
+BN_HELP = ("batch norm while sampling: minibatch (the paper; couples the chains of a batch), "
+           "running stats, or precise stats re-estimated on the training data "
+           "(batch-independent)")
+
+
 def add_model_source(parser: argparse.ArgumentParser) -> None:
     """--checkpoint/--model, --device, --bn-mode and --seed of the sampling commands."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--checkpoint", type=Path, metavar="DIR", help="a run folder")
     group.add_argument("--model", help="use the bundled run of this model (default: vae)")
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
-    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch",
-                        help="batch norm while sampling: minibatch (the paper; couples the "
-                             "chains of a batch), running stats, or precise stats re-estimated "
-                             "on the training data (batch-independent)")
+    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch", help=BN_HELP)
     parser.add_argument("--seed", type=int, default=0)
 
 

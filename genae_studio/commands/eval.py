@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import DataError, UsageError
 from ..options import BN_MODES
-from .common import LazyBar, check_bundled_name, load_host, sorted_steps
+from .common import BN_HELP, LazyBar, check_bundled_name, load_host, sorted_steps
 
 FEATURE_SPACES = ("cnn", "pca")
 DEFAULT_STEPS = "0,1,5,10"
@@ -31,10 +31,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
-    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch",
-                        help="batch norm while sampling: minibatch (the paper; couples the "
-                             "chains of a batch), running stats, or precise stats re-estimated "
-                             "on the training data (batch-independent)")
+    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch", help=BN_HELP)
     parser.add_argument("--kernel", choices=("imq", "rbf"), default="imq",
                         help="MMD kernel, summed over 7 scales (default imq)")
     parser.add_argument("--attribute", metavar="NAME",

@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from .common import check_bundled_name, load_host, sorted_steps
+from ..options import BN_MODES
+from .common import BN_HELP, check_bundled_name, load_host, sorted_steps
 
 FORMATS = ("png", "svg", "pdf")
 JSON_VERSION = 1
@@ -40,8 +41,7 @@ def add_arguments(parser) -> None:
                         help="figure: .png, .svg or .pdf (default latent.png)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers")
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
-    parser.add_argument("--bn-mode", choices=("batch", "eval"), default="batch",
-                        help="batch norm while sampling: minibatch (the paper) or running stats")
+    parser.add_argument("--bn-mode", choices=BN_MODES, default="batch", help=BN_HELP)
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -71,6 +71,7 @@ def main(args) -> int:
 
     host = load_host(args)
     run = load_run(args.checkpoint, model=args.model, device=args.device, host=host)
+    run.prepare_bn(args.bn_mode, host=host, log=log)
     data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
     data_format = args.data_format if args.data else run.config.data.get("format")
     heldout = resolve_dataset(data, host.datasets, data_format=data_format, split="test",
