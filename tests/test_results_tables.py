@@ -43,3 +43,12 @@ def test_the_attribute_share_column_is_read_and_labelled_by_the_attribute(tables
     assert header.split(" | ")[3] == "sunglasses"
     row = next(line for line in text.splitlines() if line.startswith("| VAE | 0 | 0.250"))
     assert row.split(" | ")[3] == "0.375"
+
+
+def test_the_committed_tables_are_what_the_committed_raw_output_gives(tables, monkeypatch):
+    """docs/results-tables.md is generated from docs/results/, never edited by hand."""
+    monkeypatch.chdir(SCRIPT.parents[1])
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        tables.main_for(Path("docs/results"))
+    assert out.getvalue() == Path("docs/results-tables.md").read_text()
