@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Reproduces the README's Results: every model on every dataset, several training seeds.
 #
-#   scripts/reproduce_results.sh                       # the full protocol (hours on 2 CPU cores)
+#   JOBS=2 scripts/reproduce_results.sh                # the full protocol (1.5 hours on 2 idle cores)
 #   TRAIN_SEEDS="0" FACES_TRAIN_SEEDS="0" CHAIN_SEEDS="0" scripts/reproduce_results.sh  # quick
 #
 # Settings (environment variables):
 #   TRAIN_SEEDS        digits training seeds (default "0 1 2"); models go to runs/digits/seedS/M
 #   FACES_TRAIN_SEEDS  toyfaces training seeds (default "0 1 2"); seed 0 is the bundled runs in
 #                      genae_studio/resources/runs, other seeds are trained into runs/toyfaces/seedS/M
-#                      (about 20 minutes per model on an idle 2-core CPU)
+#                      (about 12 minutes per model on one idle core)
 #   CHAIN_SEEDS        eval seeds per trained model (default "0 1"): chains, held-out subset
 #   N, FACES_N         chains per eval (default 2000; digits' test split caps it at 360)
 #   THREADS            torch/OpenMP threads (default 1: the numbers depend on the thread count)
+#   JOBS               trainings or evals run at a time (default 1; one per core is fastest:
+#                      JOBS=2 THREADS=1 on 2 cores took about 1.5 hours for everything)
 #   DATASETS           which datasets to train, evaluate and study (default "digits toyfaces")
 #   FIGURES            1 (default) to redraw the figures from the seed-0 models, 0 to skip
 #   FORCE=1            redo evals whose JSON already exists (trained models are always kept)
@@ -41,6 +43,26 @@ mkdir -p "$OUT" "$FIG"
 started=$SECONDS
 stage() { echo "$(date -u +%H:%M:%S) $1: $(( SECONDS - started )) s since start" | tee -a "$OUT/timing.txt"; }
 
+# Up to JOBS commands at a time; barrier waits for them all and stops the script if one failed.
+# Each runs in its own process group (set -m), which leaving the script (Ctrl-C, an error)
+# stops with everything it started.
+JOBS=${JOBS:-1}
+pids=()
+set -m
+trap 'for job in $(jobs -rp); do kill -- -"$job" 2> /dev/null || true; done' EXIT
+trap 'exit 130' INT TERM
+background() {
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
+  "$@" &
+  pids+=($!)
+}
+barrier() {
+  local pid failed=0
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  pids=()
+  if [ "$failed" != 0 ]; then echo "reproduce_results.sh: a step failed (see above)" >&2; exit 1; fi
+}
+
 trained() {  # a run folder whose training reached its last epoch
   "$PY" - "$1" <<'EOF'
 import json, sys
@@ -56,30 +78,36 @@ run_dir() {  # run_dir DATA SEED MODEL
   if [ "$1" = toyfaces ] && [ "$2" = 0 ]; then echo "genae_studio/resources/runs/$3"; else echo "runs/$1/seed$2/$3"; fi
 }
 
+train_run() {  # train_run DIR ARGS...: train into DIR unless it holds a finished run
+  local dir=$1; shift
+  trained "$dir" || "$GS" train "$@" --out "$dir" --overwrite  # an unfinished run starts again
+}
+
 evaluate() {  # evaluate JSON-STEM ARGS...: one eval, skipped when its JSON exists
   local stem=$1; shift
   if [ -f "$OUT/$stem.json" ] && [ "${FORCE:-0}" != 1 ]; then return; fi
   "$GS" eval "$@" --json "$OUT/$stem.json" > "$OUT/$stem.txt"
 }
 
-# 1. Training: the paper's settings except width 16 (digits: 32 px, about 4 minutes each on
-#    one busy core; toyfaces: 64 px, the bundled runs' recipe, scripts/make_bundled_runs.sh).
+# 1. Training: the paper's settings except width 16 (digits: 32 px, about 20 s each on one
+#    idle core; toyfaces: 64 px, the bundled runs' recipe, scripts/make_bundled_runs.sh, about
+#    12 minutes each).
 for seed in $TRAIN_SEEDS; do
   for m in $MODELS; do
-    dir=$(run_dir digits "$seed" "$m")
-    trained "$dir" || "$GS" train --model "$m" --data digits --epochs 20 --width 16 \
-      --seed "$seed" --out "$dir" --overwrite  # an unfinished run starts again
+    background train_run "$(run_dir digits "$seed" "$m")" --model "$m" --data digits \
+      --epochs 20 --width 16 --seed "$seed"
   done
 done
+barrier
 stage "digits models trained"
 for seed in $FACES_TRAIN_SEEDS; do
   [ "$seed" = 0 ] && continue  # the bundled runs
   for m in $MODELS; do
-    dir=$(run_dir toyfaces "$seed" "$m")
-    trained "$dir" || "$GS" train --model "$m" --data toyfaces --epochs 20 --batch-size 64 \
-      --width 16 --latent-dim 200 --seed "$seed" --out "$dir" --overwrite
+    background train_run "$(run_dir toyfaces "$seed" "$m")" --model "$m" --data toyfaces \
+      --epochs 20 --batch-size 64 --width 16 --latent-dim 200 --seed "$seed"
   done
 done
+barrier
 stage "toyfaces models trained"
 
 # 2. The main tables: every trained model, each chain seed, both feature spaces, batch-norm
@@ -88,19 +116,18 @@ for seed in $TRAIN_SEEDS; do
   dirs=$(for m in $MODELS; do run_dir digits "$seed" "$m"; done)
   for c in $CHAIN_SEEDS; do
     # shellcheck disable=SC2086
-    evaluate "digits-train$seed-chain$c" --checkpoint $dirs --steps $STEPS --n "$N" --seed "$c"
+    background evaluate "digits-train$seed-chain$c" --checkpoint $dirs --steps $STEPS \
+      --n "$N" --seed "$c"
   done
 done
-stage "digits evals"
 for seed in $FACES_TRAIN_SEEDS; do
   dirs=$(for m in $MODELS; do run_dir toyfaces "$seed" "$m"; done)
   for c in $CHAIN_SEEDS; do
     # shellcheck disable=SC2086
-    evaluate "toyfaces-train$seed-chain$c" --checkpoint $dirs --steps $STEPS --n "$FACES_N" \
-      --seed "$c"
+    background evaluate "toyfaces-train$seed-chain$c" --checkpoint $dirs --steps $STEPS \
+      --n "$FACES_N" --seed "$c"
   done
 done
-stage "toyfaces evals"
 
 # 3. Batch norm (training seed 0, chain seed 0). The same seeds at n = 16, 64, 256 and the
 #    full n in batch mode (the operator and the metrics' sample size both change); the full
@@ -111,18 +138,21 @@ bn_study() {  # bn_study DATA FULL-N
   dirs=$(for m in $MODELS; do run_dir "$data" 0 "$m"; done)
   # shellcheck disable=SC2086
   for n in 16 64 256; do
-    evaluate "$data-bn-batch-n$n" --checkpoint $dirs --steps 0,1,5,10 --n "$n" --seed 0
-    evaluate "$data-bn-batch-b$n" --checkpoint $dirs --steps 0,1,5,10 --n "$full" --seed 0 \
-      --chain-batch "$n"
+    background evaluate "$data-bn-batch-n$n" --checkpoint $dirs --steps 0,1,5,10 --n "$n" \
+      --seed 0
+    background evaluate "$data-bn-batch-b$n" --checkpoint $dirs --steps 0,1,5,10 \
+      --n "$full" --seed 0 --chain-batch "$n"
   done
   for mode in eval precise; do
     # shellcheck disable=SC2086
-    evaluate "$data-bn-$mode" --checkpoint $dirs --steps 0,1,5,10 --n "$full" --seed 0 \
-      --bn-mode "$mode"
+    background evaluate "$data-bn-$mode" --checkpoint $dirs --steps 0,1,5,10 --n "$full" \
+      --seed 0 --bn-mode "$mode"
   done
 }
-[ -n "$TRAIN_SEEDS" ] && bn_study digits "$N" && stage "digits batch-norm study"
-[ -n "$FACES_TRAIN_SEEDS" ] && bn_study toyfaces "$FACES_N" && stage "toyfaces batch-norm study"
+[ -z "$TRAIN_SEEDS" ] || bn_study digits "$N"
+[ -z "$FACES_TRAIN_SEEDS" ] || bn_study toyfaces "$FACES_N"
+barrier
+stage "evals and batch-norm study"
 
 # 4. Figures (training seed 0): the paper's Figure 4 layout (a row per step) and its Figure 2
 #    layout (rows before, then after 5 steps). The README's figures use n = 12 chains in
