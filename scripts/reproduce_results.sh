@@ -19,9 +19,9 @@
 #   FORCE=1            redo evals whose JSON already exists (trained models are always kept)
 #
 # Every step is skipped when its output exists, so an interrupted run can be resumed.
-# Raw output (tables, JSON with library versions and thread count) goes to out/results;
-# figures to docs/figures; tables to docs/results-tables.md; stage times to
-# out/results/timing.txt.
+# Raw output (tables, JSON with library versions and thread count) goes to out/results, and
+# is then copied over the committed record in docs/results; figures go to docs/figures, tables
+# to docs/results-tables.md, stage times to out/results/timing.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GS=${GS:-genae-studio}
@@ -176,6 +176,11 @@ if [ "${FIGURES:-1}" = 1 ]; then
   stage "figures"
 fi
 
-# 5. Markdown tables: mean ± sd over training seeds, chain-seed spread separately.
-"$PY" scripts/results_tables.py "$OUT" > docs/results-tables.md
+# 5. The committed record: this run's eval output replaces its counterparts in docs/results
+#    (so `git diff docs/` shows what came out differently here), and the Markdown tables are
+#    regenerated from it: mean ± sd over training seeds, chain-seed spread separately.
+for f in "$OUT"/*-train*-chain*.json "$OUT"/*-bn-*.json; do
+  [ -f "$f" ] && cp "$f" "${f%.json}.txt" docs/results/
+done
+"$PY" scripts/results_tables.py docs/results > docs/results-tables.md
 stage "tables (docs/results-tables.md)"
