@@ -37,6 +37,10 @@ FIG=docs/figures
 MODELS="vae dvae aae daae"
 STEPS=0,1,2,3,5,10,20
 DATASETS=${DATASETS:-"digits toyfaces"}
+JOBS=${JOBS:-1}
+case $JOBS in
+  '' | *[!0-9]* | 0*) echo "reproduce_results.sh: JOBS must be a positive integer, got '$JOBS'" >&2; exit 2 ;;
+esac
 case " $DATASETS " in *" digits "*) ;; *) TRAIN_SEEDS="";; esac
 case " $DATASETS " in *" toyfaces "*) ;; *) FACES_TRAIN_SEEDS="";; esac
 mkdir -p "$OUT" "$FIG"
@@ -46,7 +50,6 @@ stage() { echo "$(date -u +%H:%M:%S) $1: $(( SECONDS - started )) s since start"
 # Up to JOBS commands at a time; barrier waits for them all and stops the script if one failed.
 # Each runs in its own process group (set -m), which leaving the script (Ctrl-C, an error)
 # stops with everything it started.
-JOBS=${JOBS:-1}
 pids=()
 set -m
 trap 'for job in $(jobs -rp); do kill -- -"$job" 2> /dev/null || true; done' EXIT
