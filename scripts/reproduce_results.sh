@@ -81,6 +81,11 @@ run_dir() {  # run_dir DATA SEED MODEL
   if [ "$1" = toyfaces ] && [ "$2" = 0 ]; then echo "genae_studio/resources/runs/$3"; else echo "runs/$1/seed$2/$3"; fi
 }
 
+into() {  # into FILE CMD...: CMD's output becomes FILE whole, or FILE is left as it was
+  local file=$1; shift
+  "$@" > "$file.part" && mv "$file.part" "$file"
+}
+
 train_run() {  # train_run DIR ARGS...: train into DIR unless it holds a finished run
   local dir=$1; shift
   trained "$dir" || "$GS" train "$@" --out "$dir" --overwrite  # an unfinished run starts again
@@ -89,7 +94,7 @@ train_run() {  # train_run DIR ARGS...: train into DIR unless it holds a finishe
 evaluate() {  # evaluate JSON-STEM ARGS...: one eval, skipped when its JSON exists
   local stem=$1; shift
   if [ -f "$OUT/$stem.json" ] && [ "${FORCE:-0}" != 1 ]; then return; fi
-  "$GS" eval "$@" --json "$OUT/$stem.json" > "$OUT/$stem.txt"
+  into "$OUT/$stem.txt" "$GS" eval "$@" --json "$OUT/$stem.json"
 }
 
 # 1. Training: the paper's settings except width 16 (digits: 32 px, about 20 s each on one
@@ -183,7 +188,8 @@ fi
 #    (so `git diff docs/` shows what came out differently here), and the Markdown tables are
 #    regenerated from it: mean ± sd over training seeds, chain-seed spread separately.
 for f in "$OUT"/*-train*-chain*.json "$OUT"/*-bn-*.json; do
-  [ -f "$f" ] && cp "$f" "${f%.json}.txt" docs/results/
+  [ -f "$f" ] || continue
+  for g in "$f" "${f%.json}.txt"; do into "docs/results/$(basename "$g")" cat "$g"; done
 done
-"$PY" scripts/results_tables.py docs/results > docs/results-tables.md
+into docs/results-tables.md "$PY" scripts/results_tables.py docs/results
 stage "tables (docs/results-tables.md)"
