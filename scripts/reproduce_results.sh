@@ -83,7 +83,7 @@ run_dir() {  # run_dir DATA SEED MODEL
 
 into() {  # into FILE CMD...: CMD's output becomes FILE whole, or FILE is left as it was
   local file=$1; shift
-  "$@" > "$file.part" && mv "$file.part" "$file"
+  if "$@" > "$file.part"; then mv "$file.part" "$file"; else rm -f "$file.part"; return 1; fi
 }
 
 train_run() {  # train_run DIR ARGS...: train into DIR unless it holds a finished run
