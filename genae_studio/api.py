@@ -11,8 +11,6 @@
 """
 from __future__ import annotations
 
-import importlib.resources
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,24 +18,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .chain import ChainRecord, ChainStep, markov_chain, record_chain, sampling_mode
 from .devices import resolve_device
+from .env import resources_dir
 from .errors import CheckpointError, PluginError, UsageError
 from .imaging import to_float_tensor
-from .interpolate import four_corner_grid, interpolate
 from .plugins import PluginHost, load_plugins
 from .runs import RunConfig, fit_weights, read_checkpoint
-
-RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
-
-
-def resources_dir() -> Path:
-    """The folder whose runs/ holds the bundled runs: $GENAE_STUDIO_RESOURCES, else the
-    package data genae_studio/resources (installed with the package, wheels included)."""
-    env = os.environ.get(RESOURCES_ENV)
-    if env:
-        return Path(env)
-    return Path(str(importlib.resources.files("genae_studio") / "resources"))
+from .sampling import (
+    ChainRecord,
+    ChainStep,
+    four_corner_grid,
+    interpolate,
+    markov_chain,
+    record_chain,
+    sampling_mode,
+)
 
 
 def bundled_run_dir(model: str) -> Path:
@@ -130,7 +125,7 @@ class Run:
         ``dataset`` (default: the run's training data) or load them from the cache. Other
         modes need nothing; statistics already installed are kept. ``on_progress(done,
         total)`` is called after each batch (raising from it stops the estimate)."""
-        from .precise_bn import has_precise_stats, prepare
+        from .sampling import has_precise_stats, prepare
 
         if bn_mode != "precise" or has_precise_stats(self.model):
             return
@@ -140,7 +135,7 @@ class Run:
 
     def has_bn_stats(self, bn_mode: str) -> bool:
         """Whether ``bn_mode`` can be used without preparing anything first."""
-        from .precise_bn import has_precise_stats
+        from .sampling import has_precise_stats
 
         return bn_mode != "precise" or has_precise_stats(self.model)
 

@@ -124,7 +124,7 @@ def _logits(model) -> str:
     are tried too (batch norm on running statistics keeps the scale)."""
     import torch
 
-    from .chain import sampling_mode
+    from .sampling import sampling_mode
 
     z = model.sample_prior(PRIOR_SAMPLES, device=model.device)
     with torch.no_grad(), sampling_mode(model, "eval"):
@@ -178,7 +178,7 @@ def _training_step(model, image_size: int, channels: int) -> str:
 def _chain(model) -> str:
     import torch
 
-    from .chain import markov_chain
+    from .sampling import markov_chain
 
     generator = torch.Generator(model.device).manual_seed(0)
     steps = list(markov_chain(model, n=BATCH, steps=2, generator=generator))

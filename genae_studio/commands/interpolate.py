@@ -87,9 +87,8 @@ def _declare_npz(npz, shape, model, steps: int) -> None:
 def main(args) -> int:
     import torch
 
-    from ..chain import record_chain
-    from ..interpolate import lerp, slerp
     from ..outputs import GridWriter, NpzWriter
+    from ..sampling import lerp, record_chain, slerp
 
     _check_args(args)
     host = load_host(args)

@@ -33,9 +33,9 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from ..chain import record_chain
     from ..imaging import LabelMargin
     from ..outputs import PAD, GridWriter, NpzWriter
+    from ..sampling import record_chain
 
     check_outputs(args)
     host = load_host(args)
