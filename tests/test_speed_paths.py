@@ -11,12 +11,13 @@ import pytest
 import torch
 from helpers import tiny_model
 
+from genae_studio.data import Prefetcher
 from genae_studio.devices import cpu_has_bf16
 from genae_studio.errors import UsageError
 from genae_studio.models import _compiled_plans as compiled_plans
 from genae_studio.runs import load_training_state
 from genae_studio.sampling import markov_chain, sampling_mode
-from genae_studio.training import Prefetcher, TrainSettings, train
+from genae_studio.training import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
