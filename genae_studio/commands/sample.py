@@ -6,7 +6,6 @@ from pathlib import Path
 
 from .common import (
     add_model_source,
-    batches,
     check_outputs,
     close_outputs,
     commit_outputs,
@@ -35,7 +34,6 @@ def add_arguments(p) -> None:
 def main(args) -> int:
     from ..imaging import LabelMargin
     from ..outputs import PAD, GridWriter, NpzWriter
-    from ..sampling import record_chain
 
     check_outputs(args)
     host = load_host(args)
@@ -43,7 +41,6 @@ def main(args) -> int:
     run.prepare_bn(args.bn_mode, host=host, log=log)
     model, steps = run.model, args.steps
     image = (model.channels, model.image_size, model.image_size)
-    generator = run._generator(args.seed)
     # One block per step, labelled with its t; a block wraps after --columns chains.
     columns = min(args.n, args.columns)
     lines = -(-args.n // columns)
@@ -61,14 +58,15 @@ def main(args) -> int:
                         parts=len(steps))
             npz.declare("steps", (len(steps),), "int64")
             npz.append("steps", steps)
-        for start, stop in batches(args.n, args.batch_size):  # memory: one batch of chains
-            rec = record_chain(model, steps, n=stop - start, bn_mode=args.bn_mode,
-                               noise_std=args.noise_std, generator=generator)
-            for row in range(len(steps)):
-                _put_chains(grid, row * lines, columns, start, stop, rec.x[row])
+        for part in run.sample_batches(args.n, steps, seed=args.seed,  # one batch in memory
+                                       batch_size=args.batch_size, bn_mode=args.bn_mode,
+                                       noise_std=args.noise_std):
+            x, z = part.x.float().cpu().numpy(), part.z.float().cpu().numpy()
+            for row in (r for r, t in enumerate(steps) if t == part.t):
+                _put_chains(grid, row * lines, columns, part.start, part.stop, x)
                 if npz:
-                    npz.append("x", rec.x[row], part=row)
-                    npz.append("z", rec.z[row], part=row)
+                    npz.append("x", x, part=row)
+                    npz.append("z", z, part=row)
         shape = f"{len(steps)} rows" if lines == 1 else \
             f"{len(steps)} blocks of {lines} lines"
         commit_outputs(grid, npz, args, f"{shape} labelled with t: steps "
