@@ -23,7 +23,7 @@ def default_model(cfg: Config, name: str = "vae", device=None):
 def chain_rows(cfg: Config, device, matmul: dict[str, float]) -> list[Row]:
     import torch
 
-    from genae_studio.chain import markov_chain, sampling_mode
+    from genae_studio.sampling import markov_chain, sampling_mode
 
     base = default_model(cfg, "vae", device).eval()
     flops = conv_flops(base, cfg.latent_dim, cfg.image_size, cfg.channels)

@@ -59,7 +59,7 @@ def _chain_probe(cfg: Config, device: str, precision: str, compiled: bool) -> di
     """In this process: the first chain's time and the best later rate (image-steps/s)."""
     import torch
 
-    from genae_studio.chain import markov_chain
+    from genae_studio.sampling import markov_chain
 
     from .chain import default_model
     from .training import clock

@@ -119,7 +119,7 @@ _MEMORY = textwrap.dedent('''
     import json, sys
     import torch
     from genae_studio.plugins import load_plugins
-    from genae_studio.chain import markov_chain, record_chain
+    from genae_studio.sampling import markov_chain, record_chain
 
     def rss_mib(field):  # VmRSS now, or VmHWM: the peak since the last reset
         with open("/proc/self/status") as f:

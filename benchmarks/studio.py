@@ -141,7 +141,7 @@ def studio_rows(cfg: Config, device) -> list[Row]:
 
 
 def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) -> list[Row]:
-    import genae_studio.chain as chain_module
+    import genae_studio.sampling as chain_module
     from genae_studio.training import TrainSettings
 
     rows: list[Row] = []

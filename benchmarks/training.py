@@ -100,7 +100,7 @@ def plain_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> floa
     import torch
     from torch import nn
 
-    from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
+    from genae_studio.models import Adversary, DCGANDecoder, DCGANEncoder
 
     torch.manual_seed(0)
     k, c, s = cfg.latent_dim, cfg.channels, cfg.image_size
@@ -160,7 +160,7 @@ def pythae_rate(cfg: Config, model_name: str, device, images: np.ndarray) -> flo
     )
     from pythae.trainers.training_callbacks import TrainingCallback
 
-    from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
+    from genae_studio.models import Adversary, DCGANDecoder, DCGANEncoder
 
     torch.manual_seed(0)
     k, c, s = cfg.latent_dim, cfg.channels, cfg.image_size

@@ -4,6 +4,8 @@ Everything a plugin needs is importable from here (see docs/plugins.md)::
 
     from genae_studio import hookimpl, ModelSpec, DatasetSpec, VAE, ArrayDataset
 
+Old import paths of names that moved are kept by genae_studio.deprecated.
+
 Names other than the specs load on first use, so ``import genae_studio`` stays
 cheap (no torch).
 """
@@ -12,7 +14,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .registry import DatasetLoader, DatasetSpec, ModelConfig, ModelFactory, ModelSpec
+from . import deprecated
+from .models import AAEConfig, ModelConfig, VAEConfig
+from .registry import DatasetLoader, DatasetSpec, ModelFactory, ModelSpec
+
+deprecated.install()  # old import paths keep working (genae_studio.deprecated)
 
 __version__ = "0.1.0"
 
@@ -20,11 +26,13 @@ __version__ = "0.1.0"
 _LAZY = {
     "hookimpl": "genae_studio.hookspecs",
     "hookspec": "genae_studio.hookspecs",
-    "GenerativeAutoencoder": "genae_studio.model",
-    "StepFn": "genae_studio.model",
-    "reconstruction_loss": "genae_studio.model",
-    "DCGANEncoder": "genae_studio.nets",
-    "DCGANDecoder": "genae_studio.nets",
+    "GenerativeAutoencoder": "genae_studio.models",
+    "StepFn": "genae_studio.models",
+    "reconstruction_loss": "genae_studio.models",
+    "DCGANEncoder": "genae_studio.models",
+    "DCGANDecoder": "genae_studio.models",
+    "VAE": "genae_studio.models",
+    "AAE": "genae_studio.models",
     "ImageDataset": "genae_studio.data.base",
     "ArrayDataset": "genae_studio.data.base",
     "FileDataset": "genae_studio.data.base",
@@ -32,26 +40,29 @@ _LAZY = {
     "resize_images": "genae_studio.data.base",
     "DataError": "genae_studio.errors",
     "PluginError": "genae_studio.errors",
-    "VAE": "genae_builtins.vae_model",  # loaded by name: the plugins sit above the core
-    "AAE": "genae_builtins.aae_model",
     "check_model": "genae_studio.testing",
     "check_dataset": "genae_studio.testing",
 }
 
 __all__ = [
-    "AAE", "VAE", "ArrayDataset", "DCGANDecoder", "DCGANEncoder", "DataError", "DatasetLoader",
+    "AAE", "AAEConfig", "ArrayDataset", "DCGANDecoder", "DCGANEncoder", "DataError",
+    "DatasetLoader", "VAE", "VAEConfig",
     "DatasetSpec", "FileDataset", "GenerativeAutoencoder", "ImageDataset", "ModelConfig",
     "ModelFactory", "ModelSpec", "PluginError", "StepFn", "__version__", "check_dataset",
     "check_model", "hookimpl", "hookspec", "preprocess", "reconstruction_loss", "resize_images",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
-    # (VAE and AAE come from the built-in plugins, which the core loads by name only)
     from .data.base import ArrayDataset, FileDataset, ImageDataset, preprocess, resize_images
     from .errors import DataError, PluginError
     from .hookspecs import hookimpl, hookspec
-    from .model import GenerativeAutoencoder, StepFn, reconstruction_loss
-    from .nets import DCGANDecoder, DCGANEncoder
+    from .models import (
+        DCGANDecoder,
+        DCGANEncoder,
+        GenerativeAutoencoder,
+        StepFn,
+        reconstruction_loss,
+    )
     from .testing import check_dataset, check_model
 
 

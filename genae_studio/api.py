@@ -6,42 +6,50 @@
     rec.x.shape                            # (4, 64, 3, 64, 64)
     for step in run.chain(n=16, steps=100):  # stream a chain
         ...
+    for part in run.sample_batches(10_000, [0, 5], seed=0, batch_size=256):
+        part.start, part.stop, part.t, part.z, part.x  # many chains, one batch in memory
     z = run.encode(images)                 # uint8 (N, C, H, W) or float in [0, 1]
     x = run.decode(z)
 """
 from __future__ import annotations
 
-import importlib.resources
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .chain import ChainRecord, ChainStep, markov_chain, record_chain, sampling_mode
 from .devices import resolve_device
+from .env import resources_dir
 from .errors import CheckpointError, PluginError, UsageError
 from .imaging import to_float_tensor
-from .interpolate import four_corner_grid, interpolate
 from .plugins import PluginHost, load_plugins
 from .runs import RunConfig, fit_weights, read_checkpoint
-
-RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
-
-
-def resources_dir() -> Path:
-    """The folder whose runs/ holds the bundled runs: $GENAE_STUDIO_RESOURCES, else the
-    package data genae_studio/resources (installed with the package, wheels included)."""
-    env = os.environ.get(RESOURCES_ENV)
-    if env:
-        return Path(env)
-    return Path(str(importlib.resources.files("genae_studio") / "resources"))
+from .sampling import (
+    ChainRecord,
+    ChainStep,
+    four_corner_grid,
+    interpolate,
+    markov_chain,
+    record_chain,
+    sampling_mode,
+)
 
 
 def bundled_run_dir(model: str) -> Path:
     return resources_dir() / "runs" / model
+
+
+@dataclass
+class ChainBatch:
+    """Step ``t`` of the chains ``start``..``stop`` (of the n asked for), on the run's device."""
+
+    start: int
+    stop: int
+    t: int
+    z: torch.Tensor  # (stop - start, K)
+    x: torch.Tensor  # (stop - start, C, H, W) in [0, 1]
 
 
 @dataclass
@@ -81,7 +89,57 @@ class Run:
         """
         self.prepare_bn(bn_mode)
         return markov_chain(self.model, self._tensor(z0), n=n, steps=steps, bn_mode=bn_mode,
-                            noise_std=noise_std, generator=generator or self._generator(seed))
+                            noise_std=noise_std, generator=generator or self.generator(seed))
+
+    def sample_batches(self, n: int, steps: Sequence[int], *, seed: int | None = 0,
+                       batch_size: int = 256, bn_mode: str = "batch",
+                       noise_std: float | None = None, z0=None,
+                       progress: Callable[[int, int], None] | None = None,
+                       lockstep: bool = False) -> Iterator[ChainBatch]:
+        """Run ``n`` chains in batches of ``batch_size``, all on one random stream seeded with
+        ``seed``, and yield the listed ``steps`` as ChainBatch records, in ascending t: the
+        one way to run many chains (the sample, interpolate and eval commands and the plugin
+        checks go through it).
+
+        ``z0``: (n, K) starting codes (array or tensor); by default draws of the prior from the
+        stream. Batches run one after another, so memory holds one batch whatever ``n``, and
+        each batch draws its prior codes when it starts. With ``lockstep`` the batches advance
+        one step together and each yield holds step t of all n chains (``start`` 0, ``stop``
+        n), for measures that need every chain of a step at once; the n prior draws then come
+        first. With ``bn_mode`` "batch" a chain's path depends on its batch (its statistics).
+        ``progress(done, total)`` is called after each step of each batch.
+        """
+        wanted = sorted({int(s) for s in steps})
+        if not wanted or wanted[0] < 0:
+            raise ValueError("steps must be non-negative integers")
+        if n < 1 or batch_size < 1:
+            raise ValueError(f"n and batch_size must be at least 1, got {n} and {batch_size}")
+        self.prepare_bn(bn_mode)
+        generator = self.generator(seed)
+        if z0 is not None:
+            z0 = self._tensor(z0)
+            if len(z0) != n:
+                raise ValueError(f"z0 holds {len(z0)} codes for {n} chains")
+        elif lockstep:
+            z0 = self.model.sample_prior(n, generator=generator)
+        spans = [(start, min(n, start + batch_size)) for start in range(0, n, batch_size)]
+
+        def chain(start, stop):
+            return markov_chain(self.model, None if z0 is None else z0[start:stop],
+                                n=stop - start, steps=wanted[-1], bn_mode=bn_mode,
+                                noise_std=noise_std, generator=generator)
+
+        every = _in_lockstep(spans, chain) if lockstep else _in_turn(spans, chain)
+        per_part = len(spans) if lockstep else 1
+
+        def listed():
+            for k, part in enumerate(every, 1):
+                if progress is not None:
+                    progress(k * per_part, len(spans) * (wanted[-1] + 1))
+                if part.t in wanted:
+                    yield part
+
+        return listed()  # the arguments are checked now, before the first step runs
 
     def sample(self, n: int = 64, steps: Sequence[int] = (0, 1, 5, 10), *, z0=None,
                bn_mode: str = "batch", noise_std: float | None = None,
@@ -89,7 +147,7 @@ class Run:
         """Chains from the prior (or z0); keeps the listed steps as numpy arrays."""
         self.prepare_bn(bn_mode)
         return record_chain(self.model, list(steps), z0=self._tensor(z0), n=n, bn_mode=bn_mode,
-                            noise_std=noise_std, generator=self._generator(seed))
+                            noise_std=noise_std, generator=self.generator(seed))
 
     def encode(self, images, *, sample: bool = False, bn_mode: str = "batch") -> torch.Tensor:
         """Codes of images (uint8, or float in [0, 1]); the posterior mode unless ``sample``."""
@@ -130,7 +188,7 @@ class Run:
         ``dataset`` (default: the run's training data) or load them from the cache. Other
         modes need nothing; statistics already installed are kept. ``on_progress(done,
         total)`` is called after each batch (raising from it stops the estimate)."""
-        from .precise_bn import has_precise_stats, prepare
+        from .sampling import has_precise_stats, prepare
 
         if bn_mode != "precise" or has_precise_stats(self.model):
             return
@@ -140,7 +198,7 @@ class Run:
 
     def has_bn_stats(self, bn_mode: str) -> bool:
         """Whether ``bn_mode`` can be used without preparing anything first."""
-        from .precise_bn import has_precise_stats
+        from .sampling import has_precise_stats
 
         return bn_mode != "precise" or has_precise_stats(self.model)
 
@@ -168,10 +226,29 @@ class Run:
         x = to_float_tensor(images, self.device)
         return x.contiguous(memory_format=torch.channels_last)
 
-    def _generator(self, seed):
+    def generator(self, seed: int | None) -> torch.Generator | None:
+        """The random stream of ``seed`` on the run's device (None: torch's global stream)."""
         if seed is None:
             return None
         return torch.Generator(self.device).manual_seed(int(seed))
+
+
+def _in_turn(spans, chain) -> Iterator[ChainBatch]:
+    """Every step of each batch's chain, the batches one after another."""
+    for start, stop in spans:
+        for step in chain(start, stop):
+            yield ChainBatch(start, stop, step.t, step.z, step.x)
+
+
+def _in_lockstep(spans, chain) -> Iterator[ChainBatch]:
+    """Every step of all the batches' chains together, as one ChainBatch of all of them."""
+    n = spans[-1][1]
+    for parts in zip(*[chain(start, stop) for start, stop in spans], strict=True):
+        if len(parts) == 1:
+            yield ChainBatch(0, n, parts[0].t, parts[0].z, parts[0].x)
+        else:
+            yield ChainBatch(0, n, parts[0].t, torch.cat([p.z for p in parts]),
+                             torch.cat([p.x for p in parts]))
 
 
 def load_run(path: str | Path | None = None, *, model: str | None = None,

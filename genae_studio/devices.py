@@ -1,8 +1,7 @@
 """Device choice: auto = cuda, then mps, then cpu; GENAE_STUDIO_DEVICE overrides auto."""
 from __future__ import annotations
 
-import os
-
+from .env import default_device
 from .errors import UsageError
 
 
@@ -11,7 +10,7 @@ def resolve_device(name: str | None = "auto"):
 
     name = (name or "auto").strip()
     if name == "auto":
-        name = os.environ.get("GENAE_STUDIO_DEVICE", "auto")
+        name = default_device()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -39,10 +39,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ImageDataset, cache_dir, safe_name
+from .data import ImageDataset, safe_name
+from .env import cache_dir
 from .errors import Cancelled, DataError
+from .fileio import atomic_write
 from .imaging import to_float_tensor
-from .runs import atomic_write
 
 FORMAT = "genae-studio-features"
 ARCH_VERSION = 1  # bump when the network or its training changes: old caches are ignored
@@ -321,7 +322,7 @@ def load_extractor(stem: Path, key: str, device="cpu") -> FeatureExtractor | Non
 
 def bundled_stem(stem: Path) -> Path:
     """Where the package ships the network that the cache would hold at ``stem``."""
-    from .api import resources_dir
+    from .env import resources_dir
 
     return resources_dir() / "features" / stem.name
 

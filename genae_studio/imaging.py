@@ -1,7 +1,8 @@
 """Image arrays to grids and PNG files (Pillow)."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,32 +18,74 @@ def to_uint8(x) -> np.ndarray:
     return (np.clip(x, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+@dataclass(frozen=True)
+class GridLayout:
+    """Where the images of a grid go: ``rows`` rows of ``items`` images each, a row wrapping
+    after ``columns`` images (a row of 64 chains becomes 4 lines of 16), ``pad`` pixels
+    between cells. The one layout of both grid builders: :func:`grid` (in memory) and
+    ``outputs.GridWriter`` (a batch at a time, for any size)."""
+
+    rows: int
+    items: int
+    columns: int | None = None
+    pad: int = 2
+
+    @property
+    def per_line(self) -> int:
+        """Cells on one line of the picture."""
+        return self.items if not self.columns or self.columns >= self.items else self.columns
+
+    @property
+    def lines(self) -> int:
+        """Lines of cells per row (1 without wrapping)."""
+        return -(-self.items // self.per_line) if self.items else 1
+
+    def runs(self, row: int, start: int, count: int) -> Iterator[tuple[int, int, int, int]]:
+        """(line, column, first, stop): images start..start+count of ``row`` as runs of
+        consecutive cells, each on one line of the picture (first/stop index the images)."""
+        if not 0 <= row < self.rows or start < 0 or start + count > self.items:
+            raise IndexError(f"images {start}..{start + count - 1} of row {row} are outside "
+                             f"the {self.rows} x {self.items} grid")
+        k = start
+        while k < start + count:
+            line, col = divmod(k, self.per_line)
+            stop = min(start + count, k - col + self.per_line)
+            yield row * self.lines + line, col, k - start, stop - start
+            k = stop
+
+    def tops(self, height: int) -> list[int]:
+        """The pixel row where each row's first line starts, for cells ``height`` tall."""
+        return [self.pad + r * self.lines * (height + self.pad) for r in range(self.rows)]
+
+    def shape(self, height: int, width: int) -> tuple[int, int]:
+        """(height, width) of the picture in pixels, margin aside."""
+        return (self.rows * self.lines * (height + self.pad) + self.pad,
+                self.per_line * (width + self.pad) + self.pad)
+
+
 def grid(images, pad: int = 2, pad_value: int = 255, *, columns: int | None = None,
          row_labels: Sequence[str] | None = None) -> np.ndarray:
     """(rows, cols, C, H, W) images -> one (H', W', C) uint8 mosaic with ``pad`` pixels between.
 
-    ``columns`` wraps each row into blocks of at most that many images (a row of 64
-    chains becomes 4 lines of 16). ``row_labels`` (one per row, e.g. "t = 5") are drawn
-    in a margin on the left, beside the first line of their row. ``genae-studio sample``
-    writes the same picture a batch at a time (outputs.GridWriter).
+    ``columns`` wraps each row into lines of at most that many images (``GridLayout``).
+    ``row_labels`` (one per row, e.g. "t = 5") are drawn in a margin on the left, beside the
+    first line of their row. ``genae-studio sample`` writes the same picture a batch at a
+    time (outputs.GridWriter).
     """
     images = to_uint8(images)
     rows, cols, c, h, w = images.shape
-    per_line = cols if not columns or columns >= cols else int(columns)
-    lines = -(-cols // per_line) if cols else 1  # lines per row
-    block = lines * (h + pad)
-    out = np.full((rows * block + pad, per_line * (w + pad) + pad, c), pad_value, np.uint8)
+    layout = GridLayout(rows, cols, columns, pad)
+    out = np.full((*layout.shape(h, w), c), pad_value, np.uint8)
     for r in range(rows):
-        for k in range(cols):
-            line, col = divmod(k, per_line)
-            y, x = pad + r * block + line * (h + pad), pad + col * (w + pad)
-            out[y:y + h, x:x + w] = images[r, k].transpose(1, 2, 0)
+        for line, col, first, stop in layout.runs(r, 0, cols):
+            for k in range(first, stop):
+                y, x = pad + line * (h + pad), pad + (col + k - first) * (w + pad)
+                out[y:y + h, x:x + w] = images[r, k].transpose(1, 2, 0)
     if row_labels is not None:
         if len(row_labels) != rows:
             raise ValueError(f"{len(row_labels)} row labels for {rows} rows")
-        tops = [pad + r * block for r in range(rows)]
-        out = np.concatenate([label_margin(len(out), c, row_labels, tops, h, pad_value), out],
-                             axis=1)
+        out = np.concatenate([label_margin(len(out), c, row_labels, layout.tops(h), h,
+                                           pad_value), out], axis=1)
     return out
 
 

@@ -81,43 +81,62 @@ class EncodedData:
         return order[var[order] > ACTIVE_VARIANCE]
 
 
-def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
-                n_prior: int | None = None, batch: int = 1000,
-                progress: Callable[[int, int], None] | None = None,
-                lock=None) -> EncodedData:
-    """Posterior means and sampled codes of uint8 images, and ``n_prior`` prior draws.
+def encoding_seed(seed: int) -> int:
+    """The seed of the held-out encodings' random draws, independent of ``seed``'s stream:
+    with the chain's seed, a VAE's eps here would equal the chain's z0 draw for draw, and for
+    posteriors close to the prior the two samples would be paired."""
+    return int(np.random.SeedSequence([int(seed), 0x5EED]).generate_state(1)[0])
 
-    Codes are drawn as :func:`genae_studio.evaluation.encode_heldout` draws them (denoising models
-    encode the corrupted image, as their chain does), with the same random stream, so ``eval``
-    and this module see the same samples of P^(Z). ``progress(done, total)`` is called after each
-    batch (a worker may raise from it to cancel); ``lock`` is held while the model runs.
+
+def encode_images(run, images, *, bn_mode: str = "batch", seed: int = 0, batch: int = 1000,
+                  means: bool = True, progress: Callable[[int, int], None] | None = None,
+                  lock=None) -> tuple[np.ndarray | None, np.ndarray]:
+    """Posterior means (None unless ``means``) and codes of uint8 images as the chain would
+    produce them: samples of P^(Z), float32. The one encoder of held-out images.
+
+    A code is a draw of Q(Z|x) (for a VAE z = mu + sigma * eps, for an AAE the deterministic
+    code); denoising models encode the corrupted image, as their chain does (Eq. 2 of the
+    paper). The draws come from the stream of :func:`encoding_seed`, so ``eval``, ``latent``
+    and the studio see the same samples. Batches of up to ``batch`` images, so batch-norm
+    statistics are meaningful. ``progress(done, total)`` is called after each batch (a worker
+    may raise from it to cancel); ``lock`` is held while the model runs.
     """
     from contextlib import nullcontext
 
     import torch
 
-    from .chain import sampling_mode
-    from .evaluation.reference import encoding_seed
     from .imaging import to_float_tensor
+    from .sampling import sampling_mode
 
     model = run.model
     images = np.asarray(images)
-    if len(images) < 2:
-        raise ValueError("encode_data needs at least 2 images")
     gen = torch.Generator(run.device).manual_seed(encoding_seed(seed))
     starts = list(range(0, len(images), batch))
-    means, codes = [], []
+    mus, codes = [], []
     for k, start in enumerate(starts):
         with lock or nullcontext(), torch.inference_mode(), sampling_mode(model, bn_mode):
             x = to_float_tensor(images[start:start + batch], run.device)
             if model.denoising:
                 x = model.corrupt(x, None, gen)
             x = x.contiguous(memory_format=torch.channels_last)
-            means.append(model.encode(x, sample=False).float().cpu().numpy())
+            if means:
+                mus.append(model.encode(x, sample=False).float().cpu().numpy())
             codes.append(model.encode(x, sample=True, generator=gen).float().cpu().numpy())
         if progress is not None:
             progress(k + 1, len(starts))
-    means, codes = np.concatenate(means), np.concatenate(codes)
+    return (np.concatenate(mus) if means else None), np.concatenate(codes)
+
+
+def encode_data(run, images, *, bn_mode: str = "batch", seed: int = 0,
+                n_prior: int | None = None, batch: int = 1000,
+                progress: Callable[[int, int], None] | None = None,
+                lock=None) -> EncodedData:
+    """Posterior means and sampled codes of uint8 images (:func:`encode_images`), and
+    ``n_prior`` prior draws."""
+    if len(images) < 2:
+        raise ValueError("encode_data needs at least 2 images")
+    means, codes = encode_images(run, images, bn_mode=bn_mode, seed=seed, batch=batch,
+                                 progress=progress, lock=lock)
     prior = np.random.default_rng([seed, 1]).standard_normal(
         (n_prior or len(codes), codes.shape[1])).astype(np.float32)
     return EncodedData(means.astype(np.float32), codes.astype(np.float32), prior)

@@ -39,46 +39,55 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 
 class GridWriter:
-    """A (rows x cols) grid of (C, H, W) images in [0, 1] or uint8 as a PNG, like
-    ``imaging.grid`` but filled a batch at a time: ``put(row, col, images)``.
-
-    ``margin``, a uint8 (height, M, C) strip (``imaging.label_margin``, or ``imaging.LabelMargin``
-    which stores only its labels), is drawn on the left.
+    """A (rows x cols) grid of (C, H, W) images in [0, 1] or uint8 as a PNG: the picture of
+    ``imaging.grid`` (the same ``imaging.GridLayout``: ``columns`` wraps a row, ``row_labels``
+    label them), filled a batch at a time with ``put(row, col, images)``.
     """
 
-    def __init__(self, path: Path, rows: int, cols: int, channels: int, size: int,
-                 margin=None):
-        self.path, self.rows, self.cols = Path(path), rows, cols
-        self.margin = margin
-        self.channels, self.size = channels, size
+    def __init__(self, path: Path, rows: int, cols: int, channels: int, size: int, *,
+                 columns: int | None = None, row_labels=None):
+        from .imaging import GridLayout, LabelMargin
+
+        self.layout = GridLayout(rows, cols, columns, PAD)
+        self.path, self.channels, self.size = Path(path), channels, size
+        self.rows = rows * self.layout.lines  # the picture's lines of cells
+        self.cols = self.layout.per_line
+        self.margin = None
+        if row_labels is not None:  # stores only its labels: memory does not grow with rows
+            if len(row_labels) != rows:
+                raise ValueError(f"{len(row_labels)} row labels for {rows} rows")
+            self.margin = LabelMargin(self.layout.shape(size, size)[0], channels, row_labels,
+                                      self.layout.tops(size), size, PAD_VALUE)
         self.scratch = _scratch(self.path)
         self.fds = []
         try:
-            for r in range(rows):
+            for r in range(self.rows):
                 fd = os.open(self.scratch / f"row{r}", os.O_RDWR | os.O_CREAT, 0o600)
                 self.fds.append(fd)
         except OSError as exc:
             self.close()
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self.line = cols * size * channels  # bytes of one pixel row of a grid row's images
-        self.filled = np.zeros((rows, cols), bool)  # cells never put stay white
+        self.line = self.cols * size * channels  # bytes of one pixel row of a line's images
+        self.filled = np.zeros((self.rows, self.cols), bool)  # cells never put stay white
 
     def put(self, row: int, col: int, images) -> None:
-        """Images (k, C, H, W) for cells (row, col) .. (row, col + k - 1)."""
+        """Images (k, C, H, W) for cells (row, col) .. (row, col + k - 1) of the layout (a
+        row wraps onto its next lines after ``columns`` cells)."""
         from .imaging import to_uint8
 
         images = to_uint8(images)
-        k = len(images)
-        if col < 0 or col + k > self.cols or not 0 <= row < self.rows:
-            raise IndexError(f"cells {row}, {col}..{col + k - 1} outside the grid")
+        for line, first_col, first, stop in self.layout.runs(row, col, len(images)):
+            self._put_line(line, first_col, images[first:stop])
+
+    def _put_line(self, line: int, col: int, images: np.ndarray) -> None:
         rows_of = np.ascontiguousarray(images.transpose(2, 0, 3, 1))  # (H, k, W, C)
         try:
             for y in range(self.size):
-                _pwrite_all(self.fds[row], rows_of[y].tobytes(),
+                _pwrite_all(self.fds[line], rows_of[y].tobytes(),
                             y * self.line + col * self.size * self.channels)
         except OSError as exc:
             raise OutputError(f"cannot write {self.path}: {exc.strerror or exc}") from None
-        self.filled[row, col:col + k] = True
+        self.filled[line, col:col + len(images)] = True
 
     def _scanlines(self):
         c, size, pad = self.channels, self.size, PAD

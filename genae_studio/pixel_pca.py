@@ -24,10 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import ImageDataset, cache_dir, safe_name
+from .data import ImageDataset, safe_name
+from .env import cache_dir
 from .errors import DataError
+from .fileio import atomic_write
 from .imaging import to_float
-from .runs import atomic_write
 
 FORMAT = "genae-studio-pixel-pca"
 PCA_DIM = 64  # the same dimension as the CNN's features

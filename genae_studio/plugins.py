@@ -24,6 +24,7 @@ from pathlib import Path
 import pluggy
 
 from . import hookspecs
+from .env import AUTOLOAD_ENV, plugin_autoload
 from .errors import PluginError
 from .hookspecs import PROJECT, hookimpl
 from .registry import DatasetSpec, ModelSpec, one_line
@@ -31,7 +32,6 @@ from .registry import DatasetSpec, ModelSpec, one_line
 __all__ = ["AUTOLOAD_ENV", "BUILTIN_PLUGINS", "PluginFailure", "PluginHost", "hookimpl",
            "load_plugins"]
 
-AUTOLOAD_ENV = "GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD"
 HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("register_"))
 
 # Module names of the plugins that ship with genae-studio (folder plugins/).
@@ -257,7 +257,7 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
     for name in blocked:
         manager.set_blocked(name)
     if autoload is None:
-        autoload = not os.environ.get(AUTOLOAD_ENV)
+        autoload = plugin_autoload()
     loader = _Loader(host, blocked)
     for name, module in BUILTIN_PLUGINS.items():
         loader.add(name, lambda module=module: importlib.import_module(module), module)

@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import PluginError
+from .models import ModelConfig
 
 if TYPE_CHECKING:  # torch loads only when a model is built
-    from .data.base import ImageDataset
-    from .model import GenerativeAutoencoder
+    from .models import GenerativeAutoencoder
 
 
 class ModelFactory(Protocol):
@@ -25,23 +25,13 @@ class ModelFactory(Protocol):
 
 
 class DatasetLoader(Protocol):
-    """Loads one split of a dataset at a size: returns an ``ImageDataset``."""
+    """Loads one split of a dataset at a size: returns a ``genae_studio.ImageDataset``.
+
+    (Not annotated with it: genae_studio.data resolves ``--data`` with these records, so
+    this module must not import it back.)"""
 
     def __call__(self, source: str | None, *, split: str, image_size: int | None,
-                 limit: int | None, seed: int) -> ImageDataset: ...
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The hyperparameters every model factory receives (with ``image_size`` and ``channels``).
-
-    The defaults are the paper's. A model with more hyperparameters subclasses this
-    dataclass (see ``genae_builtins.aae.AAEConfig``).
-    """
-
-    latent_dim: int = 200  # size of z
-    width: int = 64  # filters of the first convolution (DCGAN: 64)
-    noise_std: float = 0.5  # corruption std of denoising models (variance 0.25, as the paper)
+                 limit: int | None, seed: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +78,7 @@ class ModelSpec:
     def build(self, hparams: Mapping[str, Any]) -> GenerativeAutoencoder:
         """The model for these complete hyperparameters (``defaults`` updated, as saved in a
         run's config), denoising exactly when this spec is."""
-        from .model import GenerativeAutoencoder
+        from .models import GenerativeAutoencoder
 
         where = f"plugin {self.plugin or '?'}, model {self.name!r}"
         try:

@@ -124,7 +124,7 @@ def _logits(model) -> str:
     are tried too (batch norm on running statistics keeps the scale)."""
     import torch
 
-    from .chain import sampling_mode
+    from .sampling import sampling_mode
 
     z = model.sample_prior(PRIOR_SAMPLES, device=model.device)
     with torch.no_grad(), sampling_mode(model, "eval"):
@@ -175,13 +175,14 @@ def _training_step(model, image_size: int, channels: int) -> str:
     return ", ".join(f"{k} {float(v):.4g}" for k, v in losses.items())
 
 
-def _chain(model) -> str:
+def _chain(spec: ModelSpec, model, hparams: dict) -> str:
     import torch
 
-    from .chain import markov_chain
+    from .api import Run
+    from .runs import RunConfig
 
-    generator = torch.Generator(model.device).manual_seed(0)
-    steps = list(markov_chain(model, n=BATCH, steps=2, generator=generator))
+    run = Run(model, RunConfig(spec.plugin, spec.name, hparams), None, model.device)
+    steps = list(run.sample_batches(BATCH, [0, 1, 2], seed=0, batch_size=BATCH))
     _expect([s.t for s in steps] == [0, 1, 2], "the chain did not yield steps 0, 1, 2")
     shape = (BATCH, model.channels, model.image_size, model.image_size)
     for s in steps:
@@ -256,7 +257,7 @@ def run_model_checks(spec: ModelSpec, *, hparams: dict[str, Any] | None = None,
     model = state.get("model")
     _run(results, "decoder logits", lambda: _logits(model), skip)
     _run(results, "training step", lambda: _training_step(model, main_size, 3), skip)
-    _run(results, "chain", lambda: _chain(model), skip)
+    _run(results, "chain", lambda: _chain(spec, model, state["hparams"]), skip)
     _run(results, "checkpoint round trip", lambda: _round_trip(spec, model, state["hparams"]),
          skip)
     return results

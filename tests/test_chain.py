@@ -2,8 +2,8 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from genae_studio.chain import markov_chain, record_chain, sampling_mode
-from genae_studio.model import GenerativeAutoencoder
+from genae_studio.models import GenerativeAutoencoder
+from genae_studio.sampling import markov_chain, record_chain, sampling_mode
 
 
 def test_the_chain_feeds_back_each_step_starts_from_the_previous_output(host):
@@ -110,7 +110,7 @@ def test_corruption_std_default_is_half_and_configurable(host):
 
 def test_denoising_training_corrupts_the_input_but_reconstructs_the_clean_image(
         host, monkeypatch):
-    import genae_builtins.vae_model as vae_model
+    from genae_studio.models import _vae as vae_model
 
     model, _ = tiny_model(host, "dvae")
     inputs, targets = [], []

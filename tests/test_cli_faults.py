@@ -133,7 +133,7 @@ def test_a_hostile_training_state_is_refused_in_one_clean_line(capsys, run_dir, 
 
     import io
 
-    from genae_studio.run_format import digest
+    from genae_studio.runs._format import digest
     buffer = io.BytesIO()
     torch.save({"optimizers": {}, "e": Exploit()}, buffer)
     raw = json.loads((bad / CONFIG).read_text())

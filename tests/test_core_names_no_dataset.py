@@ -4,7 +4,7 @@ Every registered built-in dataset name (the fallback image folder aside: "folder
 word) and attribute name the built-ins register (sunglasses) is searched for in the code of
 every core module: identifiers and string literals. Docstrings, comments and help texts
 (``help=`` and tool tips, which may give examples) are prose, not code, and are skipped, as
-are the compat modules that forward the old import paths (``data.moved`` and its shims).
+is the compat module that keeps the old import paths (``genae_studio.deprecated``).
 """
 import ast
 import re
@@ -15,7 +15,7 @@ import pytest
 import genae_studio
 
 CORE = Path(genae_studio.__file__).parent
-COMPAT = {CORE / "data" / "moved.py", CORE / "data" / "toyfaces.py", CORE / "data" / "digits.py"}
+COMPAT = {CORE / "deprecated.py"}
 TIP_SETTERS = {"setToolTip", "setStatusTip", "setWhatsThis"}
 
 

@@ -15,10 +15,9 @@ import torch
 from genae_builtins.image_folder import load_folder
 from PIL import Image
 
-from genae_studio.data import base
+from genae_studio.data import Prefetcher, base
 from genae_studio.data.base import FileDataset, preprocess
 from genae_studio.runs import read_checkpoint
-from genae_studio.training import Prefetcher
 
 ROOT = Path(__file__).resolve().parents[1]
 

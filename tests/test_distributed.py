@@ -30,8 +30,8 @@ PLUGIN = textwrap.dedent('''
 
 
     def make(**hparams):
-        from genae_builtins.aae_model import AAE
-        from genae_studio.model import reconstruction_loss
+        from genae_studio.models import AAE
+        from genae_studio.models import reconstruction_loss
 
         class DeterministicAAE(AAE):
             def training_step(self, x, step):

@@ -409,12 +409,3 @@ def test_feature_spaces_builds_the_network_and_pca_from_the_training_split(host,
     again = evaluation.feature_spaces("digits", host, image_size=32,
                                       extractor=spaces.extractor)
     assert again.extractor is spaces.extractor and again.pca is None
-
-
-def test_the_old_import_path_still_works():
-    from genae_studio import evaluate
-
-    assert evaluate.build_reference is evaluation.build_reference
-    assert evaluate.chain_metrics is evaluation.chain_metrics
-    assert evaluate.step_metrics is evaluation.step_metrics
-    assert evaluate.COLUMNS == evaluation.COLUMNS

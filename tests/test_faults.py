@@ -16,7 +16,7 @@ import torch
 from helpers import tiny_model
 from safetensors.torch import save_file
 
-from genae_studio import fileio, run_format, run_save
+from genae_studio import fileio
 from genae_studio.api import load_run
 from genae_studio.errors import CheckpointError, TrainingDiverged, UsageError
 from genae_studio.runs import (
@@ -30,6 +30,8 @@ from genae_studio.runs import (
     run_lock,
     save_run,
 )
+from genae_studio.runs import _save as run_save
+from genae_studio.runs._format import digest as file_digest
 from genae_studio.training import TrainSettings, train
 
 TINY = dict(data="digits", batch_size=8, width=8, latent_dim=8, limit=16, device="cpu")
@@ -350,7 +352,7 @@ def forge_state(run, state_bytes):
     """Replace the training state and update the manifest, as a hostile file would come."""
     raw = json.loads((run / CONFIG).read_text())
     checkpoint_file(run, STATE).write_bytes(state_bytes)
-    raw["checkpoint"]["files"][STATE] = run_format.digest(state_bytes)
+    raw["checkpoint"]["files"][STATE] = file_digest(state_bytes)
     (run / CONFIG).write_text(json.dumps(raw))
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from genae_studio.interpolate import four_corner_grid, interpolate, lerp, slerp
+from genae_studio.sampling import four_corner_grid, interpolate, lerp, slerp
 
 
 def test_endpoints_are_returned_at_t_0_and_1_and_beyond():

@@ -4,7 +4,7 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from genae_studio import evaluate, latent
+from genae_studio import evaluation, latent
 from genae_studio.api import Run
 from genae_studio.latent import DataScore, EncodedData, encode_data, fit_view, fit_views
 from genae_studio.runs import RunConfig
@@ -140,7 +140,7 @@ def test_encode_data_draws_the_codes_that_eval_draws(host, name):
     assert calls == [(1, 3), (2, 3), (3, 3)]
     assert encoded.means.shape == encoded.codes.shape == (40, 8)
     assert encoded.prior.shape == (25, 8)
-    np.testing.assert_allclose(encoded.codes, evaluate.encode_heldout(run, images, seed=3,
+    np.testing.assert_allclose(encoded.codes, evaluation.encode_heldout(run, images, seed=3,
                                                                       batch=16), atol=1e-5)
     if name == "vae":  # sampled codes differ from the posterior means
         assert np.abs(encoded.codes - encoded.means).mean() > 0.1

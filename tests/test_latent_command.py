@@ -83,7 +83,7 @@ def test_latent_in_precise_mode_draws_chains_that_do_not_depend_on_their_batch(
     chain draws nothing: a stochastic chain's draws depend on n anyway."""
     import functools
 
-    from genae_studio import precise_bn
+    from genae_studio.sampling import _precise_bn as precise_bn
 
     monkeypatch.setattr(precise_bn, "PreciseSettings",
                         functools.partial(precise_bn.PreciseSettings, batches=4, batch_size=32))

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
+from genae_studio.models import Adversary, DCGANDecoder, DCGANEncoder
 
 
 @pytest.mark.parametrize("size,channels", [(32, 1), (64, 3)])

@@ -1,55 +1,100 @@
-"""Names that moved keep their old import paths: the built-in datasets (now in the plugin
-``genae_builtins``) and ``genae_studio.fast`` (now ``genae_studio.compiled_plans``)."""
+"""Every old import path keeps working, driven by the one table of them:
+``genae_studio.deprecated.MOVED``. Each old path gives the very object of its new path, with
+one DeprecationWarning format; the new code never goes through the table."""
+import importlib
+import re
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
-import genae_builtins.celeba
-import genae_builtins.digits
-import genae_builtins.image_folder
-import genae_builtins.mnist
-import genae_builtins.svhn
-import genae_builtins.toyfaces
 import pytest
 
-MOVED = [
-    ("genae_studio.data.toyfaces", genae_builtins.toyfaces,
-     ["load_toyfaces", "generate", "draw_face", "cache_path", "load_full", "ATTRIBUTE_KEYS",
-      "BACKGROUNDS", "SKIN_TONES", "HAIR_COLOURS", "VERSION", "SIZE"]),
-    ("genae_studio.data.digits", genae_builtins.digits, ["load_digits", "DEFAULT_SIZE"]),
-    ("genae_studio.data.disk", genae_builtins.celeba, ["detect_celeba", "load_celeba"]),
-    ("genae_studio.data.disk", genae_builtins.svhn, ["detect_svhn", "load_svhn", "SVHN_FILES"]),
-    ("genae_studio.data.disk", genae_builtins.mnist,
-     ["detect_mnist", "load_mnist", "MNIST_FILES", "IMAGES_MAGIC", "LABELS_MAGIC"]),
-    ("genae_studio.data.disk", genae_builtins.image_folder, ["detect_folder", "load_folder"]),
-    ("genae_studio.data.disk", genae_builtins.digits, ["DIGIT_NAMES"]),
-]
+from genae_studio import deprecated
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(old for old in deprecated.MOVED if ":" not in old)
+NAMES = sorted(old for old in deprecated.MOVED if ":" in old)
 
 
-@pytest.mark.parametrize("old,new,names", MOVED)
-def test_moved_dataset_names_import_from_their_old_modules(old, new, names):
-    for name in names:
-        with pytest.warns(DeprecationWarning, match=f"{old}.{name} moved to {new.__name__}"):
-            value = getattr(__import__(old, fromlist=[name]), name)
-        assert value is getattr(new, name), name
+def _resolve(path: str):
+    module, _, name = path.partition(":")
+    value = importlib.import_module(module)
+    return getattr(value, name) if name else value
 
 
-def test_old_from_imports_still_work():
-    with pytest.warns(DeprecationWarning):
-        from genae_studio.data.disk import load_celeba, load_folder, load_mnist, load_svhn
-        from genae_studio.data.toyfaces import load_toyfaces
-    assert load_toyfaces is genae_builtins.toyfaces.load_toyfaces
-    assert load_folder is genae_builtins.image_folder.load_folder
-    assert (load_celeba, load_svhn, load_mnist) == (
-        genae_builtins.celeba.load_celeba, genae_builtins.svhn.load_svhn,
-        genae_builtins.mnist.load_mnist)
-    from genae_studio.data import toyfaces  # the old module, as an attribute of the package
-
-    with pytest.warns(DeprecationWarning):
-        assert toyfaces.ATTRIBUTE_KEYS == genae_builtins.toyfaces.ATTRIBUTE_KEYS
-    assert "load_toyfaces" in dir(toyfaces)
+def _fresh_import(code: str) -> str:
+    """Run ``code`` in a new interpreter (old module paths are imported only once per process)."""
+    out = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", code],
+                         capture_output=True, text=True, timeout=120)
+    return out.stderr
 
 
-def test_unknown_names_of_the_old_modules_are_attribute_errors():
+@pytest.mark.parametrize("old", MODULES)
+def test_an_old_module_path_is_the_new_module(old):
+    new = deprecated.MOVED[old]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        module = importlib.import_module(old)
+    assert module is _resolve(new)
+    assert module.__spec__.name == new  # the import system's view of it is unchanged
+
+
+@pytest.mark.parametrize("old", NAMES)
+def test_an_old_name_is_the_new_object_with_a_warning(old):
+    module, _, name = old.partition(":")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        old_module = importlib.import_module(module)
+    text = deprecated.message(old, deprecated.MOVED[old])
+    with pytest.warns(DeprecationWarning, match=re.escape(text)):
+        value = getattr(old_module, name)
+    assert value is _resolve(deprecated.MOVED[old])
+    assert name in dir(old_module)
+
+
+def test_one_warning_format_names_the_public_new_home():
+    assert deprecated.message("genae_studio.chain", "genae_studio.sampling._chain") == \
+        "genae_studio.chain moved to genae_studio.sampling"
+    assert deprecated.message("genae_studio.evaluate:parse_steps",
+                              "genae_studio.sampling:sorted_steps") == \
+        "genae_studio.evaluate.parse_steps moved to genae_studio.sampling.sorted_steps"
+
+
+def test_importing_an_old_module_warns_once_with_the_format():
+    err = _fresh_import("import genae_studio.chain")
+    assert "DeprecationWarning: genae_studio.chain moved to genae_studio.sampling" in err
+
+
+@pytest.mark.parametrize("statement", [
+    "from genae_studio.data.disk import load_celeba, load_folder, load_mnist, load_svhn",
+    "from genae_studio.data.toyfaces import load_toyfaces",
+    "from genae_studio.evaluate import build_reference, parse_steps",
+    "from genae_studio.trainer import Trainer",
+    "from genae_builtins.vae_model import VAE",
+    "from genae_builtins.aae_model import AAE",
+    "from genae_studio import fast; fast.cached_plan",
+    "from genae_studio.runs import atomic_write",
+])
+def test_old_from_imports_work_and_warn(statement):
+    err = _fresh_import(statement)
+    assert "DeprecationWarning" in err and " moved to " in err, err[-2000:]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        exec(statement, {})
+
+
+def test_names_the_docs_show_are_public_and_need_no_table():
+    from genae_builtins.aae import AAEConfig
+    from genae_builtins.vae import VAEConfig
+
+    import genae_studio
+
+    assert AAEConfig is genae_studio.AAEConfig and VAEConfig is genae_studio.VAEConfig
+    assert genae_studio.VAE.__module__ == "genae_studio.models._vae"
+
+
+def test_unknown_names_of_an_old_module_are_attribute_errors():
     from genae_studio.data import disk
 
     with pytest.raises(AttributeError, match="genae_studio.data.disk.*no_such_name"):
@@ -57,9 +102,9 @@ def test_unknown_names_of_the_old_modules_are_attribute_errors():
     assert callable(disk.walk_images)  # its generic helpers stay in the core
 
 
-def test_the_core_data_modules_load_no_plugin_until_a_moved_name_is_used():
+def test_the_core_loads_no_plugin_until_a_moved_name_is_used():
     code = ("import sys, warnings\n"
-            "import genae_studio.data, genae_studio.data.disk, genae_studio.data.toyfaces\n"
+            "import genae_studio.data, genae_studio.data.disk\n"
             "assert 'genae_builtins' not in sys.modules, 'loaded on import'\n"
             "warnings.simplefilter('ignore')\n"
             "from genae_studio.data.disk import load_svhn\n"
@@ -67,10 +112,14 @@ def test_the_core_data_modules_load_no_plugin_until_a_moved_name_is_used():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
-def test_fast_is_the_compiled_plans_module():
-    from genae_studio import compiled_plans, fast
-
-    assert fast is compiled_plans
-    import genae_studio.fast
-
-    assert genae_studio.fast.cached_plan is compiled_plans.cached_plan
+def test_the_new_code_uses_no_old_path():
+    """No module of the package, plugin, tests or tools imports a path of the table."""
+    old = {path.partition(":")[0] for path in MODULES}
+    pattern = re.compile(r"^\s*(?:from|import) (" + "|".join(map(re.escape, old)) + r")\b",
+                         re.M)
+    here = Path(__file__).resolve()
+    files = [p for folder in ("genae_studio", "plugins", "tests", "benchmarks", "scripts",
+                              "examples")
+             for p in (ROOT / folder).rglob("*.py") if p != here]
+    offenders = [str(p.relative_to(ROOT)) for p in files if pattern.search(p.read_text())]
+    assert offenders == []

@@ -1,14 +1,14 @@
 """The chain's options shared by the command line, the API and the studio."""
 import pytest
 
-from genae_studio import chain, evaluate
 from genae_studio.errors import UsageError
-from genae_studio.options import BN_MODES, MAX_STEPS, parse_steps
+from genae_studio.sampling import BN_MODES, MAX_STEPS, parse_steps, sorted_steps
+from genae_studio.sampling import _chain as chain
 
 
-def test_steps_keep_their_order_and_evaluate_sorts_them():
+def test_steps_keep_their_order_and_sorted_steps_sorts_them():
     assert parse_steps("10, 0,5,,1") == [10, 0, 5, 1]
-    assert evaluate.parse_steps("10,0,5,0") == [0, 5, 10]
+    assert sorted_steps("10,0,5,0") == [0, 5, 10]
 
 
 @pytest.mark.parametrize("text,message", [

@@ -307,13 +307,10 @@ def test_failures_are_one_line_each_and_unknown_hooks_are_reported(tmp_path, cap
 # --- the plugin API in one place (issue 13, section 7) ---------------------------------------
 
 def test_every_public_name_imports_from_the_package_root():
-    from genae_builtins.aae_model import AAE
-    from genae_builtins.vae_model import VAE
-
     import genae_studio
     from genae_studio import plugins
     from genae_studio.data import ArrayDataset, ImageDataset
-    from genae_studio.model import GenerativeAutoencoder
+    from genae_studio.models import AAE, VAE, GenerativeAutoencoder
 
     for name in genae_studio.__all__:
         assert getattr(genae_studio, name) is not None, name

@@ -4,10 +4,10 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from genae_studio import precise_bn
-from genae_studio.chain import markov_chain, sampling_mode
 from genae_studio.data import ArrayDataset
 from genae_studio.errors import UsageError
+from genae_studio.sampling import _precise_bn as precise_bn
+from genae_studio.sampling import markov_chain, sampling_mode
 
 
 def tiny_data(n=96, size=32, seed=0):

@@ -3,7 +3,7 @@ import dataclasses
 
 import pytest
 
-from genae_studio.model import GenerativeAutoencoder
+from genae_studio.models import GenerativeAutoencoder
 from genae_studio.registry import DatasetSpec, ModelConfig, ModelSpec
 
 

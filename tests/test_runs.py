@@ -8,12 +8,12 @@ from helpers import tiny_model
 
 from genae_studio.api import load_run
 from genae_studio.errors import CheckpointError
+from genae_studio.fileio import atomic_write
 from genae_studio.runs import (
     CONFIG,
     STATE,
     WEIGHTS,
     RunConfig,
-    atomic_write,
     load_training_state,
     read_config,
     save_run,

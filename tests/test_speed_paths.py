@@ -11,12 +11,13 @@ import pytest
 import torch
 from helpers import tiny_model
 
-from genae_studio import compiled_plans
-from genae_studio.chain import markov_chain, sampling_mode
+from genae_studio.data import Prefetcher
 from genae_studio.devices import cpu_has_bf16
 from genae_studio.errors import UsageError
+from genae_studio.models import _compiled_plans as compiled_plans
 from genae_studio.runs import load_training_state
-from genae_studio.training import Prefetcher, TrainSettings, train
+from genae_studio.sampling import markov_chain, sampling_mode
+from genae_studio.training import TrainSettings, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -145,7 +146,7 @@ def test_the_chain_leaves_the_model_as_it_found_it_even_on_errors(host, monkeypa
 
 
 def test_other_networks_fall_back_to_the_modules(host):
-    from genae_builtins.vae_model import VAE
+    from genae_studio.models import VAE
 
     enc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 8))
     dec = torch.nn.Sequential(torch.nn.Linear(4, 64), torch.nn.Unflatten(1, (1, 8, 8)))

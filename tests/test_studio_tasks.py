@@ -147,7 +147,7 @@ def test_the_training_task_reports_losses_progress_and_previews(host, tmp_path):
 def test_the_precise_task_reports_and_can_be_stopped(host, monkeypatch):
     import functools
 
-    from genae_studio import precise_bn
+    from genae_studio.sampling import _precise_bn as precise_bn
     from genae_studio.studio.precise import precise_bn_task
 
     monkeypatch.setattr(precise_bn, "PreciseSettings",

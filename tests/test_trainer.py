@@ -10,11 +10,10 @@ from helpers import tiny_model
 from genae_studio import distributed
 from genae_studio.errors import CheckpointError, TrainingDiverged, UsageError
 from genae_studio.runs import read_config
-from genae_studio.train_config import TrainCallbacks, TrainSettings
-from genae_studio.train_resume import read_resume, restore
-from genae_studio.train_speed import Speed, speed_options
-from genae_studio.trainer import Trainer, load_data, model_hparams, reduce_losses
-from genae_studio.training import train
+from genae_studio.training import TrainCallbacks, TrainSettings, train
+from genae_studio.training._resume import read_resume, restore
+from genae_studio.training._speed import Speed, speed_options
+from genae_studio.training._trainer import Trainer, load_data, model_hparams, reduce_losses
 
 TINY = dict(data="digits", batch_size=32, width=8, latent_dim=8, limit=128, device="cpu")
 CPU = torch.device("cpu")
@@ -209,27 +208,3 @@ def test_resume_reads_the_runs_settings_and_state(host, tmp_path):
     model, _ = tiny_model(host)
     with pytest.raises(CheckpointError, match="at step 4 of an epoch of 4 steps"):
         restore(snapshot, model, trainer.optimizers, None, 0, CPU, 4)
-
-
-# --- old import paths --------------------------------------------------------------------
-def test_every_public_name_keeps_its_old_import_path():
-    from genae_studio import (
-        run_format,
-        run_load,
-        run_save,
-        runs,
-        train_config,
-        train_resume,
-        training,
-    )
-    from genae_studio.data import prefetch
-
-    assert all(hasattr(runs, name) for name in runs.__all__)
-    assert runs.RunConfig is run_format.RunConfig and runs.save_run is run_save.save_run
-    assert runs.read_checkpoint is run_load.read_checkpoint
-    assert runs.run_lock is run_save.run_lock and runs.fit_weights is run_load.fit_weights
-    assert all(hasattr(training, name) for name in training.__all__)
-    assert training.TrainSettings is train_config.TrainSettings
-    assert training.TrainCallbacks is train_config.TrainCallbacks
-    assert training.resume_conflicts is train_resume.resume_conflicts
-    assert training.Prefetcher is prefetch.Prefetcher

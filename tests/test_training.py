@@ -68,7 +68,7 @@ class Diverging:
 
     @hookimpl
     def register_models(self, register):
-        from genae_builtins.vae_model import VAE
+        from genae_studio.models import VAE
 
         class Unstable(VAE):
             updates = 0

@@ -9,8 +9,9 @@ from genae_studio import ModelConfig, ModelSpec, hookimpl
 
 
 def make_model(*, image_size=64, channels=3, latent_dim=200, width=32, **hparams):
-    from genae_builtins.vae_model import VAE
     from torch import nn
+
+    from genae_studio import VAE
 
     class Residual(nn.Module):
         def __init__(self, ch):

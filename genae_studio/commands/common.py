@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..options import BN_MODES, parse_steps
+from ..sampling import BN_MODES, parse_steps
 
 PROG = "genae-studio"
 
@@ -18,11 +18,6 @@ def steps_list(text: str) -> list[int]:
         return parse_steps(text)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def sorted_steps(text: str) -> list[int]:
-    """"0,1,5,10" -> [0, 1, 5, 10] (sorted, unique); a UsageError otherwise."""
-    return sorted(set(parse_steps(text)))
 
 
 def positive(text: str) -> int:

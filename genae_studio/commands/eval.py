@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import DataError, UsageError
-from ..options import BN_MODES
-from .common import BN_HELP, LazyBar, check_bundled_name, load_host, sorted_steps
+from ..sampling import BN_MODES, sorted_steps
+from .common import BN_HELP, LazyBar, check_bundled_name, load_host
 
 FEATURE_SPACES = ("cnn", "pca")
 DEFAULT_STEPS = "0,1,5,10"

@@ -7,7 +7,6 @@ from pathlib import Path
 from ..errors import UsageError
 from .common import (
     add_model_source,
-    batches,
     check_outputs,
     close_outputs,
     commit_outputs,
@@ -85,11 +84,11 @@ def _declare_npz(npz, shape, model, steps: int) -> None:
 
 
 def main(args) -> int:
+    import numpy as np
     import torch
 
-    from ..chain import record_chain
-    from ..interpolate import lerp, slerp
     from ..outputs import GridWriter, NpzWriter
+    from ..sampling import lerp, slerp
 
     _check_args(args)
     host = load_host(args)
@@ -106,19 +105,25 @@ def main(args) -> int:
     grid_shape = (rows, 2 * args.points + 1) if args.four else (2 * rows, args.points)
     grid = GridWriter(args.out, *grid_shape, model.channels, model.image_size)
     npz = NpzWriter(args.npz) if args.npz else None
-    generator = run._generator(args.seed)
     try:
         if npz:
             _declare_npz(npz, shape, model, args.steps)
-        for start, stop in batches(shape[0] * shape[1], args.batch_size):
-            flat = torch.stack([mix(*lines[i // args.points], ts[i % args.points])
-                                for i in range(start, stop)]).to(run.device)
-            rec = record_chain(model, [0, args.steps], z0=flat, n=len(flat),
-                               bn_mode=args.bn_mode, generator=generator)
-            _put_cells(grid, start, rec.x, args.points, rows, args.four)
+        count = shape[0] * shape[1]
+        flat = torch.stack([mix(*lines[i // args.points], ts[i % args.points])
+                            for i in range(count)])  # the codes only: small
+        before = None
+        for part in run.sample_batches(count, [0, args.steps], seed=args.seed,
+                                       batch_size=args.batch_size, bn_mode=args.bn_mode,
+                                       z0=flat):  # memory: one batch of chains
+            before = part if part.t == 0 else before
+            if part.t != args.steps:
+                continue
+            x = np.stack([before.x.float().cpu().numpy(), part.x.float().cpu().numpy()])
+            _put_cells(grid, part.start, x, args.points, rows, args.four)
             if npz:
-                for name, value in (("z", flat.cpu().numpy()), ("before", rec.x[0]),
-                                    ("after", rec.x[1]), ("z_after", rec.z[1])):
+                for name, value in (("z", flat[part.start:part.stop].numpy()),
+                                    ("before", x[0]), ("after", x[1]),
+                                    ("z_after", part.z.float().cpu().numpy())):
                     npz.append(name, value)
         layout = "left: before, right" if args.four else f"top {rows} rows: before, bottom"
         commit_outputs(grid, npz, args, f"{layout}: after {args.steps} chain steps")

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
-from ..options import BN_MODES
-from .common import BN_HELP, check_bundled_name, load_host, sorted_steps
+from ..sampling import BN_MODES, sorted_steps
+from .common import BN_HELP, check_bundled_name, load_host
 
 FORMATS = ("png", "svg", "pdf")
 JSON_VERSION = 1

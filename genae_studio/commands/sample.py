@@ -6,7 +6,6 @@ from pathlib import Path
 
 from .common import (
     add_model_source,
-    batches,
     check_outputs,
     close_outputs,
     commit_outputs,
@@ -33,9 +32,7 @@ def add_arguments(p) -> None:
 
 
 def main(args) -> int:
-    from ..chain import record_chain
-    from ..imaging import LabelMargin
-    from ..outputs import PAD, GridWriter, NpzWriter
+    from ..outputs import GridWriter, NpzWriter
 
     check_outputs(args)
     host = load_host(args)
@@ -43,16 +40,9 @@ def main(args) -> int:
     run.prepare_bn(args.bn_mode, host=host, log=log)
     model, steps = run.model, args.steps
     image = (model.channels, model.image_size, model.image_size)
-    generator = run._generator(args.seed)
     # One block per step, labelled with its t; a block wraps after --columns chains.
-    columns = min(args.n, args.columns)
-    lines = -(-args.n // columns)
-    height = len(steps) * lines * (model.image_size + PAD) + PAD
-    tops = [PAD + r * lines * (model.image_size + PAD) for r in range(len(steps))]
-    margin = LabelMargin(height, model.channels, [f"t = {t}" for t in steps], tops,
-                         model.image_size)  # its memory does not grow with --n
-    grid = GridWriter(args.out, len(steps) * lines, columns, model.channels, model.image_size,
-                      margin=margin)
+    grid = GridWriter(args.out, len(steps), args.n, model.channels, model.image_size,
+                      columns=args.columns, row_labels=[f"t = {t}" for t in steps])
     npz = NpzWriter(args.npz) if args.npz else None
     try:
         if npz:
@@ -61,14 +51,16 @@ def main(args) -> int:
                         parts=len(steps))
             npz.declare("steps", (len(steps),), "int64")
             npz.append("steps", steps)
-        for start, stop in batches(args.n, args.batch_size):  # memory: one batch of chains
-            rec = record_chain(model, steps, n=stop - start, bn_mode=args.bn_mode,
-                               noise_std=args.noise_std, generator=generator)
-            for row in range(len(steps)):
-                _put_chains(grid, row * lines, columns, start, stop, rec.x[row])
+        for part in run.sample_batches(args.n, steps, seed=args.seed,  # one batch in memory
+                                       batch_size=args.batch_size, bn_mode=args.bn_mode,
+                                       noise_std=args.noise_std):
+            x, z = part.x.float().cpu().numpy(), part.z.float().cpu().numpy()
+            for row in (r for r, t in enumerate(steps) if t == part.t):
+                grid.put(row, part.start, x)
                 if npz:
-                    npz.append("x", rec.x[row], part=row)
-                    npz.append("z", rec.z[row], part=row)
+                    npz.append("x", x, part=row)
+                    npz.append("z", z, part=row)
+        lines = grid.layout.lines
         shape = f"{len(steps)} rows" if lines == 1 else \
             f"{len(steps)} blocks of {lines} lines"
         commit_outputs(grid, npz, args, f"{shape} labelled with t: steps "
@@ -76,14 +68,3 @@ def main(args) -> int:
     finally:
         close_outputs(grid, npz)
     return 0
-
-
-def _put_chains(grid, top: int, columns: int, start: int, stop: int, x) -> None:
-    """Chains start..stop of one step (images x) into the step's block from line ``top``:
-    chain k on line k // columns."""
-    k = start
-    while k < stop:
-        line, col = divmod(k, columns)
-        end = min(stop, k - col + columns)
-        grid.put(top + line, col, x[k - start:end - start])
-        k = end

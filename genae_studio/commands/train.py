@@ -15,28 +15,35 @@ RUN_OPTIONS = ("model", "data", "data_format", "batch_size", "lr", "seed", "limi
 def add_arguments(p) -> None:
     # Options that define a run default to None here: with --resume, one that is given must
     # agree with the run (see training.resume_conflicts); without, TrainSettings fills them.
-    p.add_argument("--model", help="vae|dvae|aae|daae|<plugin model> (default vae)")
+    # The defaults shown are read from TrainSettings and ModelConfig: they have one home.
+    from ..models import ModelConfig
+    from ..training import PRECISIONS, TrainSettings
+
+    train, model = TrainSettings(), ModelConfig()
+    p.add_argument("--model", help=f"vae|dvae|aae|daae|<plugin model> (default {train.model})")
     p.add_argument("--data", help="a registered dataset or a PATH (default: the first "
                                   "registered dataset that needs no path; see "
                                   f"{PROG} plugins)")
     p.add_argument("--data-format", help="force the on-disk format of --data (the formats: "
                                          f"{PROG} plugins)")
-    p.add_argument("--epochs", type=positive, default=20)
-    p.add_argument("--batch-size", type=positive, help="default 64")
-    p.add_argument("--lr", type=rate, help="Adam learning rate (default 0.0002)")
+    p.add_argument("--epochs", type=positive, default=train.epochs)
+    p.add_argument("--batch-size", type=positive, help=f"default {train.batch_size}")
+    p.add_argument("--lr", type=rate, help=f"Adam learning rate (default {train.lr:g})")
     p.add_argument("--latent-dim", type=positive,
-                   help="size of z (default: the model's; 200 for the built-ins)")
+                   help=f"size of z (default: the model's; {model.latent_dim} for the built-ins)")
     p.add_argument("--image-size", type=int, choices=(32, 64))
     p.add_argument("--width", type=positive,
-                   help="filters of the first layer (default: the model's; 64 for the built-ins)")
+                   help=f"filters of the first layer (default: the model's; {model.width} for "
+                        "the built-ins)")
     p.add_argument("--noise-std", type=noise_std,
-                   help="corruption std of denoising models (default: the model's; 0.5)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "tf32"), default="auto",
+                   help=f"corruption std of denoising models (default: the model's; "
+                        f"{model.noise_std:g})")
+    p.add_argument("--device", default=train.device)
+    p.add_argument("--precision", choices=PRECISIONS, default=train.precision,
                    help="bf16: bfloat16 autocast (fp32 weights and losses; about 1.5x faster "
                         "on CPUs with AVX512-BF16/AMX, refused where bfloat16 is not native); "
                         "auto: bf16 on GPUs that support it, else fp32; on --resume, the run's")
-    p.add_argument("--seed", type=int, help="default 0")
+    p.add_argument("--seed", type=int, help=f"default {train.seed}")
     p.add_argument("--limit", type=positive, help="use only the first N training images")
     p.add_argument("--out", type=Path, help="run folder to write (default runs/MODEL; with "
                                             "--resume, the resumed run)")

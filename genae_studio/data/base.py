@@ -7,22 +7,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
+from ..env import cache_dir  # noqa: F401  (its home; genae_studio.data.cache_dir)
 from ..errors import DataError
 
 IMAGE_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
-
-
-def cache_dir() -> Path:
-    """``$GENAE_STUDIO_CACHE`` or ``~/.cache/genae-studio``, created on demand."""
-    path = Path(os.environ.get("GENAE_STUDIO_CACHE") or Path.home() / ".cache" / "genae-studio")
-    path = path.expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def safe_name(text: str, fallback: str = "data") -> str:

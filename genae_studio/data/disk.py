@@ -2,8 +2,9 @@
 
 The built-in formats (and their ``detect_*``/``load_*`` functions, once defined here) live
 in the built-in plugin, ``genae_builtins``; their old import paths still work (see
-``data.moved``). A format's loader is ``load(source, *, split, image_size, limit, seed)``;
-every failure is a DataError naming the path. Where a format has no official split, "test"
+``genae_studio.deprecated``). A format's loader is
+``load(source, *, split, image_size, limit, seed)``; every failure is a DataError naming
+the path. Where a format has no official split, "test"
 is the last 10% of the sorted items and "train" the rest (``tail_split``).
 """
 from __future__ import annotations
@@ -24,7 +25,6 @@ from .base import (
     resize_images,
     split_sizes,
 )
-from .moved import MOVED_FROM_DISK, forward
 
 IMAGE_KINDS = ", ".join(sorted(IMAGE_EXTENSIONS))
 
@@ -114,6 +114,3 @@ def walk_images(root: Path, first_only: bool = False) -> list[str]:
                     return found
     return sorted(found, key=lambda p: os.path.relpath(p, root).split(os.sep))
 
-
-# The built-in formats' names, once defined here: loaded from the plugin on first use.
-__getattr__, __dir__ = forward(__name__, MOVED_FROM_DISK)

@@ -42,7 +42,6 @@ from .reference import (
     build_reference,
     decode,
     encode_heldout,
-    encoding_seed,
     feature_spaces,
 )
 from .report import JSON_VERSION, environment, format_table, json_document
@@ -50,6 +49,6 @@ from .runner import evaluate_run
 
 __all__ = ["AMBIGUOUS", "COLUMNS", "JSON_VERSION", "KNN_K", "FeatureSpaces", "Reference",
            "attribute_column", "build_reference", "chain_metrics", "columns", "decisiveness",
-           "decode", "encode_heldout", "encoding_seed", "environment", "evaluate_run",
+           "decode", "encode_heldout", "environment", "evaluate_run",
            "feature_spaces", "format_table", "json_document", "pick_pairs", "reference_rows",
            "run_chains", "save_figures", "step_metrics"]

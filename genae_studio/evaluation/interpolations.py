@@ -79,7 +79,7 @@ def _interpolated_codes(run: Run, reference: Reference, idx, points: int, bn_mod
     import numpy as np
     import torch
 
-    from ..interpolate import interpolate
+    from ..sampling import interpolate
 
     # Encode the endpoints in one batch (with filler images up to 64, for batch norm).
     flat = idx.reshape(-1)

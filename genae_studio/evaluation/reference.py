@@ -92,38 +92,12 @@ class Reference:
 
 def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
                    batch: int = 1000):
-    """Codes of held-out images as the chain would produce them: samples of P^(Z).
+    """Codes of held-out images as the chain would produce them: samples of P^(Z), float64
+    (:func:`genae_studio.latent.encode_images`)."""
+    from ..latent import encode_images
 
-    A draw of Q(Z|x) (for a VAE z = mu + sigma * eps, for an AAE the deterministic code);
-    denoising models encode the corrupted image, as their chain does (Eq. 2 of the paper).
-    Batches of up to ``batch`` images, so batch-norm statistics are meaningful.
-    """
-    import numpy as np
-    import torch
-
-    from ..chain import sampling_mode
-    from ..imaging import to_float_tensor
-
-    model = run.model
-    # A stream of its own: with the chain's seed, a VAE's eps here would equal the chain's z0
-    # draw for draw, and for posteriors close to the prior the two samples would be paired.
-    gen = torch.Generator(run.device).manual_seed(encoding_seed(seed))
-    out = []
-    with torch.inference_mode(), sampling_mode(model, bn_mode):
-        for start in range(0, len(images), batch):
-            x = to_float_tensor(images[start:start + batch], run.device)
-            if model.denoising:
-                x = model.corrupt(x, None, gen)
-            x = x.contiguous(memory_format=torch.channels_last)
-            out.append(model.encode(x, sample=True, generator=gen).float().cpu().numpy())
-    return np.concatenate(out).astype(np.float64)
-
-
-def encoding_seed(seed: int) -> int:
-    """The seed of the held-out encodings' random draws, independent of ``seed``'s stream."""
-    import numpy as np
-
-    return int(np.random.SeedSequence([int(seed), 0x5EED]).generate_state(1)[0])
+    _, codes = encode_images(run, images, bn_mode=bn_mode, seed=seed, batch=batch, means=False)
+    return codes.astype("float64")
 
 
 def decode(run: Run, z, *, bn_mode: str = "batch", batch: int = 1000):

@@ -1,7 +1,6 @@
 """Start the studio: the QApplication, settings and the main window."""
 from __future__ import annotations
 
-import os
 import signal
 import sys
 from pathlib import Path
@@ -9,10 +8,10 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
+from ..env import settings_file
 from ..plugins import PluginHost
 
 ORG, APP = "genae-studio", "genae-studio"
-SETTINGS_ENV = "GENAE_STUDIO_SETTINGS"  # an .ini file instead of the platform's settings store
 
 
 def application(argv: list[str] | None = None) -> QApplication:
@@ -30,8 +29,8 @@ def application(argv: list[str] | None = None) -> QApplication:
 
 def studio_settings() -> QSettings:
     """QSettings: $GENAE_STUDIO_SETTINGS (an .ini file) or the platform's store."""
-    path = os.environ.get(SETTINGS_ENV)
-    return QSettings(path, QSettings.Format.IniFormat) if path else QSettings()
+    path = settings_file()
+    return QSettings(str(path), QSettings.Format.IniFormat) if path else QSettings()
 
 
 def create_window(host: PluginHost, *, checkpoint: Path | None = None, data: str | None = None,

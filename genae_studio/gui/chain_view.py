@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ..options import BN_MODES
+from ..sampling import BN_MODES
 from ..studio.chains import ChainHistory, Frame, chain_generator, chain_task
 from . import theme
 from .mosaic import MosaicView, Panel, as_grid

@@ -167,7 +167,7 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         if bundled:
             self.session.open_run(model=model if model in bundled else bundled[0])
         else:
-            from ..api import resources_dir
+            from ..env import resources_dir
 
             self.session.note = (f"There is no bundled run yet (none in "
                                  f"{resources_dir() / 'runs'}).")

@@ -1,7 +1,6 @@
 """The training panel: settings, Start/Stop, live loss curves, progress, ETA and previews."""
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime
 from pathlib import Path
@@ -27,20 +26,19 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from ..env import runs_dir
 from ..studio.live_training import Preview, train_task
 from .mosaic import MosaicView, Panel
 from .session import Session
 
 CURVE_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14),
                  (148, 103, 189), (140, 86, 75)]
-RUNS_ENV = "GENAE_STUDIO_RUNS"
 
 
 def runs_root() -> Path:
     """Where new runs go: $GENAE_STUDIO_RUNS or Documents/genae-studio/runs."""
-    env = os.environ.get(RUNS_ENV)
-    if env:
-        return Path(env)
+    if runs_dir() is not None:
+        return runs_dir()
     docs = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
     return Path(docs or Path.home()) / "genae-studio" / "runs"
 

@@ -84,8 +84,8 @@ def measure_task(run, lock, reference, state: ChainState | None, n: int,
     import torch
 
     from ..bootstrap import step_bands
-    from ..chain import markov_chain
     from ..evaluation import step_metrics
+    from ..sampling import markov_chain
 
     wanted_set = set(wanted)
     generator = torch.Generator(run.device)

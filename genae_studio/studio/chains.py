@@ -33,8 +33,8 @@ def chain_task(run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps: i
     a Progress. ``lock`` is held while the model runs."""
     import torch
 
-    from ..chain import markov_chain
     from ..imaging import to_uint8
+    from ..sampling import markov_chain
 
     if z0 is not None:
         z0 = torch.from_numpy(z0).to(run.device)

@@ -35,8 +35,8 @@ def preview_images(model, images: np.ndarray, z) -> tuple[np.ndarray, np.ndarray
     """uint8 rows: ``images`` and their reconstructions, and the decodings of codes ``z``."""
     import torch
 
-    from ..chain import sampling_mode
     from ..imaging import to_float_tensor, to_uint8
+    from ..sampling import sampling_mode
 
     with torch.inference_mode(), sampling_mode(model, "batch"):
         x = to_float_tensor(images, model.device)

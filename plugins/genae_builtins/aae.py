@@ -1,19 +1,11 @@
 """Plugin: AAE and denoising AAE. The networks load (with torch) only when a model is built."""
-from dataclasses import dataclass
+from genae_studio import AAEConfig, ModelSpec, hookimpl
 
-from genae_studio import ModelConfig, ModelSpec, hookimpl
-
-
-@dataclass(frozen=True)
-class AAEConfig(ModelConfig):
-    """The AAE's hyperparameters and their defaults: ModelConfig's and the adversary's."""
-
-    adversary_hidden: int = 512  # units of each of the adversary's two hidden layers
-    adversary_dropout: float = 0.2
+__all__ = ["AAEConfig", "make_aae", "make_daae", "register_models"]
 
 
 def make_aae(**hparams):
-    from .aae_model import AAE
+    from genae_studio import AAE
 
     return AAE(**hparams)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genae_studio.data.base import FileDataset, apply_limit, is_image_file
+from genae_studio import DataError, FileDataset
+from genae_studio.data.base import apply_limit, is_image_file
 from genae_studio.data.disk import (
     check_split,
     existing_source,
@@ -19,7 +20,6 @@ from genae_studio.data.disk import (
     nonempty,
     tail_split,
 )
-from genae_studio.errors import DataError
 
 
 def _celeba_dirs(path: Path) -> tuple[Path, Path] | None:

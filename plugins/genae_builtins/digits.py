@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from genae_studio.data.base import ArrayDataset, apply_limit, resize_images
-from genae_studio.errors import DataError
+from genae_studio import ArrayDataset, DataError, resize_images
+from genae_studio.data.base import apply_limit
 
 DEFAULT_SIZE = 32
 DIGIT_NAMES = [str(d) for d in range(10)]  # label names of every digits dataset

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from genae_studio.data.base import FileDataset, apply_limit
+from genae_studio import DataError, FileDataset
+from genae_studio.data.base import apply_limit
 from genae_studio.data.disk import (
     IMAGE_KINDS,
     check_split,
@@ -18,7 +19,6 @@ from genae_studio.data.disk import (
     tail_split,
     walk_images,
 )
-from genae_studio.errors import DataError
 
 
 def detect_folder(path) -> bool:

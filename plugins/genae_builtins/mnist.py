@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genae_studio.data.base import ArrayDataset
+from genae_studio import ArrayDataset, DataError
 from genae_studio.data.disk import (
     array_dataset,
     check_split,
@@ -16,7 +16,6 @@ from genae_studio.data.disk import (
     subdirs,
     tail_split,
 )
-from genae_studio.errors import DataError
 
 from .digits import DIGIT_NAMES
 

@@ -23,14 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from genae_studio.data.base import (
-    ArrayDataset,
-    apply_limit,
-    cache_dir,
-    resize_images,
-    split_sizes,
-)
-from genae_studio.errors import DataError
+from genae_studio import ArrayDataset, DataError, resize_images
+from genae_studio.data import cache_dir
+from genae_studio.data.base import apply_limit, split_sizes
 
 VERSION = 1  # bump when the drawing changes, so old caches are not reused
 SIZE = 64

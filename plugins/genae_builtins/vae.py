@@ -1,16 +1,11 @@
 """Plugin: VAE and denoising VAE. The networks load (with torch) only when a model is built."""
-from dataclasses import dataclass
+from genae_studio import ModelSpec, VAEConfig, hookimpl
 
-from genae_studio import ModelConfig, ModelSpec, hookimpl
-
-
-@dataclass(frozen=True)
-class VAEConfig(ModelConfig):
-    """The VAE's hyperparameters and their defaults (the paper's): ModelConfig's alone."""
+__all__ = ["VAEConfig", "make_dvae", "make_vae", "register_models"]
 
 
 def make_vae(**hparams):
-    from .vae_model import VAE
+    from genae_studio import VAE
 
     return VAE(**hparams)
 

@@ -33,8 +33,8 @@ def test_the_panel_measures_its_own_chains_with_bands(qtbot, window):
     # The values are evaluate's numbers for the panel's own chains (seeded like the grid's).
     import torch
 
-    from genae_studio.chain import markov_chain
-    from genae_studio.evaluate import step_metrics
+    from genae_studio.evaluation import step_metrics
+    from genae_studio.sampling import markov_chain
 
     run = window.session.run
     gen = torch.Generator(run.device).manual_seed(cv.chain_seed)

@@ -6,8 +6,8 @@ import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
-from genae_studio import precise_bn
 from genae_studio.errors import DataError
+from genae_studio.sampling import _precise_bn as precise_bn
 
 from .gui_helpers import wait_idle
 

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
-from .errors import UsageError
-from .train_config import TrainSettings
+from ..errors import UsageError
+from ._config import TrainSettings
 
 
 @dataclass
@@ -40,7 +40,7 @@ def speed_options(settings: TrainSettings, device) -> Speed:
     """Resolve precision and layout for the device; sets the process-wide TF32 flags on CUDA."""
     import torch
 
-    from .devices import bf16_unsupported
+    from ..devices import bf16_unsupported
 
     cuda = device.type == "cuda"
     precision = settings.precision
@@ -65,7 +65,7 @@ def speed_options(settings: TrainSettings, device) -> Speed:
 
 def check_bf16(device) -> None:
     """Refuse bf16 (one line) where the hardware would only emulate bfloat16."""
-    from .devices import bf16_unsupported
+    from ..devices import bf16_unsupported
 
     why = bf16_unsupported(device)
     if why:

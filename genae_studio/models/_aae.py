@@ -1,13 +1,15 @@
-"""Adversarial autoencoder and denoising AAE (Makhzani et al. 2015), as a plugin."""
+"""Adversarial autoencoder and denoising AAE (Makhzani et al. 2015).
+
+The built-in plugin registers them; third parties subclass them (``genae_studio.AAE``).
+"""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from genae_studio.model import GenerativeAutoencoder, StepFn, reconstruction_loss
-from genae_studio.nets import Adversary, DCGANDecoder, DCGANEncoder
-
-from .aae import AAEConfig
+from ._base import GenerativeAutoencoder, StepFn, reconstruction_loss
+from ._config import AAEConfig
+from ._nets import Adversary, DCGANDecoder, DCGANEncoder
 
 _D = AAEConfig()
 

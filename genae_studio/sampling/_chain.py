@@ -37,12 +37,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from .compiled_plans import cached_plan
-from .errors import UsageError
-from .model import GenerativeAutoencoder
-from .options import BN_MODES
+from ..errors import UsageError
+from ..models import GenerativeAutoencoder, cached_plan
+from ._options import BN_MODES
 
-PRECISIONS = ("fp32", "bf16")
+CHAIN_PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -74,7 +73,7 @@ def sampling_mode(model: nn.Module, bn_mode: str = "batch"):
                 saved.append((m, m.running_mean, m.running_var))
                 m.running_mean = m.running_var = None
     elif bn_mode == "precise":
-        from .precise_bn import ATTR, batch_norms, missing_message
+        from ._precise_bn import ATTR, batch_norms, missing_message
 
         bns = [m for _, m in batch_norms(model)]
         if any(getattr(m, ATTR, None) is None for m in bns):
@@ -106,8 +105,8 @@ def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *
     ``precision="bf16"`` runs the networks under bfloat16 autocast (opt-in: about 3x faster
     on CPUs with AMX and on GPUs, but not the same numbers); steps are float32 either way.
     """
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision not in CHAIN_PRECISIONS:
+        raise ValueError(f"precision must be one of {CHAIN_PRECISIONS}, got {precision!r}")
     corrupt = model.denoising if corrupt is None else corrupt
     device = model.device
     plans = None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError
+from ..errors import CheckpointError
 
 FORMAT = "genae-studio-run"
 FORMAT_VERSION = 2  # 1: files side by side; 2: config.json is a manifest of a checkpoint folder
@@ -63,7 +63,7 @@ def library_versions() -> dict[str, str]:
     import numpy
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {"genae_studio": __version__, "torch": torch.__version__,
             "numpy": numpy.__version__, "python": platform.python_version()}

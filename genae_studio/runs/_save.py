@@ -18,8 +18,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import CheckpointError
-from .fileio import (
+from ..errors import CheckpointError
+from ..fileio import (
     OutputError,
     atomic_write_text,
     cleanup_temporaries,
@@ -27,7 +27,7 @@ from .fileio import (
     is_temporary,
     write_bytes_durably,
 )
-from .run_format import (
+from ._format import (
     CHECKPOINTS,
     CONFIG,
     FORMAT,
@@ -38,7 +38,7 @@ from .run_format import (
     check_finite,
     digest,
 )
-from .run_load import read_config
+from ._load import read_config
 
 
 def save_run(out: Path, config: RunConfig, model, optimizers: dict | None = None,

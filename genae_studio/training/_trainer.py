@@ -21,23 +21,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import distributed
-from .data.prefetch import Prefetcher
-from .errors import CheckpointError, TrainingDiverged, UsageError
-from .fileio import OutputError
-from .run_format import RunConfig, check_finite, library_versions
-from .run_load import read_config
-from .run_save import save_run
-from .train_config import TrainCallbacks, TrainProgress, TrainResult, TrainSettings
-from .train_resume import StartPoint, read_resume, restore
-from .train_speed import Speed, speed_options
+from .. import distributed
+from ..data.prefetch import Prefetcher
+from ..errors import CheckpointError, TrainingDiverged, UsageError
+from ..fileio import OutputError
+from ..runs import RunConfig, check_finite, library_versions, read_config, save_run
+from ._config import TrainCallbacks, TrainProgress, TrainResult, TrainSettings
+from ._resume import StartPoint, read_resume, restore
+from ._speed import Speed, speed_options
 
 
 def load_data(settings: TrainSettings, host, world: int = 1):
     """The training split, and the settings with the default dataset filled in. Refuses a
     global batch that does not split evenly over ``world`` processes, or a dataset smaller
     than one batch."""
-    from .data import default_dataset, resolve_dataset
+    from ..data import default_dataset, resolve_dataset
 
     if settings.data is None:
         settings = replace(settings, data=default_dataset(host.datasets))

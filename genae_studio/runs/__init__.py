@@ -28,8 +28,7 @@ This module is the public front; each part has its own home:
 """
 from __future__ import annotations
 
-from .fileio import atomic_write
-from .run_format import (
+from ._format import (
     CHECKPOINTS,
     CONFIG,
     FORMAT,
@@ -42,7 +41,7 @@ from .run_format import (
     check_finite,
     library_versions,
 )
-from .run_load import (
+from ._load import (
     checkpoint_file,
     fit_weights,
     load_training_state,
@@ -50,10 +49,10 @@ from .run_load import (
     read_checkpoint,
     read_config,
 )
-from .run_save import clean_run_folder, is_run_folder, run_lock, save_run
+from ._save import clean_run_folder, is_run_folder, run_lock, save_run
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CONFIG", "WEIGHTS", "STATE", "CHECKPOINTS", "LOCK",
-           "RunConfig", "Checkpoint", "library_versions", "atomic_write", "save_run",
+           "RunConfig", "Checkpoint", "library_versions", "save_run",
            "read_config", "read_checkpoint", "load_weights", "load_training_state",
            "clean_run_folder", "run_lock", "is_run_folder", "check_finite", "checkpoint_file",
            "fit_weights"]

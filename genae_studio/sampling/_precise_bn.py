@@ -26,8 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import DataError, UsageError
-from .imaging import to_float_tensor
+from ..errors import DataError, UsageError
+from ..imaging import to_float_tensor
 
 ATTR = "_precise_bn_stats"  # (mean, var) on each batch-norm module
 FORMAT = "genae-studio-precise-bn"
@@ -121,7 +121,7 @@ def estimate(model, dataset, settings: PreciseSettings | None = None, *,
 
 def cache_key(model: nn.Module, dataset, settings: PreciseSettings) -> str:
     """A digest of the weights, the training data and the settings."""
-    from .features import fingerprint
+    from ..features import fingerprint
 
     h = hashlib.blake2b(digest_size=10)
     for name, tensor in sorted(model.state_dict().items()):
@@ -140,8 +140,8 @@ def prepare(model, dataset, settings: PreciseSettings | None = None, *,
     ``on_progress(done, total)`` follows the estimate batch by batch."""
     from safetensors.torch import load_file, save_file
 
-    from .data import cache_dir
-    from .runs import atomic_write
+    from ..env import cache_dir
+    from ..fileio import atomic_write
 
     settings = settings or PreciseSettings()
     if settings.batches < 1 or settings.batch_size < 2:

@@ -22,11 +22,10 @@ from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 
-from .data.prefetch import Prefetcher
-from .errors import UsageError
-from .plugins import PluginHost, load_plugins
-from .run_save import clean_run_folder, is_run_folder, run_lock
-from .train_config import (
+from ..errors import UsageError
+from ..plugins import PluginHost, load_plugins
+from ..runs import clean_run_folder, is_run_folder, run_lock
+from ._config import (
     PRECISIONS,
     TrainCallbacks,
     TrainProgress,
@@ -34,9 +33,9 @@ from .train_config import (
     TrainSettings,
     validate_settings,
 )
-from .train_resume import RESUME_FIXED, resume_conflicts
+from ._resume import RESUME_FIXED, resume_conflicts
 
-__all__ = ["PRECISIONS", "RESUME_FIXED", "Prefetcher", "TrainCallbacks", "TrainProgress",
+__all__ = ["PRECISIONS", "RESUME_FIXED", "TrainCallbacks", "TrainProgress",
            "TrainResult", "TrainSettings", "resume_conflicts", "train", "validate_settings"]
 
 
@@ -64,10 +63,10 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
     set (the new run then replaces the old one at its first checkpoint). While training,
     ``out`` is locked: a second training of the same folder is refused.
     """
-    from . import distributed
-    from .devices import resolve_device
-    from .train_speed import check_bf16
-    from .trainer import Trainer
+    from .. import distributed
+    from ..devices import resolve_device
+    from ._speed import check_bf16
+    from ._trainer import Trainer
 
     callbacks = _callbacks(callbacks, on_model=on_model, on_progress=on_progress,
                            on_checkpoint=on_checkpoint, should_stop=should_stop)

@@ -1,13 +1,15 @@
-"""VAE and denoising VAE (Kingma & Welling 2014; Im et al. 2017), as a plugin."""
+"""VAE and denoising VAE (Kingma & Welling 2014; Im et al. 2017).
+
+The built-in plugin registers them; third parties subclass them (``genae_studio.VAE``).
+"""
 from __future__ import annotations
 
 import torch
 from torch import nn
 
-from genae_studio.model import GenerativeAutoencoder, StepFn, reconstruction_loss
-from genae_studio.nets import DCGANDecoder, DCGANEncoder
-
-from .vae import VAEConfig
+from ._base import GenerativeAutoencoder, StepFn, reconstruction_loss
+from ._config import VAEConfig
+from ._nets import DCGANDecoder, DCGANEncoder
 
 _D = VAEConfig()
 

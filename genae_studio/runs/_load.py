@@ -16,9 +16,9 @@ import os
 import re
 from pathlib import Path
 
-from .errors import CheckpointError
-from .fileio import is_temporary
-from .run_format import (
+from ..errors import CheckpointError
+from ..fileio import is_temporary
+from ._format import (
     CHECKPOINTS,
     CONFIG,
     FORMAT,

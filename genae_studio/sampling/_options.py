@@ -4,7 +4,7 @@ Light on purpose (no torch): the command line's parser reads these while buildin
 """
 from __future__ import annotations
 
-from .errors import UsageError
+from ..errors import UsageError
 
 # Batch norm while sampling: minibatch statistics (the paper's choice), running statistics, or
 # statistics re-estimated on training data (genae_studio.precise_bn; see genae_studio.chain).
@@ -24,3 +24,8 @@ def parse_steps(text: str) -> list[int]:
     if max(steps) > MAX_STEPS:
         raise UsageError(f"--steps: {max(steps)} chain steps is more than {MAX_STEPS}")
     return steps
+
+
+def sorted_steps(text: str) -> list[int]:
+    """"0,5,1" -> [0, 1, 5] (sorted, unique); a UsageError otherwise."""
+    return sorted(set(parse_steps(text)))

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .nets import DCGANDecoder, DCGANEncoder
+from ._nets import DCGANDecoder, DCGANEncoder
 
 Op = Callable[[torch.Tensor], torch.Tensor]
 _CL = torch.channels_last

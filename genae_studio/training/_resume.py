@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CheckpointError, UsageError
-from .run_format import Checkpoint, RunConfig
-from .run_load import fit_weights, read_checkpoint
-from .train_config import TrainSettings, validate_settings
+from ..errors import CheckpointError, UsageError
+from ..runs import Checkpoint, RunConfig, fit_weights, read_checkpoint
+from ._config import TrainSettings, validate_settings
 
 RESUME_FIXED = {"latent_dim": "latent_dim", "width": "width", "noise_std": "noise_std",
                 "image_size": "image_size"}
@@ -110,7 +109,7 @@ def restore_rng(state: dict, ctx, seed: int, device) -> None:
         if ranks is not None and len(ranks) == ctx.world:
             own = ranks[ctx.rank]
         else:  # a different number of processes: fresh, independent streams
-            from .distributed import rank_seed
+            from ..distributed import rank_seed
 
             torch.manual_seed(rank_seed(seed + int(state["epoch"]), ctx.rank))
             return

@@ -1,0 +1,75 @@
+"""Every ``GENAE_STUDIO_*`` environment variable and the folders they choose, in one place.
+
+=====================================  ==================================================
+``GENAE_STUDIO_RESOURCES``             folder holding ``runs/`` (bundled runs) and
+                                       ``features/`` (bundled feature networks); default:
+                                       the installed package data
+``GENAE_STUDIO_CACHE``                 cache folder (decoded datasets, feature networks,
+                                       precise batch-norm statistics); default
+                                       ``~/.cache/genae-studio``
+``GENAE_STUDIO_DEVICE``                the device ``auto`` means (cpu, cuda[:i], mps)
+``GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD``  set: installed plugins' entry points are not
+                                       loaded
+``GENAE_STUDIO_RUNS``                  where the studio's Training panel writes new runs;
+                                       default ``Documents/genae-studio/runs``
+``GENAE_STUDIO_SETTINGS``              the studio's settings as an .ini file instead of the
+                                       platform's settings store
+=====================================  ==================================================
+
+Light on purpose (no torch, no numpy): the command line reads it while building ``--help``.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import os
+from pathlib import Path
+
+RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
+CACHE_ENV = "GENAE_STUDIO_CACHE"
+DEVICE_ENV = "GENAE_STUDIO_DEVICE"
+AUTOLOAD_ENV = "GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD"
+RUNS_ENV = "GENAE_STUDIO_RUNS"
+SETTINGS_ENV = "GENAE_STUDIO_SETTINGS"
+
+
+def resources_dir() -> Path:
+    """The folder whose runs/ holds the bundled runs and features/ the bundled feature
+    networks: $GENAE_STUDIO_RESOURCES, else the package data genae_studio/resources
+    (installed with the package, wheels included)."""
+    env = os.environ.get(RESOURCES_ENV)
+    if env:
+        return Path(env)
+    return Path(str(importlib.resources.files("genae_studio") / "resources"))
+
+
+def cache_dir() -> Path:
+    """``$GENAE_STUDIO_CACHE`` or ``~/.cache/genae-studio``, created on demand."""
+    path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genae-studio")
+    path = path.expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_device() -> str:
+    """What ``--device auto`` resolves from: $GENAE_STUDIO_DEVICE, else "auto"."""
+    return os.environ.get(DEVICE_ENV, "auto")
+
+
+def plugin_autoload() -> bool:
+    """Whether installed plugins' entry points load: $GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD
+    unset or empty."""
+    return not os.environ.get(AUTOLOAD_ENV)
+
+
+def runs_dir() -> Path | None:
+    """Where the studio writes new runs: $GENAE_STUDIO_RUNS, or None for the studio's default
+    (the platform's Documents folder, /genae-studio/runs)."""
+    env = os.environ.get(RUNS_ENV)
+    return Path(env) if env else None
+
+
+def settings_file() -> Path | None:
+    """The studio's settings .ini file ($GENAE_STUDIO_SETTINGS), or None for the platform's
+    store."""
+    env = os.environ.get(SETTINGS_ENV)
+    return Path(env) if env else None
