@@ -47,6 +47,7 @@ DISABLE_ENV = "GENAE_STUDIO_NO_CACHE"
 SUBFOLDER = "decoded"
 IMAGES, META = "images.npy", "meta.json"
 PARALLEL_FROM = 512  # fewer images decode in this process: starting workers costs more
+ANNOUNCE_FROM = 512  # smaller first passes take a blink: no lines, no progress bar
 
 
 class CacheBuildCancelled(GenaeError):
@@ -306,7 +307,8 @@ def build_cache(dataset: FileDataset, folder: Path, *,
     tmp = folder.parent / f".{folder.name}.{safe_name(socket.gethostname())}-{os.getpid()}-" \
                           f"{secrets.token_hex(4)}.tmp"
     tmp.mkdir()
-    report = progress or _ProgressBar(dataset, n, workers, folder)
+    report = progress or (_ProgressBar(dataset, n, workers) if n >= ANNOUNCE_FROM
+                          else (lambda p: None))
     started = time.perf_counter()
     try:
         offset = _create_images_file(tmp / IMAGES, (n, dataset.channels, dataset.image_size,
@@ -574,7 +576,7 @@ def _alive(pid: int) -> bool:
 class _ProgressBar:
     """The command line's report: a line, a tqdm bar with ETA (on a terminal), a line."""
 
-    def __init__(self, dataset, n: int, workers: int, folder: Path):
+    def __init__(self, dataset, n: int, workers: int):
         from tqdm import tqdm
 
         size = n * dataset.channels * dataset.image_size ** 2
