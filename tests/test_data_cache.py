@@ -46,6 +46,8 @@ def own_cache(tmp_path, monkeypatch):
     """A cache folder per test: the tests look at everything in it."""
     monkeypatch.setenv("GENAE_STUDIO_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv(cache.DISABLE_ENV, raising=False)
+    yield
+    assert os.environ.get("GENAE_STUDIO_CACHE") == str(tmp_path / "cache")  # never the user's
 
 
 @pytest.fixture
@@ -81,12 +83,12 @@ def test_later_uses_read_the_cache_without_decoding(tmp_path, specs, monkeypatch
     def no_decoding(*args):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(FileDataset, "_decode", no_decoding)
-    again = resolve_dataset(str(folder), specs, split="train", image_size=16)
+    with monkeypatch.context() as patch:
+        patch.setattr(FileDataset, "_decode", no_decoding)
+        again = resolve_dataset(str(folder), specs, split="train", image_size=16)
     assert again.cached.folder == first.cached.folder
     assert np.array_equal(again.batch([0, 1, 2]), first.batch([0, 1, 2]))
     # Another size, channel count or split is another cache.
-    monkeypatch.undo()
     assert resolve_dataset(str(folder), specs, split="test", image_size=16).cached.folder \
         != first.cached.folder
     assert resolve_dataset(str(folder), specs, split="train", image_size=8).cached.folder \
@@ -317,3 +319,39 @@ def test_a_cached_dataset_feeds_the_prefetcher(tmp_path, specs):
         for step, x in zip(steps, batches, strict=True):
             want = to_float(expected[np.sort(order[step * 4:(step + 1) * 4])])
             assert torch.equal(x, torch.from_numpy(want))
+
+
+def test_in_memory_datasets_resize_once(tmp_path, monkeypatch):
+    from genae_studio.data import base
+    from genae_studio.data.disk import array_dataset
+
+    digits = np.random.default_rng(0).integers(0, 256, (30, 1, 28, 28), dtype=np.uint8)
+    expected = base.resize_images(digits, 64)
+    first = array_dataset(digits, None, "mnist", tmp_path / "mnist", 64, None)
+    assert np.array_equal(first.batch(np.arange(30)), expected)
+
+    def no_resizing(*args):
+        raise AssertionError("resized again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(base, "resize_images", no_resizing)
+        again = array_dataset(digits, None, "mnist", tmp_path / "mnist", 64, None)
+    assert np.array_equal(again.images, expected) and not again.images.flags.owndata  # mapped
+    changed = digits.copy()
+    changed[3, 0, 5, 5] ^= 1  # one pixel: a new entry, not the old images
+    assert len(cache.entries()) == 1
+    array_dataset(changed, None, "mnist", tmp_path / "mnist", 64, None)
+    assert len(cache.entries()) == 2
+
+
+def test_a_cache_folder_that_cannot_be_written_falls_back_to_decoding(tmp_path, specs,
+                                                                      monkeypatch, capsys):
+    folder = jpeg_folder(tmp_path / "faces", n=8)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be")
+    with monkeypatch.context() as patch:
+        patch.setenv("GENAE_STUDIO_CACHE", str(blocker))
+        dataset = resolve_dataset(str(folder), specs, image_size=16)
+    assert dataset.cached is None
+    assert "warning: cannot use the decoded-image cache" in capsys.readouterr().err
+    assert np.array_equal(dataset.batch(np.arange(len(dataset))), decoded(dataset))
