@@ -355,3 +355,40 @@ def test_a_cache_folder_that_cannot_be_written_falls_back_to_decoding(tmp_path, 
     assert dataset.cached is None
     assert "warning: cannot use the decoded-image cache" in capsys.readouterr().err
     assert np.array_equal(dataset.batch(np.arange(len(dataset))), decoded(dataset))
+
+
+SLOW_CLI = """
+import sys, time
+from genae_studio.data import cache
+from genae_studio.cli import main
+
+cache.ANNOUNCE_FROM = cache.PARALLEL_FROM = 1  # announce, and use processes, for 40 images
+tick = cache._ProgressBar.__call__
+cache._ProgressBar.__call__ = lambda self, p: (tick(self, p), time.sleep(0.3))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_ctrl_c_during_the_first_pass_leaves_nothing_behind(tmp_path):
+    folder = jpeg_folder(tmp_path / "faces", n=40)
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(SLOW_CLI), "train", "--model", "vae",
+         "--epochs", "1", "--batch-size", "8", "--width", "8", "--latent-dim", "8",
+         "--image-size", "32", "--device", "cpu", "--data", str(folder),
+         "--out", str(tmp_path / "run")], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()
+        assert "decoding" in first and "into the cache" in first, first
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        err = first + proc.stderr.read()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "genae-studio: interrupted" in err.splitlines()[-1]
+    assert not cache.cache_root().exists() or not list(cache.cache_root().iterdir())
+    workers = subprocess.run(["pgrep", "-f", str(cache.cache_root())], capture_output=True)
+    assert workers.stdout == b""  # no decoding process outlives the command
