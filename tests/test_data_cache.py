@@ -284,6 +284,10 @@ def test_the_first_pass_reports_progress_and_the_cache_size_on_stderr(tmp_path, 
     n = len(dataset)
     assert f"decoding {n} images of {folder} into the cache" in err
     assert f"cached {n} images in" in err and f"{dataset.cached.nbytes / 1e6:,.1f} MB" in err
+    assert "older cache" not in err
+    (folder / "000000.jpg").unlink()
+    resolve_dataset(str(folder), specs, image_size=16)
+    assert "1 older cache(s) of the same data" in capsys.readouterr().err
 
 
 def test_under_torchrun_other_local_ranks_wait_for_local_rank_0(tmp_path, specs, monkeypatch):
@@ -364,7 +368,7 @@ from genae_studio.cli import main
 
 cache.ANNOUNCE_FROM = cache.PARALLEL_FROM = 1  # announce, and use processes, for 40 images
 tick = cache._ProgressBar.__call__
-cache._ProgressBar.__call__ = lambda self, p: (tick(self, p), time.sleep(0.3))
+cache._ProgressBar.__call__ = lambda self, p: (tick(self, p), time.sleep(1))
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -380,7 +384,7 @@ def test_ctrl_c_during_the_first_pass_leaves_nothing_behind(tmp_path):
     try:
         first = proc.stderr.readline()
         assert "decoding" in first and "into the cache" in first, first
-        time.sleep(0.5)
+        time.sleep(0.2)  # the first pass takes over 5 s: each progress report sleeps 1 s
         proc.send_signal(signal.SIGINT)
         err = first + proc.stderr.read()
         proc.wait(timeout=60)

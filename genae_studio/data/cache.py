@@ -32,6 +32,7 @@ import secrets
 import shutil
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class CachedImages:
                                                 invert=True)) if len(self.bad) else None
         self._fd: int | None = None
         self._pid = -1
+        self._lock = threading.Lock()
 
     @property
     def nbytes(self) -> int:
@@ -113,9 +115,10 @@ class CachedImages:
         return self._readable[pos]
 
     def _file(self) -> int:
-        if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
-            self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
-        return self._fd
+        with self._lock:
+            if self._fd is None or self._pid != os.getpid():  # a forked child opens its own
+                self._fd, self._pid = os.open(self.path, os.O_RDONLY), os.getpid()
+            return self._fd
 
     def read(self, rows: np.ndarray) -> np.ndarray:
         """uint8 (len(rows), C, S, S): the rows (already made readable), consecutive rows in
@@ -142,7 +145,10 @@ class CachedImages:
         self.close()
 
     def __getstate__(self):  # the file is reopened where it is unpickled
-        return {**self.__dict__, "_fd": None, "_pid": -1}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_fd", "_pid", "_lock")}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state, _fd=None, _pid=-1, _lock=threading.Lock())
 
 
 def _read_at(fd: int, view: memoryview, offset: int) -> None:
@@ -598,6 +604,11 @@ class _ProgressBar:
         _say(f"genae-studio: cached {entry.count:,} images in {seconds:.1f} s "
              f"({entry.count / max(seconds, 1e-9):,.0f} images/s): "
              f"{entry.nbytes / 1e6:,.1f} MB in {entry.folder}")
+        older = older_entries(entry)
+        if older:
+            size = sum(folder_size(folder) for folder in older)
+            _say(f"genae-studio: {len(older)} older cache(s) of the same data ({size / 1e6:,.1f} "
+                 f"MB) remain; genae-studio cache clear removes every cache")
 
 
 # --- in-memory datasets that resize ------------------------------------------------------
@@ -664,6 +675,15 @@ def entries() -> list[tuple[Path, CachedImages | None]]:
         if folder.is_dir() and not folder.name.startswith("."):
             found.append((folder, open_entry(folder)))
     return found
+
+
+def older_entries(entry: CachedImages) -> list[Path]:
+    """Other entries of the same data (name, split, size, channels and source): caches of
+    files since changed, or of another ``limit``."""
+    prefix = entry.folder.name.rsplit("-", 1)[0] + "-"
+    return [folder for folder, other in entries()
+            if folder != entry.folder and folder.name.startswith(prefix) and other is not None
+            and other.meta.get("source") == entry.meta.get("source")]
 
 
 def folder_size(path: Path) -> int:
