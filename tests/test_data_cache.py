@@ -396,3 +396,21 @@ def test_ctrl_c_during_the_first_pass_leaves_nothing_behind(tmp_path):
     assert not cache.cache_root().exists() or not list(cache.cache_root().iterdir())
     workers = subprocess.run(["pgrep", "-f", str(cache.cache_root())], capture_output=True)
     assert workers.stdout == b""  # no decoding process outlives the command
+
+
+def test_only_dead_builds_temporary_folders_are_removed(tmp_path):
+    import socket
+
+    from genae_studio.data.base import safe_name
+
+    host = safe_name(socket.gethostname())
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    names = {"live": f".x-all-8px3-k.{host}-{os.getpid()}-ab12.tmp",
+             "dead": f".x-all-8px3-k.{host}-{dead.pid}-cd34.tmp",
+             "elsewhere": ".x-all-8px3-k.another_machine-1-ef56.tmp"}
+    for name in names.values():
+        (tmp_path / name).mkdir()
+    removed = cache.remove_stale_temporaries(tmp_path)
+    assert removed == [tmp_path / names["dead"]]
+    assert (tmp_path / names["live"]).exists() and (tmp_path / names["elsewhere"]).exists()

@@ -550,18 +550,21 @@ class _DecodeProcesses:
 
 def remove_stale_temporaries(root: Path, prefix: str = "") -> list[Path]:
     """Remove temporary build folders (of entries starting with ``prefix``) whose building
-    process, on this machine, is gone. Live builds are left alone."""
+    process is gone: on this machine, a process that no longer runs; another machine's (a
+    shared cache folder) once a day old. Live builds are left alone."""
     removed = []
     host = safe_name(socket.gethostname())
     with contextlib.suppress(OSError), os.scandir(root) as entries:
         for entry in entries:
             if not (entry.name.startswith(f".{prefix}") and entry.name.endswith(".tmp")):
                 continue
-            owner = entry.name[:-4].rsplit(".", 1)[-1]  # HOST-PID-TOKEN
-            parts = owner.rsplit("-", 2)
-            if len(parts) == 3 and parts[0] == host and parts[1].isdigit() \
-                    and _alive(int(parts[1])):
-                continue
+            owner = entry.name[:-4].rsplit(".", 1)[-1].rsplit("-", 2)  # HOST-PID-TOKEN
+            if len(owner) == 3 and owner[1].isdigit():
+                if owner[0] == host and _alive(int(owner[1])):
+                    continue
+                with contextlib.suppress(OSError):
+                    if owner[0] != host and time.time() - entry.stat().st_mtime < 86400:
+                        continue
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
     return removed
