@@ -299,6 +299,9 @@ class FileDataset(ImageDataset):
     unreadable file is known and counted from the start.
     """
 
+    _cache = None  # a data.cache.CachedImages, once attached
+    _rows: np.ndarray | None = None  # this dataset's rows in it (None: 0..n-1)
+
     def __init__(self, paths: Sequence[str | os.PathLike], *, image_size: int = 64,
                  channels: int = 3, name: str = "files", labels=None,
                  label_names: list[str] | None = None,
@@ -321,8 +324,6 @@ class FileDataset(ImageDataset):
         self.source = source
         self._bad: set[int] = set()
         self.first_skipped: str | None = None  # "PATH: reason" of the first unreadable file
-        self._cache = None  # a data.cache.CachedImages, once attached
-        self._rows: np.ndarray | None = None  # this dataset's rows in it (None: 0..n-1)
 
     @property
     def skipped(self) -> int:  # type: ignore[override]
