@@ -414,3 +414,21 @@ def test_only_dead_builds_temporary_folders_are_removed(tmp_path):
     removed = cache.remove_stale_temporaries(tmp_path)
     assert removed == [tmp_path / names["dead"]]
     assert (tmp_path / names["live"]).exists() and (tmp_path / names["elsewhere"]).exists()
+
+
+@pytest.mark.slow
+def test_the_data_benchmark_runs_in_quick_mode(tmp_path):
+    import re
+
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'plugins'}"}
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "data",
+                          "--n", "600"], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for needle in ("(a) today: per-access decode", "(b) torchvision ImageFolder",
+                   "(c) first pass", "(d) cached epoch through the Prefetcher",
+                   "peak RSS of a cached epoch, 600 images", "open 600 files lazily"):
+        assert needle in out.stdout, needle
+    crashed = re.findall(r"not available: \w*(?:Error|Exception)[^|]*", out.stdout)
+    assert not crashed, crashed
