@@ -1,4 +1,4 @@
-"""python -m benchmarks [--quick] [--only SECTION ...] [--device DEV] [--json FILE]"""
+"""python -m benchmarks [--quick] [--only SECTION ...] [--device DEV] [--json FILE] [--n N]"""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +10,7 @@ import traceback
 from .common import Config, Row, load_average, machine_rows, matmul_rates, table, unavailable
 
 SECTIONS = ("chain", "training", "studio", "startup", "memory")
-OPTIONAL = ("compile",)  # only with --only: minutes of compiling
+OPTIONAL = ("compile", "data")  # only with --only: minutes of compiling; data writes 20,000 JPEGs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--n", type=int, help="data: images in the generated CelebA-layout "
+                                              "folder (default 20000; --quick 400)")
     args = parser.parse_args(argv)
 
     import torch
@@ -54,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from .chain import chain_rows
     from .compile import compile_rows
+    from .data import data_rows
     from .startup import cold_start_rows, first_window_rows, memory_rows, sample_memory_rows
     from .studio import studio_rows
     from .training import training_rows
@@ -65,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     section("memory", memory_rows, cfg)
     section("memory", sample_memory_rows, cfg)
     section("compile", compile_rows, cfg, device)
+    section("data", data_rows, cfg, args.n)
     rows.append(Row("machine", "load average (1/5/15 min) at the end", load_average(),
                     note=f"whole run {time.perf_counter() - started:.0f} s"))
     print(table(rows))

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from .commands import cache as cache_command
 from .commands import eval as eval_command
 from .commands import interpolate, latent, plugins, sample, train
 from .commands.common import PROG, load_host
@@ -26,6 +27,7 @@ COMMANDS = {
     "eval": (eval_command, "measure sample quality and latent distances per chain step"),
     "latent": (latent, "draw chain trajectories over the data and prior clouds in a 2-D view "
                        "of the latent space, with the data score"),
+    "cache": (cache_command, "show the cache folder's size (decoded images...); clear it"),
 }
 
 
@@ -45,6 +47,10 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     parser.add_argument("--debug", action="store_true",
                         default=default if suppress else False,
                         help="show tracebacks")
+    parser.add_argument("--no-cache", action="store_true",
+                        default=default if suppress else False,
+                        help="decode image files on every access instead of once into the "
+                             "cache (also GENAE_STUDIO_NO_CACHE=1)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -66,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.no_cache:
+        from .data.cache import disable
+
+        disable()
     try:
         return COMMANDS[args.command][0].main(args) if args.command else cmd_studio(args)
     except GenaeError as exc:

@@ -115,6 +115,26 @@ def resize_images(images: np.ndarray, image_size: int) -> np.ndarray:
     return out
 
 
+def decode_image(path: str, image_size: int, channels: int) -> np.ndarray:
+    """One image file as uint8 (C, H, W), preprocessed as in the paper. Raises for a file
+    that is not a regular file, not an image, or above the decompression-bomb limit."""
+    import warnings
+
+    from PIL import Image
+
+    if not is_regular_file(path):
+        raise OSError("not a regular file")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                raise ValueError(f"{img.width} x {img.height} pixels, above the "
+                                 f"{MAX_IMAGE_PIXELS:,}-pixel decompression-bomb limit")
+            if img.format == "JPEG":  # decode JPEGs at a reduced scale when shrinking
+                img.draft("L" if channels == 1 else "RGB", (image_size, image_size))
+            return preprocess(img, image_size, channels)
+
+
 def split_sizes(n: int) -> tuple[int, int]:
     """(train, test) sizes when the test split is the last 10% of ``n`` items."""
     n_test = max(1, n // 10) if n > 1 else 0
@@ -265,7 +285,14 @@ class FileDataset(ImageDataset):
     remembered, so it is not tried again). Labels and attributes of index i still
     describe file i; a substituted image is rare enough not to matter for
     training.
+
+    Once ``attach_cache`` gave it its decoded-image cache (``genae_studio.data.cache``;
+    ``resolve_dataset`` does this), images are read from there instead, and every
+    unreadable file is known and counted from the start.
     """
+
+    _cache = None  # a data.cache.CachedImages, once attached
+    _rows: np.ndarray | None = None  # this dataset's rows in it (None: 0..n-1)
 
     def __init__(self, paths: Sequence[str | os.PathLike], *, image_size: int = 64,
                  channels: int = 3, name: str = "files", labels=None,
@@ -292,28 +319,31 @@ class FileDataset(ImageDataset):
 
     @property
     def skipped(self) -> int:  # type: ignore[override]
+        if self._cache is not None:
+            return int(np.isin(self._cache_rows(), self._cache.bad).sum()) \
+                if self._rows is not None else len(self._cache.bad)
         return len(self._bad)
+
+    @property
+    def cached(self):
+        """The decoded-image cache this dataset reads from (a CachedImages), or None."""
+        return self._cache
+
+    def attach_cache(self, cache, rows: np.ndarray | None = None) -> None:
+        """Read images from ``cache`` (rows ``rows`` of it, default 0..n-1) from now on."""
+        self._cache, self._rows = cache, rows
+        if cache is not None and cache.first_skipped and self.skipped:
+            self.first_skipped = self.first_skipped or cache.first_skipped
+
+    def _cache_rows(self, indices=None) -> np.ndarray:
+        idx = np.arange(len(self)) if indices is None else indices
+        return idx if self._rows is None else self._rows[idx]
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def _decode(self, i: int) -> np.ndarray:
-        import warnings
-
-        from PIL import Image
-
-        if not is_regular_file(self.paths[i]):
-            raise OSError("not a regular file")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(self.paths[i]) as img:
-                if img.width * img.height > MAX_IMAGE_PIXELS:
-                    raise ValueError(f"{img.width} x {img.height} pixels, above the "
-                                     f"{MAX_IMAGE_PIXELS:,}-pixel decompression-bomb limit")
-                if img.format == "JPEG":  # decode JPEGs at a reduced scale when shrinking
-                    img.draft("L" if self.channels == 1 else "RGB",
-                              (self.image_size, self.image_size))
-                return preprocess(img, self.image_size, self.channels)
+        return decode_image(self.paths[i], self.image_size, self.channels)
 
     def _skip(self, i: int, exc: BaseException) -> None:
         self._bad.add(i)
@@ -327,6 +357,9 @@ class FileDataset(ImageDataset):
         if not -n <= i < n:
             raise IndexError(f"index {i} out of range for {n} images")
         i %= n
+        if self._cache is not None:
+            return self._cache.read(self._cache.readable_rows(self._cache_rows(
+                np.array([i]))))[0]
         for step in range(n):
             j = (i + step) % n
             if j in self._bad:
@@ -337,8 +370,17 @@ class FileDataset(ImageDataset):
                 self._skip(j, exc)
         raise DataError(f"{self.source or self.name}: none of the {n} image files is readable")
 
+    def batch(self, indices) -> np.ndarray:
+        if self._cache is None:
+            return super().batch(indices)
+        rows = self._cache_rows(_as_indices(indices, len(self)))
+        return self._cache.read(self._cache.readable_rows(rows))
+
     def subset(self, indices) -> FileDataset:
         idx = _as_indices(indices, len(self))
         meta = self._meta(idx)
-        return FileDataset([self.paths[i] for i in idx], image_size=self.image_size,
-                           channels=self.channels, **meta)
+        sub = FileDataset([self.paths[i] for i in idx], image_size=self.image_size,
+                          channels=self.channels, **meta)
+        if self._cache is not None:
+            sub.attach_cache(self._cache, self._cache_rows(idx))
+        return sub

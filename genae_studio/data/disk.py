@@ -22,7 +22,6 @@ from .base import (
     apply_limit,
     is_image_file,
     is_regular_file,
-    resize_images,
     split_sizes,
 )
 
@@ -60,11 +59,13 @@ def nonempty(items, split: str, where):
 def array_dataset(images, labels, name, source, image_size, limit,
                   label_names=None) -> ArrayDataset:
     """The first ``limit`` images (and labels), resized to ``image_size`` when it is given or
-    when the images are not square."""
+    when the images are not square (once: the result is kept in the cache, ``cache.resized``)."""
     keep = apply_limit(len(images), limit)
     images, labels = images[:keep], None if labels is None else labels[:keep]
     if image_size is not None or images.shape[-1] != images.shape[-2]:
-        images = resize_images(images, int(image_size or images.shape[-1]))
+        from .cache import resized  # decoded once, into the cache
+
+        images = resized(images, int(image_size or images.shape[-1]), name, str(source))
     return ArrayDataset(np.ascontiguousarray(images), name=name, labels=labels,
                         label_names=label_names, source=str(source))
 

@@ -1,6 +1,7 @@
 """Turn a ``--data`` argument (a built-in name or a path) into an ImageDataset."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import DataError
@@ -11,13 +12,31 @@ from .base import ImageDataset
 def resolve_dataset(data: str | None, specs: dict[str, DatasetSpec], *,
                     data_format: str | None = None, split: str = "train",
                     image_size: int | None = None, limit: int | None = None,
-                    seed: int = 0) -> ImageDataset:
+                    seed: int = 0, cache: bool | None = None,
+                    progress: Callable | None = None,
+                    cancel: Callable[[], bool] | None = None) -> ImageDataset:
     """Load ``data``: a built-in dataset name, or a path in a detected (or given) format;
     None: the default dataset.
 
     Formats with a ``detect`` are tried in registration order, fallback formats (the
     generic image folder) last.
+
+    A format that returns a ``FileDataset`` (images decoded from files) is read from the
+    decoded-image cache, built on first use (``genae_studio.data.cache.use_cache``, which
+    describes ``progress`` and ``cancel``): unless ``cache=False``, ``--no-cache`` or
+    ``GENAE_STUDIO_NO_CACHE`` turn it off (images are then decoded on
+    access; ``cache.use_cache`` can attach or build the cache later, e.g. in a worker).
     """
+    dataset = _resolve(data, specs, data_format=data_format, split=split,
+                       image_size=image_size, limit=limit, seed=seed)
+    from . import cache as decoded
+
+    if cache is False or not decoded.enabled():
+        return dataset
+    return decoded.use_cache(dataset, split, progress=progress, cancel=cancel)
+
+
+def _resolve(data, specs, *, data_format, split, image_size, limit, seed) -> ImageDataset:
     builtins = [name for name, spec in specs.items() if spec.detect is None]
     if data is None:
         data = default_dataset(specs)
