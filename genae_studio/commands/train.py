@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from ..errors import GenaeError, UsageError
+from ..signals import exit_code
 from .common import PROG, LazyBar, load_host, noise_std, positive, rate
 
 # The options that define a run: with --resume, one that is given must agree with the run.
@@ -90,7 +91,7 @@ def main(args) -> int:
     try:
         result = train(settings, out, resume=args.resume, host=host, on_progress=_report(bar),
                        overwrite=args.overwrite)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (genae_studio.signals)
         bar.close()
         try:
             kept = f"the checkpoint of epoch {read_config(out).progress.get('epoch', 0)} in " \
@@ -98,7 +99,7 @@ def main(args) -> int:
         except GenaeError:
             kept = "no checkpoint had been written"
         print(f"{PROG}: interrupted; {kept}", file=sys.stderr)
-        return 130
+        return exit_code(exc)
     finally:
         bar.close()
     if result.skipped and result.rank == 0:

@@ -18,11 +18,11 @@ IMAGE_EXTENSIONS = frozenset(
 
 
 def cache_dir() -> Path:
-    """``$GENAE_STUDIO_CACHE`` or ``~/.cache/genae-studio``, created on demand."""
-    path = Path(os.environ.get("GENAE_STUDIO_CACHE") or Path.home() / ".cache" / "genae-studio")
-    path = path.expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """``$GENAE_STUDIO_CACHE`` or ``~/.cache/genae-studio``, created on demand (a DataError
+    when it cannot be a folder; see genae_studio.cache)."""
+    from ..cache import cache_root
+
+    return cache_root()
 
 
 def safe_name(text: str, fallback: str = "data") -> str:
