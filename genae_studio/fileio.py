@@ -187,6 +187,12 @@ def cleanup_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+def _shown(path: Path) -> str:
+    """A path for a one-line message: very long ones are cut in the middle."""
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:60]}...{text[-50:]}"
+
+
 def _existing_ancestor(path: Path, option: str) -> Path:
     """The nearest folder above ``path`` that exists; a UsageError for a path that cannot be
     looked at (a symlink loop, a name or path too long, a file where a folder should be)."""
@@ -199,15 +205,15 @@ def _existing_ancestor(path: Path, option: str) -> Path:
             break
         except FileNotFoundError:
             if os.path.lexists(parent):  # a dangling symlink
-                raise UsageError(f"{option} {path}: {parent} is a broken symbolic link") \
+                raise UsageError(f"{option} {_shown(path)}: {parent} is a broken symbolic link") \
                     from None
             if parent == parent.parent:
                 break
             parent = parent.parent
         except OSError as exc:
-            raise UsageError(f"{option} {path}: {_reason(exc)}") from None
+            raise UsageError(f"{option} {_shown(path)}: {_reason(exc)}") from None
     if not parent.is_dir():
-        raise UsageError(f"{option} {path}: {parent} is not a folder")
+        raise UsageError(f"{option} {_shown(path)}: {parent} is not a folder")
     return parent
 
 
@@ -233,10 +239,10 @@ def _check_names(path: Path, where: Path, option: str) -> None:
     for k, part in enumerate(path.parts):
         room = name_max - (TEMP_EXTRA if k == len(path.parts) - 1 else 0)
         if len(os.fsencode(part)) > room:
-            raise UsageError(f"{option} {path}: file name too long ({len(part)} characters; "
-                             f"at most {room} here)")
+            raise UsageError(f"{option} {_shown(path)}: file name too long ({len(part)} "
+                             f"characters; at most {room} here)")
     if len(os.fsencode(os.path.abspath(path))) + TEMP_EXTRA >= path_max:
-        raise UsageError(f"{option} {path}: path too long (over {path_max} bytes)")
+        raise UsageError(f"{option} {_shown(path)}: path too long (over {path_max} bytes)")
 
 
 def _writable(folder: Path) -> str | None:
@@ -262,25 +268,26 @@ def check_output_folder(path: str | os.PathLike, option: str) -> Path:
         os.stat(path)
     except FileNotFoundError:
         if os.path.lexists(path):
-            raise UsageError(f"{option} {path}: a broken symbolic link") from None
+            raise UsageError(f"{option} {_shown(path)}: a broken symbolic link") from None
         where = _existing_ancestor(path, option)
     except OSError as exc:
-        raise UsageError(f"{option} {path}: {_reason(exc)}") from None
+        raise UsageError(f"{option} {_shown(path)}: {_reason(exc)}") from None
     else:
         if not path.is_dir():
-            raise UsageError(f"{option} {path}: exists and is not a folder")
+            raise UsageError(f"{option} {_shown(path)}: exists and is not a folder")
         where = path
     _check_names(path, where, option)
     why = _writable(where)
     if why:
-        raise UsageError(f"{option} {path}: cannot write in {where} ({why})")
+        raise UsageError(f"{option} {_shown(path)}: cannot write in {where} ({why})")
     return path
 
 
-def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], option: str) -> Path:
+def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] | None,
+                      option: str) -> Path:
     """Refuse, before any work, an output path that cannot be written: an unknown extension,
     a folder, a symlink loop, a name too long, or a parent folder that is not writable.
-    Returns the path."""
+    ``suffixes``: the extensions allowed (None: any). Returns the path."""
     from .errors import UsageError
 
     path = Path(path)
@@ -290,15 +297,15 @@ def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], option
     except FileNotFoundError:
         pass
     except OSError as exc:
-        raise UsageError(f"{option} {path}: {_reason(exc)}") from None
+        raise UsageError(f"{option} {_shown(path)}: {_reason(exc)}") from None
     if path.is_dir():
-        raise UsageError(f"{option} {path}: is a folder; give a file name")
-    if path.suffix.lower() not in suffixes:
-        raise UsageError(f"{option} {path}: unknown extension {path.suffix or '(none)'!r} "
+        raise UsageError(f"{option} {_shown(path)}: is a folder; give a file name")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {_shown(path)}: unknown extension {path.suffix or '(none)'!r} "
                          f"(use {', '.join(suffixes)})")
     parent = _existing_ancestor(path, option)
     _check_names(path, parent, option)
     why = _writable(parent)
     if why:
-        raise UsageError(f"{option} {path}: cannot write in {parent} ({why})")
+        raise UsageError(f"{option} {_shown(path)}: cannot write in {parent} ({why})")
     return path

@@ -25,6 +25,7 @@ from . import distributed
 from .data.prefetch import Prefetcher
 from .errors import CheckpointError, TrainingDiverged, UsageError
 from .fileio import OutputError
+from .preflight import check_run
 from .run_format import RunConfig, check_finite, library_versions
 from .run_load import read_config
 from .run_save import save_run
@@ -129,6 +130,7 @@ class Trainer:
         world = ctx.world if ctx else 1
         snapshot = None
         if resume is not None:
+            check_run(resume, host)  # the weights' header against the model, before building
             settings, snapshot = read_resume(resume, settings)
         settings, dataset = load_data(settings, host, world)
         spec = host.model(settings.model)
