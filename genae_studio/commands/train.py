@@ -121,7 +121,7 @@ def main(args) -> int:
     if idle:
         print(idle)
         return 0
-    host = load_host(args)
+    host = load_host(args, model=None if args.resume else settings.model)
     bar = LazyBar(unit="batch", dynamic_ncols=True)
     try:
         result = train(settings, out, resume=args.resume, host=host, on_progress=_report(bar),
