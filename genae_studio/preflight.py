@@ -59,7 +59,8 @@ def available_memory() -> int | None:
 
 
 def _gib(n: int) -> str:
-    return f"{n / (1 << 30):.1f} GiB"
+    """Bytes as GiB, or MiB below one GiB."""
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.1f} MiB"
 
 
 def expected_tensors(spec, hparams: dict) -> dict[str, tuple[tuple[int, ...], int]] | None:
