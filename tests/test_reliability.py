@@ -442,11 +442,11 @@ def test_case_sigterm_from_outside_leaves_no_scratch(run_dir, tmp_path):
     """The battery's case: SIGTERM to a long sample while its scratch folders fill."""
     out = tmp_path / "out"
     out.mkdir()
-    child = subprocess.Popen([sys.executable, "-m", "genae_studio", "sample", "--checkpoint",
-                              str(run_dir), "--device", "cpu", "--n", "200000",
-                              "--columns", "2000", "--batch-size", "64", "--out", str(out / "term.png"), "--npz",
-                              str(out / "term.npz")], env=ENV, stderr=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, text=True)
+    argv = ["sample", "--checkpoint", str(run_dir), "--device", "cpu", "--n", "200000",
+            "--columns", "2000", "--batch-size", "64", "--out", str(out / "term.png"),
+            "--npz", str(out / "term.npz")]
+    child = subprocess.Popen([sys.executable, "-m", "genae_studio", *argv], env=ENV,
+                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     _wait_for(lambda: len(hidden(out)) >= 2, child)
     child.send_signal(signal.SIGTERM)
     _, err = child.communicate(timeout=120)

@@ -246,19 +246,28 @@ def child_main() -> int:
         send(event="done")
         return 0
 
+    sent: list = []
+
+    def report(result) -> None:
+        sent.append(result)
+        send(event="result", check=result.check, ok=result.ok, line=str(result))
+
     def on_check(check: str, result) -> None:
         if result is None:
             send(event="start", check=check)
         else:
-            send(event="result", check=check, ok=result.ok, line=str(result))
+            report(result)
 
     testing.on_check = on_check
     for kind, spec in targets:
         send(event="target", kind=kind, plugin=spec.plugin)
         with plugin_code(spec.plugin):  # os._exit() in a check fails that check
             if kind == "model":
-                testing.run_model_checks(spec)
+                results = testing.run_model_checks(spec)
             else:
-                testing.run_dataset_checks(spec, request["data"])
+                results = testing.run_dataset_checks(spec, request["data"])
+        for result in results:  # those not run as a check (a missing --data)
+            if not any(result is done for done in sent):
+                report(result)
     send(event="done")
     return 0
