@@ -25,6 +25,7 @@ from .env import resources_dir
 from .errors import CheckpointError, PluginError, UsageError
 from .imaging import to_float_tensor
 from .plugins import PluginHost, load_plugins
+from .preflight import check_run
 from .runs import RunConfig, fit_weights, read_checkpoint
 from .sampling import (
     ChainRecord,
@@ -264,6 +265,7 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
             raise CheckpointError(f"no bundled run for model {model or 'vae'!r} in "
                                   f"{path.parent} (bundled: {bundled})")
     path = Path(path)
+    check_run(path, host)  # the weights' header against the model, before it is built
     checkpoint = read_checkpoint(path)  # the config and the weights of one committed save
     config = checkpoint.config
     try:

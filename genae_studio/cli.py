@@ -15,6 +15,7 @@ from .commands import eval as eval_command
 from .commands import interpolate, latent, plugins, sample, train
 from .commands.common import PROG, load_host
 from .errors import GenaeError, UsageError
+from .signals import as_interrupts, exit_code
 
 # name -> (its module in genae_studio.commands, help line)
 COMMANDS = {
@@ -77,15 +78,18 @@ def main(argv: list[str] | None = None) -> int:
 
         disable()
     try:
-        return COMMANDS[args.command][0].main(args) if args.command else cmd_studio(args)
+        if not args.command:
+            return cmd_studio(args)
+        with as_interrupts():  # SIGTERM and SIGHUP clean up as Ctrl-C does
+            return COMMANDS[args.command][0].main(args)
     except GenaeError as exc:
         if args.debug:
             raise
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+        return exit_code(exc)
     except Exception as exc:
         if args.debug:
             raise

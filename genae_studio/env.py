@@ -43,10 +43,20 @@ def resources_dir() -> Path:
 
 
 def cache_dir() -> Path:
-    """``$GENAE_STUDIO_CACHE`` or ``~/.cache/genae-studio``, created on demand."""
+    """``$GENAE_STUDIO_CACHE`` or ``~/.cache/genae-studio``, created on demand; a DataError
+    (one line) when it cannot be a folder."""
+    from .errors import DataError
+
     path = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genae-studio")
     path = path.expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DataError(f"{CACHE_ENV}={path}: not a folder (point it at a folder for the "
+                        "cache)") from None
+    except OSError as exc:
+        raise DataError(f"cache folder {path}: cannot create it ({exc.strerror or exc}); "
+                        f"set {CACHE_ENV} to a writable folder") from None
     return path
 
 

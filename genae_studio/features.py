@@ -39,10 +39,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .cache import load_or_compute
 from .data import ImageDataset, safe_name
 from .env import cache_dir
 from .errors import Cancelled, DataError
-from .fileio import atomic_write
+from .fileio import atomic_write_bytes
 from .imaging import to_float_tensor
 
 FORMAT = "genae-studio-features"
@@ -285,21 +286,26 @@ def cache_paths(dataset: ImageDataset, settings: FeatureSettings) -> tuple[Path,
     return cache_dir() / "features" / f"{safe_name(dataset.name)}-{dataset.image_size}px-{key}", key
 
 
-def save_extractor(stem: Path, key: str, extractor: FeatureExtractor,
-                   settings: FeatureSettings) -> None:
-    """Weights as safetensors, then the JSON config (written last, atomically)."""
-    from safetensors.torch import save_file
+def extractor_files(stem: Path, key: str, extractor: FeatureExtractor,
+                    settings: FeatureSettings) -> dict[Path, bytes]:
+    """The cache entry's files: weights as safetensors, then the JSON config (its commit)."""
+    from safetensors.torch import save
 
     net = extractor.net
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    atomic_write(stem.with_suffix(".safetensors"),
-                 lambda p: save_file(state, p, metadata={"format": FORMAT}))
     meta = {"format": FORMAT, "arch": ARCH_VERSION, "key": key, "mode": extractor.mode,
             "channels": net.channels, "image_size": net.image_size, "width": net.width,
             "feature_dim": FEATURE_DIM, "heads": [asdict(h) for h in net.heads],
             "settings": asdict(settings), "info": extractor.info}
-    text = json.dumps(meta, indent=2)
-    atomic_write(stem.with_suffix(".json"), lambda p: Path(p).write_text(text))
+    return {stem.with_suffix(".safetensors"): save(state, metadata={"format": FORMAT}),
+            stem.with_suffix(".json"): json.dumps(meta, indent=2).encode()}
+
+
+def save_extractor(stem: Path, key: str, extractor: FeatureExtractor,
+                   settings: FeatureSettings) -> None:
+    """Write the cache entry (each file atomically, the JSON config last)."""
+    for path, data in extractor_files(stem, key, extractor, settings).items():
+        atomic_write_bytes(path, data)
 
 
 def load_extractor(stem: Path, key: str, device="cpu") -> FeatureExtractor | None:
@@ -338,20 +344,17 @@ def feature_extractor(dataset: ImageDataset, settings: FeatureSettings | None = 
     """
     settings = settings or FeatureSettings()
     stem, key = cache_paths(dataset, settings)
-    for found in ([] if retrain else [stem, bundled_stem(stem)]):
-        extractor = load_extractor(found, key, device)
-        if extractor is not None:
-            extractor.info.update(from_cache=True, cache=str(found.with_suffix(".safetensors")))
-            return extractor
-    if log:
-        log(f"training the feature network on {dataset.name} ({len(dataset)} images, "
-            f"{settings.steps} steps); cached for later runs")
-    extractor = train_feature_net(dataset, settings, heldout=heldout, device=device,
-                                  on_progress=on_progress, should_stop=should_stop)
-    try:
-        save_extractor(stem, key, extractor, settings)
-    except OSError as exc:  # a read-only cache only costs time
+
+    def train() -> FeatureExtractor:
         if log:
-            log(f"could not cache the feature network ({exc})")
-    extractor.info.update(from_cache=False, cache=str(stem.with_suffix(".safetensors")))
+            log(f"training the feature network on {dataset.name} ({len(dataset)} images, "
+                f"{settings.steps} steps); cached for later runs")
+        return train_feature_net(dataset, settings, heldout=heldout, device=device,
+                                 on_progress=on_progress, should_stop=should_stop)
+
+    extractor, found, from_cache = load_or_compute(
+        lambda entry: load_extractor(entry, key, device), train,
+        lambda value: extractor_files(stem, key, value, settings), stem,
+        also=[bundled_stem(stem)], refresh=retrain, what="the feature network", log=log)
+    extractor.info.update(from_cache=from_cache, cache=str(found.with_suffix(".safetensors")))
     return extractor

@@ -23,6 +23,7 @@ from typing import BinaryIO
 from .errors import GenaeError
 
 TEMP_SUFFIX = ".tmp"
+TEMP_EXTRA = 14  # a temporary name adds ".", "." + 8 random characters and ".tmp" to a name
 
 
 class OutputError(GenaeError, OSError):
@@ -141,7 +142,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], object]) -> Pat
     path = Path(path)
     with atomic_file(path) as f:
         write(f.name)
-        f.seek(0, os.SEEK_END)  # fsync below covers what write() wrote through its own fd
+        # The writer may have replaced the file at f.name (safetensors' save_file does, with
+        # mode 0600): make what is there now durable, with a plain open()'s permissions.
+        fd = os.open(f.name, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+            os.fchmod(fd, 0o666 & ~_umask())
+        finally:
+            os.close(fd)
     return path
 
 
@@ -179,22 +187,125 @@ def cleanup_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
-def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...], option: str) -> Path:
-    """Refuse, before any work, an output path that cannot be written: an unknown extension,
-    a folder, or a parent folder that is not writable. Returns the path."""
+def _shown(path: Path) -> str:
+    """A path for a one-line message: very long ones are cut in the middle."""
+    text = str(path)
+    return text if len(text) <= 120 else f"{text[:60]}...{text[-50:]}"
+
+
+def _existing_ancestor(path: Path, option: str) -> Path:
+    """The nearest folder above ``path`` that exists; a UsageError for a path that cannot be
+    looked at (a symlink loop, a name or path too long, a file where a folder should be)."""
+    from .errors import UsageError
+
+    parent = path.parent
+    while True:
+        try:
+            os.stat(parent)
+            break
+        except FileNotFoundError:
+            if os.path.lexists(parent):  # a dangling symlink
+                raise UsageError(f"{option} {_shown(path)}: {parent} is a broken symbolic link") \
+                    from None
+            if parent == parent.parent:
+                break
+            parent = parent.parent
+        except OSError as exc:
+            raise UsageError(f"{option} {_shown(path)}: {_reason(exc)}") from None
+    if not parent.is_dir():
+        raise UsageError(f"{option} {_shown(path)}: {parent} is not a folder")
+    return parent
+
+
+def _reason(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ELOOP:
+        return "a symbolic link loop"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "file name too long"
+    return exc.strerror or str(exc)
+
+
+def _check_names(path: Path, where: Path, option: str) -> None:
+    """Refuse a name longer than the file system allows, or a path longer than PATH_MAX."""
+    from .errors import UsageError
+
+    try:
+        name_max = os.pathconf(where, "PC_NAME_MAX")
+        path_max = os.pathconf(where, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for k, part in enumerate(path.parts):
+        room = name_max - (TEMP_EXTRA if k == len(path.parts) - 1 else 0)
+        if len(os.fsencode(part)) > room:
+            raise UsageError(f"{option} {_shown(path)}: file name too long ({len(part)} "
+                             f"characters; at most {room} here)")
+    if len(os.fsencode(os.path.abspath(path))) + TEMP_EXTRA >= path_max:
+        raise UsageError(f"{option} {_shown(path)}: path too long (over {path_max} bytes)")
+
+
+def _writable(folder: Path) -> str | None:
+    """Why files cannot be created in ``folder``, or None."""
+    if os.access(folder, os.W_OK | os.X_OK):
+        return None
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except (OSError, AttributeError):
+        pass
+    return "permission denied"
+
+
+def check_output_folder(path: str | os.PathLike, option: str) -> Path:
+    """Refuse, before any work, a folder that cannot be created or written in: a file there,
+    a symlink loop or broken link, a name too long, a read-only or forbidden place."""
     from .errors import UsageError
 
     path = Path(path)
+    _check_names(path, Path("."), option)
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            raise UsageError(f"{option} {_shown(path)}: a broken symbolic link") from None
+        where = _existing_ancestor(path, option)
+    except OSError as exc:
+        raise UsageError(f"{option} {_shown(path)}: {_reason(exc)}") from None
+    else:
+        if not path.is_dir():
+            raise UsageError(f"{option} {_shown(path)}: exists and is not a folder")
+        where = path
+    _check_names(path, where, option)
+    why = _writable(where)
+    if why:
+        raise UsageError(f"{option} {_shown(path)}: cannot write in {where} ({why})")
+    return path
+
+
+def check_output_path(path: str | os.PathLike, suffixes: tuple[str, ...] | None,
+                      option: str) -> Path:
+    """Refuse, before any work, an output path that cannot be written: an unknown extension,
+    a folder, a symlink loop, a name too long, or a parent folder that is not writable.
+    ``suffixes``: the extensions allowed (None: any). Returns the path."""
+    from .errors import UsageError
+
+    path = Path(path)
+    _check_names(path, Path("."), option)
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise UsageError(f"{option} {_shown(path)}: {_reason(exc)}") from None
     if path.is_dir():
-        raise UsageError(f"{option} {path}: is a folder; give a file name")
-    if path.suffix.lower() not in suffixes:
-        raise UsageError(f"{option} {path}: unknown extension {path.suffix or '(none)'!r} "
+        raise UsageError(f"{option} {_shown(path)}: is a folder; give a file name")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {_shown(path)}: unknown extension {path.suffix or '(none)'!r} "
                          f"(use {', '.join(suffixes)})")
-    parent = path.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"{option} {path}: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UsageError(f"{option} {path}: cannot write in {parent} (permission denied)")
+    parent = _existing_ancestor(path, option)
+    _check_names(path, parent, option)
+    why = _writable(parent)
+    if why:
+        raise UsageError(f"{option} {_shown(path)}: cannot write in {parent} ({why})")
     return path

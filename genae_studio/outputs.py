@@ -4,31 +4,29 @@
 streams the PNG one scanline at a time (Pillow can only encode a whole image held in
 memory). ``NpzWriter`` collects arrays in scratch files and streams them into the .npz
 entries. Both commit their output atomically (genae_studio.fileio); the scratch files live
-in a hidden temporary folder beside the output and are removed whatever happens.
+in a hidden folder beside the output (genae_studio.scratch), removed whatever happens: on
+Ctrl-C, SIGTERM and SIGHUP by this process, after a kill -9 by the next one.
 """
 from __future__ import annotations
 
 import os
-import shutil
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .fileio import OutputError, atomic_file
+from .scratch import Scratch
 
 PAD = 2  # pixels between cells, as imaging.grid
 PAD_VALUE = 255
 
 
-def _scratch(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+def _scratch(path: Path) -> Scratch:
+    """A locked scratch folder beside ``path`` (genae_studio.scratch: removed when closed,
+    or by a later run if this process is killed)."""
+    return Scratch(path)
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
@@ -148,7 +146,7 @@ class GridWriter:
         for fd in self.fds:
             os.close(fd)
         self.fds = []
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.close()
 
 
 def _chunk(f, kind: bytes, data: bytes) -> None:
@@ -203,8 +201,8 @@ class NpzWriter:
                         if written != expected:
                             raise ValueError(f"{name}: {written} bytes for shape {shape}")
         finally:
-            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch.close()
         return self.path
 
     def close(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.close()

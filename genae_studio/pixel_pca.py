@@ -24,10 +24,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .cache import load_or_compute
 from .data import ImageDataset, safe_name
 from .env import cache_dir
 from .errors import DataError
-from .fileio import atomic_write
 from .imaging import to_float
 
 FORMAT = "genae-studio-pixel-pca"
@@ -81,7 +81,7 @@ def fit_pixel_pca(dataset: ImageDataset, dim: int = PCA_DIM, max_images: int = 5
 def pixel_pca(dataset: ImageDataset, *, dim: int = PCA_DIM, retrain: bool = False,
               log: Callable[[str], None] | None = None) -> PixelPCA:
     """The cached PCA of ``dataset`` (its training split), computed when needed."""
-    from safetensors.numpy import load_file, save_file
+    from safetensors.numpy import load_file, save
 
     from .features import fingerprint
 
@@ -90,25 +90,24 @@ def pixel_pca(dataset: ImageDataset, *, dim: int = PCA_DIM, retrain: bool = Fals
     key = hashlib.blake2b(key_src.encode(), digest_size=8).hexdigest()
     stem = f"{safe_name(dataset.name)}-{dataset.image_size}px-{key}"
     path = Path(cache_dir()) / "pixel-pca" / f"{stem}.safetensors"
-    if not retrain and path.is_file():
-        try:
-            arrays = load_file(path)
-            pca = PixelPCA(arrays["mean"], arrays["components"], float(arrays["explained"][0]))
-            pca.info = {"dim": pca.components.shape[1], "explained": pca.explained,
-                        "from_cache": True, "cache": str(path)}
-            return pca
-        except Exception:  # corrupt or foreign: compute again
-            pass
-    if log:
-        log(f"computing the pixel PCA of {dataset.name} ({dim} components); cached")
-    pca = fit_pixel_pca(dataset, dim)
-    arrays = {"mean": pca.mean, "components": pca.components,
-              "explained": np.array([pca.explained])}
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda p: save_file(arrays, p, metadata={"format": FORMAT}))
-    except OSError as exc:
+
+    def load(entry: Path) -> PixelPCA:
+        arrays = load_file(entry)
+        return PixelPCA(arrays["mean"], arrays["components"], float(arrays["explained"][0]))
+
+    def compute() -> PixelPCA:
         if log:
-            log(f"could not cache the pixel PCA ({exc})")
-    pca.info.update(from_cache=False, cache=str(path))
+            log(f"computing the pixel PCA of {dataset.name} ({dim} components); cached")
+        return fit_pixel_pca(dataset, dim)
+
+    def encode(pca: PixelPCA) -> dict[Path, bytes]:
+        arrays = {"mean": pca.mean, "components": pca.components,
+                  "explained": np.array([pca.explained])}
+        return {path: save(arrays, metadata={"format": FORMAT})}
+
+    pca, _, from_cache = load_or_compute(load, compute, encode, path, refresh=retrain,
+                                         what="the pixel PCA", log=log)
+    if from_cache:
+        pca.info = {"dim": pca.components.shape[1], "explained": pca.explained}
+    pca.info.update(from_cache=from_cache, cache=str(path))
     return pca

@@ -6,8 +6,8 @@ come from the entry-point group ``genae_studio`` (unless
 where NAME is an entry-point name, an importable module or a ``.py`` path.
 ``--plugin no:NAME`` blocks a plugin by entry-point or module name. A module
 reached by several of these ways is one plugin. A plugin that fails to import or
-raises inside a hook (``sys.exit()`` included) is recorded in ``failures``, one
-line each, and skipped.
+raises inside a hook (``sys.exit()`` and ``os._exit()`` included) is recorded in
+``failures``, one line each, and skipped.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import importlib.util
 import inspect
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -25,7 +26,7 @@ import pluggy
 
 from . import hookspecs
 from .env import AUTOLOAD_ENV, plugin_autoload
-from .errors import PluginError
+from .errors import PluginError, plugin_code
 from .hookspecs import PROJECT, hookimpl
 from .registry import DatasetSpec, ModelSpec, one_line
 
@@ -68,10 +69,19 @@ class PluginHost:
             return self.models[name]
         except KeyError:
             known = ", ".join(sorted(self.models)) or "none"
-            raise PluginError(f"unknown model {name!r} (loaded models: {known})") from None
+            raise PluginError(f"unknown model {name!r} (loaded models: {known})"
+                              f"{self.failure_hint()}") from None
 
-    def collect(self) -> None:
-        """Call each registration hook plugin by plugin, so one failure skips one plugin."""
+    def failure_hint(self) -> str:
+        """"; the likely cause: plugin P failed (why)" when plugins failed, else ""."""
+        if not self.failures:
+            return ""
+        return "; the likely cause: " + "; ".join(
+            f"plugin {f.name} failed ({f.reason})" for f in self.failures)
+
+    def collect(self, on_loading: Callable[[str, str], None] | None = None) -> None:
+        """Call each registration hook plugin by plugin, so one failure skips one plugin.
+        ``on_loading(plugin, what)`` is called before each hook runs."""
         self.models.clear()
         self.datasets.clear()
         for hook_name, target in (("register_models", self.models),
@@ -79,8 +89,11 @@ class PluginHost:
             hook = getattr(self.manager.hook, hook_name)
             for impl in hook.get_hookimpls():  # in registration order
                 found: dict = {}
+                if on_loading:
+                    on_loading(impl.plugin_name, f"calling {hook_name}")
                 try:
-                    impl.function(register=_registrar(found, impl.plugin_name, hook_name))
+                    with plugin_code(impl.plugin_name):
+                        impl.function(register=_registrar(found, impl.plugin_name, hook_name))
                 except KeyboardInterrupt:
                     raise
                 except BaseException as exc:  # sys.exit() too: one plugin must not end us
@@ -188,8 +201,10 @@ class _Loader:
     """Imports plugins and registers them with the host's manager, one at a time; a plugin
     that fails to import or register is recorded in ``host.failures`` and skipped."""
 
-    def __init__(self, host: PluginHost, blocked: set[str]):
+    def __init__(self, host: PluginHost, blocked: set[str],
+                 on_loading: Callable[[str, str], None] | None = None):
         self.host, self.manager, self.blocked = host, host.manager, blocked
+        self.on_loading = on_loading
 
     def fail(self, name: str, reason: str) -> None:
         self.host.failures.append(PluginFailure(name, reason))
@@ -198,8 +213,11 @@ class _Loader:
         """Register what ``load()`` returns as ``name``; ``aliases`` block it too."""
         if self.blocked & {name, *aliases} or self.manager.has_plugin(name):
             return
+        if self.on_loading:
+            self.on_loading(name, "importing")
         try:
-            plugin = load()
+            with plugin_code(name):  # os._exit() at import becomes this plugin's failure
+                plugin = load()
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # sys.exit() at import too
@@ -247,8 +265,11 @@ class _Loader:
 
 
 def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
-                 autoload: bool | None = None) -> PluginHost:
-    """Load built-in, entry-point and ``--plugin`` plugins and collect their registrations."""
+                 autoload: bool | None = None,
+                 on_loading: Callable[[str, str], None] | None = None) -> PluginHost:
+    """Load built-in, entry-point and ``--plugin`` plugins and collect their registrations.
+    ``on_loading(plugin, what)`` is told before each plugin is imported and each hook
+    called (``plugins --check`` names a plugin that ends its process this way)."""
     manager = pluggy.PluginManager(PROJECT)
     manager.add_hookspecs(hookspecs)
     host = PluginHost(manager)
@@ -258,7 +279,7 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
         manager.set_blocked(name)
     if autoload is None:
         autoload = plugin_autoload()
-    loader = _Loader(host, blocked)
+    loader = _Loader(host, blocked, on_loading)
     for name, module in BUILTIN_PLUGINS.items():
         loader.add(name, lambda module=module: importlib.import_module(module), module)
     eps = _entry_points()
@@ -268,5 +289,5 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
     for arg in plugin_args:
         if not arg.startswith("no:"):
             loader.add_requested(arg, eps)
-    host.collect()
+    host.collect(on_loading)
     return host

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import PluginError
+from .errors import PluginError, plugin_code
 from .models import ModelConfig
 
 if TYPE_CHECKING:  # torch loads only when a model is built
@@ -82,7 +82,8 @@ class ModelSpec:
 
         where = f"plugin {self.plugin or '?'}, model {self.name!r}"
         try:
-            model = self.factory(**hparams)
+            with plugin_code(self.plugin or self.name):  # its os._exit() raises PluginExit
+                model = self.factory(**hparams)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # sys.exit() in a factory too

@@ -62,9 +62,25 @@ class _Failed(Exception):
     """A check's failure, with the line to print."""
 
 
+# Told ``(check, None)`` before each check runs and ``(check, result)`` after it:
+# ``genae-studio plugins --check`` runs the checks in a child process that reports them.
+on_check: Callable[[str, CheckResult | None], None] | None = None
+
+
 def _run(results: list[CheckResult], check: str, body: Callable[[], str],
          skip: str | None = None) -> bool:
     """Run one check; record ok (body's detail), FAIL (its error) or skip."""
+    if on_check is not None:
+        on_check(check, None)
+    try:
+        return _run_one(results, check, body, skip)
+    finally:
+        if on_check is not None and results and results[-1].check == check:
+            on_check(check, results[-1])
+
+
+def _run_one(results: list[CheckResult], check: str, body: Callable[[], str],
+             skip: str | None) -> bool:
     if skip:
         results.append(CheckResult(check, "skip", skip))
         return False
@@ -323,8 +339,8 @@ def _metadata(state: dict) -> str:
         for key, values in (dataset.attributes or {}).items():
             _expect(len(values) == n, f"{split}: attribute {key!r} has {len(values)} values "
                                       f"for {n} images")
-        if n >= 2:  # a subset keeps images, labels and attributes together
-            pick = np.array([n - 1, 0])
+        pick = _readable_pair(dataset)
+        if pick is not None:  # a subset keeps images, labels and attributes together
             sub = dataset.subset(pick)
             _expect(np.array_equal(sub.batch([0, 1]), dataset.batch(pick)),
                     f"{split}: subset() reorders the images")
@@ -340,6 +356,27 @@ def _metadata(state: dict) -> str:
             notes.append(f"attributes {', '.join(dataset.attributes)}" if dataset.attributes
                          else "no attributes")
     return "; ".join(notes) + "; aligned with the images in both splits"
+
+
+def _readable_pair(dataset, tries: int = 8) -> np.ndarray | None:
+    """The last and the first image whose own file decodes, or None. A dataset may put a
+    readable neighbour in place of an unreadable image (the folder formats do, within the
+    dataset), so a subset, which is another dataset, may pick another neighbour: only
+    readable images can be compared with their subset."""
+    n = len(dataset)
+
+    def readable(i: int) -> bool:
+        try:
+            dataset.subset([i])[0]
+        except Exception:  # none of the subset's one image is readable
+            return False
+        return True
+
+    last = next((i for i in range(n - 1, max(n - 1 - tries, 0), -1) if readable(i)), None)
+    first = next((i for i in range(min(tries, n)) if i != last and readable(i)), None)
+    if last is None or first is None or first >= last:
+        return None
+    return np.array([last, first])
 
 
 def run_dataset_checks(spec: DatasetSpec, source: str | Path | None = None, *,

@@ -73,11 +73,15 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_host(args):
-    """The plugins of ``--plugin`` (and the built-in and installed ones); failures warned."""
+def load_host(args, model: str | None = None):
+    """The plugins of ``--plugin`` (and the built-in and installed ones); failures warned.
+    A ``model`` that no plugin registered is refused first, in one line that names the
+    failed plugins as the likely cause."""
     from ..plugins import load_plugins
 
     host = load_plugins(args.plugin or [])
+    if model is not None:
+        host.model(model)
     if args.command != "plugins":
         for failure in host.failures:
             warn(f"{failure} (skipped)")

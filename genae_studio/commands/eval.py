@@ -78,7 +78,18 @@ def check_args(args) -> list[int]:
     if getattr(args, "chain_batch", None) is not None and args.chain_batch < 2:
         raise UsageError(f"--chain-batch must be at least 2, got {args.chain_batch}")
     parse_spaces(getattr(args, "features", "cnn"))
+    _check_outputs(args)
     return steps
+
+
+def _check_outputs(args) -> None:
+    """--json and --figures must be writable: refused before the evaluation, not after."""
+    from ..fileio import check_output_folder, check_output_path
+
+    if getattr(args, "json", None) is not None:
+        check_output_path(args.json, None, "--json")
+    if getattr(args, "figures", None) is not None:
+        check_output_folder(args.figures, "--figures")
 
 
 def log(msg: str) -> None:

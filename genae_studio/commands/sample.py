@@ -12,6 +12,7 @@ from .common import (
     load_host,
     load_run_arg,
     log,
+    noise_std,
     positive,
     steps_list,
 )
@@ -23,7 +24,8 @@ def add_arguments(p) -> None:
     p.add_argument("--steps", type=steps_list, default=[0, 1, 5, 10])
     p.add_argument("--columns", type=positive, default=16,
                    help="images per grid line; a step's row wraps after this many (16)")
-    p.add_argument("--noise-std", type=float, help="corruption std for denoising models")
+    p.add_argument("--noise-std", type=noise_std,
+                   help="corruption std for denoising models (a finite number >= 0)")
     p.add_argument("--out", type=Path, default=Path("grid.png"))
     p.add_argument("--npz", type=Path, help="also save x, z and steps as .npz")
     p.add_argument("--batch-size", type=positive, default=256,

@@ -4,7 +4,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..errors import GenaeError, UsageError
+from ..errors import CheckpointError, GenaeError, UsageError
+from ..signals import exit_code
 from .common import PROG, LazyBar, load_host, noise_std, positive, rate
 
 # The options that define a run: with --resume, one that is given must agree with the run.
@@ -55,14 +56,13 @@ def add_arguments(p) -> None:
 
 def _settings(args):
     """TrainSettings from the options; with --resume, given run options must agree."""
-    from ..runs import read_config
     from ..training import TrainSettings, resume_conflicts
 
     given = {k: getattr(args, k) for k in RUN_OPTIONS}
     if args.resume is not None:
         if args.overwrite and (args.out is None or args.out == args.resume):
             raise UsageError("--overwrite with --resume: give a different --out for the copy")
-        conflicts = resume_conflicts(read_config(args.resume), **given)
+        conflicts = resume_conflicts(_resumed_config(args.resume), **given)
         if conflicts:
             raise UsageError(f"--resume {args.resume}: {'; '.join(conflicts)} disagree with "
                              "the run; a resumed run keeps its settings (drop them, or train "
@@ -71,6 +71,36 @@ def _settings(args):
     return TrainSettings(**{k: defaults.__dict__[k] if v is None else v
                             for k, v in given.items()},
                          epochs=args.epochs, device=args.device, precision=args.precision)
+
+
+def _resumed_config(resume: Path):
+    """The config of the run to resume; a run whose first training has not written its
+    first checkpoint yet is named with the process that holds it."""
+    from ..run_save import lock_holder
+    from ..runs import read_config
+
+    try:
+        return read_config(resume)
+    except CheckpointError:
+        holder = lock_holder(resume) if resume.is_dir() else None
+        if holder is None:
+            raise
+        pid = f" (pid {holder})" if holder else ""
+        raise CheckpointError(f"--resume {resume}: another process{pid} is training this "
+                              "run and has not written its first checkpoint yet; resume it "
+                              "once that training has ended") from None
+
+
+def _nothing_to_train(args) -> str | None:
+    """With --resume, why no step would be trained (--epochs not above the run's), or None."""
+    if args.resume is None:
+        return None
+    progress = _resumed_config(args.resume).progress
+    done, step = int(progress.get("epoch", 0)), int(progress.get("step", 0))
+    if step == 0 and args.epochs <= done:
+        return (f"nothing was trained: {args.resume} already has {done} epochs, and --epochs "
+                f"{args.epochs} is the total to reach (give --epochs above {done} to continue)")
+    return None
 
 
 def _report(bar: LazyBar):
@@ -87,17 +117,23 @@ def _report(bar: LazyBar):
 
 
 def main(args) -> int:
+    from ..fileio import check_output_folder
     from ..runs import read_config
     from ..training import train
 
     settings = _settings(args)
     out = args.out or args.resume or Path("runs") / settings.model
-    host = load_host(args)
+    check_output_folder(out, "--out" if args.out or args.resume is None else "--resume")
+    idle = _nothing_to_train(args)
+    if idle:
+        print(idle)
+        return 0
+    host = load_host(args, model=None if args.resume else settings.model)
     bar = LazyBar(unit="batch", dynamic_ncols=True)
     try:
         result = train(settings, out, resume=args.resume, host=host, on_progress=_report(bar),
                        overwrite=args.overwrite)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP (genae_studio.signals)
         bar.close()
         try:
             kept = f"the checkpoint of epoch {read_config(out).progress.get('epoch', 0)} in " \
@@ -105,7 +141,7 @@ def main(args) -> int:
         except GenaeError:
             kept = "no checkpoint had been written"
         print(f"{PROG}: interrupted; {kept}", file=sys.stderr)
-        return 130
+        return exit_code(exc)
     finally:
         bar.close()
     if result.skipped and result.rank == 0:

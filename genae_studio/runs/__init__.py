@@ -49,10 +49,17 @@ from ._load import (
     read_checkpoint,
     read_config,
 )
-from ._save import clean_run_folder, is_run_folder, run_lock, save_run
+from ._save import (
+    clean_run_folder,
+    is_run_folder,
+    new_parts,
+    remove_uncommitted,
+    run_lock,
+    save_run,
+)
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CONFIG", "WEIGHTS", "STATE", "CHECKPOINTS", "LOCK",
            "RunConfig", "Checkpoint", "library_versions", "save_run",
            "read_config", "read_checkpoint", "load_weights", "load_training_state",
            "clean_run_folder", "run_lock", "is_run_folder", "check_finite", "checkpoint_file",
-           "fit_weights"]
+           "fit_weights", "new_parts", "remove_uncommitted"]

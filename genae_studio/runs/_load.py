@@ -260,7 +260,11 @@ def _pickle_refusal(exc: BaseException) -> str:
     lines = [line for line in lines
              if line and not any(a in line.lower() for a in _TORCH_ADVICE)]
     detail = lines[0] if lines else type(exc).__name__
-    return detail.removeprefix("WeightsUnpickler error:").strip()[:200]
+    detail = detail.removeprefix("WeightsUnpickler error:").strip()
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", detail)
+    if found:  # the rest of the sentence is torch's advice to allow it
+        return f"it calls {found.group(1)}, which a training state never does"
+    return re.split(r"\.?\s+Please use", detail)[0][:200]
 
 
 def _check_zip(path: Path, data: bytes, limit: int) -> None:

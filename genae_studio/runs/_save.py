@@ -177,3 +177,49 @@ def run_lock(out: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def lock_holder(out: Path) -> int | None:
+    """The pid of the process holding ``out``'s lock (0 if it cannot be read), or None when
+    nobody holds it."""
+    from filelock import FileLock, Timeout
+
+    path = Path(out) / LOCK
+    if not path.is_file():
+        return None
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        try:
+            return int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0
+    except OSError:  # cannot even open it (read-only): nobody we can tell
+        return None
+    lock.release()
+    return None
+
+
+def new_parts(out: Path) -> list[Path]:
+    """The parts of a run folder that do not exist yet (what a training would create)."""
+    out = Path(out)
+    return [p for p in (out, out / CHECKPOINTS, out / LOCK) if not os.path.lexists(p)]
+
+
+def remove_uncommitted(out: Path, created: list[Path]) -> None:
+    """After a failed training: remove the ``created`` parts (``new_parts`` before it
+    started) unless a checkpoint was committed."""
+    out = Path(out)
+    if is_run_folder(out):
+        return
+    for part in created:
+        if part == out:
+            shutil.rmtree(out, ignore_errors=True)
+            return
+    for part in created:
+        if part.is_dir() and not part.is_symlink():
+            shutil.rmtree(part, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                part.unlink()

@@ -138,39 +138,41 @@ def prepare(model, dataset, settings: PreciseSettings | None = None, *,
     """Load the model's precise statistics from the cache, or estimate and cache them;
     install them on the model. Returns {"from_cache": bool, "path": str}.
     ``on_progress(done, total)`` follows the estimate batch by batch."""
-    from safetensors.torch import load_file, save_file
+    from safetensors.torch import load_file, save
 
+    from ..cache import load_or_compute
     from ..env import cache_dir
-    from ..fileio import atomic_write
 
     settings = settings or PreciseSettings()
     if settings.batches < 1 or settings.batch_size < 2:
         raise UsageError("precise batch norm needs at least 1 batch of at least 2 images")
     key = cache_key(model, dataset, settings)
     path = Path(cache_dir()) / "precise-bn" / f"{key}.safetensors"
-    if cache and path.is_file():
-        try:
-            flat = load_file(path)
-            stats = {name[:-5]: (flat[name], flat[name[:-5] + ".var"])
-                     for name in flat if name.endswith(".mean")}
-            install(model, stats)
-            return {"from_cache": True, "path": str(path)}
-        except Exception:  # a corrupt or foreign file only means "estimate again"
-            pass
-    if log:
-        log(f"estimating precise batch-norm statistics on {dataset.name} "
-            f"({settings.batches} batches of {settings.batch_size})")
-    stats = estimate(model, dataset, settings, on_progress=on_progress)
-    install(model, stats)
-    if cache:
+
+    def load(entry: Path) -> dict:
+        flat = load_file(entry)
+        stats = {name[:-5]: (flat[name], flat[name[:-5] + ".var"])
+                 for name in flat if name.endswith(".mean")}
+        install(model, stats)  # a foreign file fails here: estimate again
+        return stats
+
+    def compute() -> dict:
+        if log:
+            log(f"estimating precise batch-norm statistics on {dataset.name} "
+                f"({settings.batches} batches of {settings.batch_size})")
+        stats = estimate(model, dataset, settings, on_progress=on_progress)
+        install(model, stats)
+        return stats
+
+    def encode(stats: dict) -> dict[Path, bytes]:
+        if not cache:
+            return {}
         flat = {}
         for name, (mean, var) in stats.items():
             flat[f"{name}.mean"] = mean.cpu().contiguous()
             flat[f"{name}.var"] = var.cpu().contiguous()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, lambda p: save_file(flat, p, metadata={"format": FORMAT}))
-        except OSError as exc:  # a read-only cache only costs time
-            if log:
-                log(f"could not cache the precise batch-norm statistics ({exc})")
-    return {"from_cache": False, "path": str(path)}
+        return {path: save(flat, metadata={"format": FORMAT})}
+
+    _, _, from_cache = load_or_compute(load, compute, encode, path, refresh=not cache,
+                                       what="the precise batch-norm statistics", log=log)
+    return {"from_cache": from_cache, "path": str(path)}

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..plugins import PluginHost, load_plugins
-from ..runs import clean_run_folder, is_run_folder, run_lock
+from ..runs import clean_run_folder, is_run_folder, new_parts, remove_uncommitted, run_lock
 from ._config import (
     PRECISIONS,
     TrainCallbacks,
@@ -77,14 +77,21 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
     if settings.precision == "bf16":
         check_bf16(device)  # before the run folder is locked (created)
     ctx = distributed.init_from_environment(device)
+    created = new_parts(out)  # removed again if the training fails before a checkpoint
     try:
         main = ctx is None or ctx.is_main
         with run_lock(out) if main else nullcontext():
-            if main:
-                clean_run_folder(out)  # orphans of a killed writer; only under the lock
-            trainer = Trainer.build(settings, out, host, ctx.device if ctx else device,
-                                    resume=resume, ctx=ctx, callbacks=callbacks.for_rank(main))
-            return trainer.run()
+            try:
+                if main:
+                    clean_run_folder(out)  # orphans of a killed writer; only under the lock
+                trainer = Trainer.build(settings, out, host, ctx.device if ctx else device,
+                                        resume=resume, ctx=ctx,
+                                        callbacks=callbacks.for_rank(main))
+                return trainer.run()
+            except BaseException:
+                if main:
+                    remove_uncommitted(out, created)
+                raise
     finally:
         if ctx is not None:
             ctx.close()

@@ -25,6 +25,7 @@ from .. import distributed
 from ..data.prefetch import Prefetcher
 from ..errors import CheckpointError, TrainingDiverged, UsageError
 from ..fileio import OutputError
+from ..preflight import check_run
 from ..runs import RunConfig, check_finite, library_versions, read_config, save_run
 from ._config import TrainCallbacks, TrainProgress, TrainResult, TrainSettings
 from ._resume import StartPoint, read_resume, restore
@@ -127,6 +128,7 @@ class Trainer:
         world = ctx.world if ctx else 1
         snapshot = None
         if resume is not None:
+            check_run(resume, host)  # the weights' header against the model, before building
             settings, snapshot = read_resume(resume, settings)
         settings, dataset = load_data(settings, host, world)
         spec = host.model(settings.model)
