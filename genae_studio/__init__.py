@@ -12,7 +12,15 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .registry import DatasetLoader, DatasetSpec, ModelConfig, ModelFactory, ModelSpec
+from .registry import (
+    DatasetLoader,
+    DatasetSpec,
+    ModelConfig,
+    ModelFactory,
+    ModelSpec,
+    SamplerFactory,
+    SamplerSpec,
+)
 
 __version__ = "0.1.0"
 
@@ -36,13 +44,15 @@ _LAZY = {
     "AAE": "genae_builtins.aae_model",
     "check_model": "genae_studio.testing",
     "check_dataset": "genae_studio.testing",
+    "check_sampler": "genae_studio.testing",
 }
 
 __all__ = [
     "AAE", "VAE", "ArrayDataset", "DCGANDecoder", "DCGANEncoder", "DataError", "DatasetLoader",
     "DatasetSpec", "FileDataset", "GenerativeAutoencoder", "ImageDataset", "ModelConfig",
-    "ModelFactory", "ModelSpec", "PluginError", "StepFn", "__version__", "check_dataset",
-    "check_model", "hookimpl", "hookspec", "preprocess", "reconstruction_loss", "resize_images",
+    "ModelFactory", "ModelSpec", "PluginError", "SamplerFactory", "SamplerSpec", "StepFn",
+    "__version__", "check_dataset", "check_model", "check_sampler", "hookimpl", "hookspec",
+    "preprocess", "reconstruction_loss", "resize_images",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
@@ -52,7 +62,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from .hookspecs import hookimpl, hookspec
     from .model import GenerativeAutoencoder, StepFn, reconstruction_loss
     from .nets import DCGANDecoder, DCGANEncoder
-    from .testing import check_dataset, check_model
+    from .testing import check_dataset, check_model, check_sampler
 
 
 def __getattr__(name: str):
