@@ -147,15 +147,35 @@ def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> 
 def frechet_distance(feat_a, feat_b) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (n, d) and (m, d).
 
-    Means and sample covariances (``np.cov``, rows are observations) are passed to
-    :func:`frechet_distance_from_stats`. Each set needs at least 2 rows.
+    Means and sample covariances (``np.cov``, rows are observations). When the dimension is
+    below both set sizes they go to :func:`frechet_distance_from_stats`; otherwise (e.g. 2048
+    Inception features of a few hundred images, where the covariances are singular) the trace
+    term is computed exactly from the centred samples A (n, d), B (m, d)::
+
+        Tr sqrtm(S1 S2) = sum of the singular values of A B^T / sqrt((n - 1)(m - 1))
+
+    since the non-zero eigenvalues of S1 S2 are those of (A B^T)(A B^T)^T / ((n-1)(m-1)).
+    That costs an (n, m) SVD instead of a (d, d) matrix square root. Each set needs at least
+    2 rows.
     """
     a = _points(feat_a, "feat_a", min_rows=2)
     b = _points(feat_b, "feat_b", min_rows=2)
     _same_dim(a, b, "feat_a and feat_b")
-    return frechet_distance_from_stats(
-        a.mean(axis=0), np.cov(a, rowvar=False), b.mean(axis=0), np.cov(b, rowvar=False)
-    )
+    if a.shape[1] < min(len(a), len(b)):
+        return frechet_distance_from_stats(
+            a.mean(axis=0), np.cov(a, rowvar=False), b.mean(axis=0), np.cov(b, rowvar=False))
+    return _frechet_low_rank(a, b)
+
+
+def _frechet_low_rank(a: np.ndarray, b: np.ndarray) -> float:
+    """The Frechet distance from samples through the (n, m) cross product (see above)."""
+    n, m = len(a), len(b)
+    ca, cb = a - a.mean(axis=0), b - b.mean(axis=0)
+    trace_a = float(np.sum(ca * ca)) / (n - 1)
+    trace_b = float(np.sum(cb * cb)) / (m - 1)
+    cross = np.linalg.svd(ca @ cb.T, compute_uv=False).sum() / np.sqrt((n - 1) * (m - 1))
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    return float(diff @ diff + trace_a + trace_b - 2.0 * cross)
 
 
 def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:

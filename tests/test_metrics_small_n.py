@@ -114,3 +114,21 @@ def test_density_coverage_rejects_bad_k():
         metrics.density_coverage(np.zeros((5, 2)), np.zeros((5, 2)))
     with pytest.raises(ValueError, match="positive integer"):
         metrics.density_coverage(np.zeros((5, 2)), np.zeros((5, 2)), k=0)
+
+
+def test_frechet_distance_through_the_samples_equals_the_matrix_square_root():
+    """The (n, m) SVD form of Tr sqrtm(S1 S2) is exact: same value as scipy's sqrtm on
+    full-rank covariances, and it stays finite where d > n makes them singular."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((40, 6)) @ rng.standard_normal((6, 6))
+    b = rng.standard_normal((30, 6)) + 0.7
+    expected = metrics.frechet_distance_from_stats(a.mean(0), np.cov(a, rowvar=False),
+                                                   b.mean(0), np.cov(b, rowvar=False))
+    assert metrics._frechet_low_rank(a, b) == pytest.approx(expected, rel=1e-9)
+    wide_a, wide_b = rng.standard_normal((20, 500)), rng.standard_normal((25, 500)) + 0.1
+    fd = metrics.frechet_distance(wide_a, wide_b)  # d = 500 > n: the SVD path
+    # the same sets, embedded in 2000 dimensions, give the same distance
+    pad = np.zeros((1, 1500))
+    assert fd == pytest.approx(metrics.frechet_distance(
+        np.hstack([wide_a, np.repeat(pad, 20, 0)]), np.hstack([wide_b, np.repeat(pad, 25, 0)])))
+    assert np.isfinite(fd) and fd > 0

@@ -29,7 +29,7 @@ so that the command line's parser stays light::
 """
 from .chains import run_chains
 from .diagnostics import chain_diagnostics
-from .figures import save_figures
+from .figures import sampler_figure_data, save_figures, save_sampler_figure
 from .interpolations import decisiveness, pick_pairs
 from .quality import (
     AMBIGUOUS,
@@ -64,7 +64,8 @@ from .samplers import (
 
 __all__ = ["AMBIGUOUS", "COLUMNS", "DC_K", "JSON_VERSION", "KNN_K", "FeatureSpaces",
            "Reference", "SamplerChoice", "SamplerContext", "build_sampler", "chain_diagnostics",
-           "draw", "parse_samplers", "temperature_sweep",
+           "draw", "parse_samplers", "sampler_figure_data", "save_sampler_figure",
+           "temperature_sweep",
            "attribute_column", "build_reference", "chain_metrics", "columns", "decisiveness",
            "decode", "encode_heldout", "encoding_seed", "environment", "evaluate_run",
            "feature_spaces", "format_table", "json_document", "pick_pairs", "reference_rows",

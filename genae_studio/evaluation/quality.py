@@ -99,14 +99,18 @@ def latent_metrics(reference: Reference, z) -> dict:
 
 
 def space_metrics(feats, real_feats, stats, suffix: str = "") -> dict:
-    """FD (against the reference's ``stats``), KID, improved precision/recall and density/
-    coverage of sample features against reference features, in one feature space."""
+    """FD (against the reference's ``stats`` = mean and covariance of ``real_feats``), KID,
+    improved precision/recall and density/coverage of sample features against reference
+    features, in one feature space."""
     import numpy as np
 
     from .. import metrics
 
-    out = {"fd": metrics.frechet_distance_from_stats(
-        feats.mean(axis=0), np.cov(feats, rowvar=False), *stats)}
+    if feats.shape[1] < min(len(feats), len(real_feats)):
+        out = {"fd": metrics.frechet_distance_from_stats(
+            feats.mean(axis=0), np.cov(feats, rowvar=False), *stats)}
+    else:  # more dimensions than points: exact, through the samples (no singular sqrtm)
+        out = {"fd": metrics.frechet_distance(feats, real_feats)}
     out["kid"] = metrics.kid(feats, real_feats)
     real = real_feats[:len(feats)]
     if min(len(feats), len(real)) > KNN_K:
