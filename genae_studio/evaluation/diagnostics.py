@@ -135,15 +135,17 @@ def autocorrelation(trace, max_lag: int = MAX_LAG) -> list[float]:
 
 
 def settled_step(traces: dict[str, np.ndarray], tolerance: float = SETTLED) -> int | None:
-    """The first step t after which every summary's mean over chains stays within
-    ``tolerance`` x (its spread over chains at the last step) of its last value."""
-
+    """The first step t after which every summary's mean over chains stays near its last
+    value: within ``tolerance`` x (its spread over chains at the last step), or within three
+    standard errors of a difference of two such means (3 sqrt(2 / chains) x spread) when
+    that is larger, so that few chains do not mistake noise for movement."""
     import numpy as np
 
     last = None
     for trace in traces.values():
         mean, spread = trace.mean(axis=0), trace[:, -1].std()
-        off = np.abs(mean - mean[-1]) > tolerance * spread if spread > 0 else mean != mean[-1]
+        allowed = max(tolerance, 3.0 * np.sqrt(2.0 / trace.shape[0])) * spread
+        off = np.abs(mean - mean[-1]) > allowed if spread > 0 else mean != mean[-1]
         moved = np.flatnonzero(off)
         step = int(moved[-1]) + 1 if len(moved) else 0
         last = step if last is None else max(last, step)
@@ -168,7 +170,8 @@ def stopping_step(traces: dict[str, np.ndarray], fd_by_step: dict[int, float]) -
     t_star = after[0] if after else near[0]
     rule = (f"earliest measured step with FD within {NEAR_BEST:.0%} of the lowest measured FD "
             f"({best:.3g}) and not before the summaries settled (every summary's mean over "
-            f"chains within {SETTLED} of its spread of its final value from step {settled} on)")
+            f"chains within max({SETTLED}, 3 sqrt(2/chains)) x its spread over chains of its "
+            f"final value from step {settled} on)")
     if not after:
         rule += "; no measured step satisfied both, so the FD condition alone"
     return {"t_star": t_star, "settled_step": settled, "best_fd_step": min(fds, key=fds.get),
