@@ -7,8 +7,9 @@ from .common import load_host, warn
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--check", metavar="NAME", help="check a model or dataset: one line "
-                                                         "per check, exit code 1 on a failure")
+    parser.add_argument("--check", metavar="NAME", help="check a model, dataset or sampler: one "
+                                                         "line per check, exit code 1 on a "
+                                                         "failure")
     parser.add_argument("--data", metavar="PATH", help="with --check of an on-disk format: the "
                                                         "path to check it on")
 
@@ -26,6 +27,11 @@ def main(args) -> int:
     for spec in host.datasets.values():
         kind = "on disk" if spec.detect else "built-in"
         print(f"  {spec.name:<12} {spec.description} [{kind}]  (plugin {spec.plugin})")
+    print("\nsamplers:")
+    for spec in host.samplers.values():
+        options = ", ".join(f"{k}={v}" for k, v in spec.options.items())
+        print(f"  {spec.name:<12} {spec.description}{f' [{options}]' if options else ''}  "
+              f"(plugin {spec.plugin})")
     if host.failures:
         print("\nfailed plugins:")
         for failure in host.failures:
@@ -35,21 +41,25 @@ def main(args) -> int:
 
 def check_plugin(name: str, data, host) -> int:
     """Run the contract's checks on the model and/or dataset ``name``; 1 when one fails."""
-    from ..testing import run_dataset_checks, run_model_checks
+    from ..testing import run_dataset_checks, run_model_checks, run_sampler_checks
 
     targets = [(kind, table[name]) for kind, table in (("model", host.models),
-                                                       ("dataset", host.datasets))
+                                                       ("dataset", host.datasets),
+                                                       ("sampler", host.samplers))
                if name in table]
     if not targets:
-        raise UsageError(f"--check {name}: no model or dataset of that name (models: "
+        raise UsageError(f"--check {name}: no model, dataset or sampler of that name (models: "
                          f"{', '.join(host.models) or 'none'}; datasets: "
-                         f"{', '.join(host.datasets) or 'none'})")
+                         f"{', '.join(host.datasets) or 'none'}; samplers: "
+                         f"{', '.join(host.samplers) or 'none'})")
     for failure in host.failures:
         warn(f"{failure} (skipped)")
     failed = []
     for kind, spec in targets:
         print(f"checking {kind} {name} (plugin {spec.plugin})", flush=True)
-        results = run_model_checks(spec) if kind == "model" else run_dataset_checks(spec, data)
+        results = (run_model_checks(spec) if kind == "model" else
+                   run_sampler_checks(spec) if kind == "sampler" else
+                   run_dataset_checks(spec, data))
         for result in results:
             print(f"  {result}")
         failed += [f"{kind} {name}: {r.check}" for r in results if not r.ok]
