@@ -107,6 +107,24 @@ def test_reweighting_moves_prior_draws_towards_the_data_and_reports_the_ess(cont
     assert levels[0.0] < levels[0.5] < levels[1.0]
 
 
+def test_reweighting_can_use_an_aae_adversary_as_its_classifier(context, host):
+    import torch
+
+    from genae_studio.testing import _sampler_context
+
+    (choice,) = parse_samplers("reweighted:classifier=adversary:power=1", host.samplers)
+    with pytest.raises(UsageError, match="needs an adversarial model"):
+        build_sampler(choice, context)  # a VAE
+    aae = _sampler_context("aae", 8)
+    sampler = build_sampler(choice, aae)
+    z = draw(sampler, 50, seed=0, latent_dim=8)
+    assert sampler.info["classifier"] == "the model's adversary" and z.shape == (50, 8)
+    model = aae.run.model.eval()
+    with torch.no_grad():  # the adversary's logit is log P(prior) / P(data): r = exp(-logit)
+        expected = -model.adversary(torch.as_tensor(z, dtype=torch.float32)).double().numpy()
+    assert np.allclose(sampler.log_ratio(z), expected, atol=1e-5)
+
+
 def test_a_broken_sampler_is_one_line_naming_it(context):
     class Bad:
         def sample(self, n, rng):

@@ -8,8 +8,9 @@ hook as a third party's (``register_samplers``).
 * ``reweighted``: prior draws resampled with importance weights r(z)^power, where
   r = D / (1 - D) is the density ratio P^(Z) / P(Z) that the data score's classifier D of
   prior versus encoded training codes estimates (NCP-VAE, Aneja et al. 2021, by sampling-
-  importance-resampling). ``power`` < 1 tempers over-confident weights; the weights'
-  effective sample size is reported, because a confident classifier degenerates.
+  importance-resampling); ``classifier=adversary`` uses an AAE's own latent adversary.
+  ``power`` < 1 tempers over-confident weights; the weights' effective sample size is
+  reported, because a confident classifier degenerates.
 """
 from genae_studio import SamplerSpec, hookimpl
 
@@ -96,20 +97,20 @@ def build_gmm(context, *, n_components=10, covariance_type="full"):
 
 
 class ReweightedSampler:
-    """Sampling-importance-resampling of prior draws with weights r(z)^power."""
+    """Sampling-importance-resampling of prior draws with weights r(z)^power, where
+    ``log_ratio(z)`` estimates log r(z) = log P^(Z)(z) / P(z)."""
 
-    def __init__(self, latent_dim, score, power, draws):
-        self.latent_dim, self.score, self.power, self.draws = latent_dim, score, power, draws
-        self.info = {"power": power, "draws_per_sample": draws,
-                     "classifier_cv_accuracy": round(score.cv_accuracy, 4)}
+    def __init__(self, latent_dim, log_ratio, power, draws, info):
+        self.latent_dim, self.log_ratio, self.power, self.draws = (latent_dim, log_ratio,
+                                                                   power, draws)
+        self.info = {"power": power, "draws_per_sample": draws, **info}
 
     def sample(self, n, rng):
         import numpy as np
 
         m = n * self.draws
         z = rng.standard_normal((m, self.latent_dim))
-        p = np.clip(self.score(z), 1e-9, 1 - 1e-9)
-        log_w = self.power * (np.log(p) - np.log1p(-p))  # power * log density ratio
+        log_w = self.power * self.log_ratio(z)
         w = np.exp(log_w - log_w.max())
         ess = float(w.sum() ** 2 / np.sum(w * w))
         self.info.update(ess=round(ess, 2), ess_share=round(ess / m, 5), proposals=m,
@@ -117,14 +118,59 @@ class ReweightedSampler:
         return z[rng.choice(m, size=n, replace=True, p=w / w.sum())]
 
 
-def build_reweighted(context, *, power=0.5, draws=20):
+def score_log_ratio(score):
+    """log D / (1 - D) of the data score's classifier (balanced classes): log r."""
+    import numpy as np
+
+    def log_ratio(z):
+        p = np.clip(score(z), 1e-9, 1 - 1e-9)
+        return np.log(p) - np.log1p(-p)
+
+    return log_ratio
+
+
+def adversary_log_ratio(model):
+    """An AAE's latent adversary D gives P(prior) as a logit; at its optimum
+    D = P(z) / (P(z) + P^(Z)(z)), so log r = -logit."""
+    def log_ratio(z):
+        import torch
+
+        was_training = model.training
+        model.eval()  # dropout off
+        try:
+            with torch.no_grad():
+                logits = torch.cat([model.adversary(torch.as_tensor(z[i:i + 4096],
+                                                                    dtype=torch.float32,
+                                                                    device=model.device))
+                                    for i in range(0, len(z), 4096)])
+        finally:
+            model.train(was_training)
+        return -logits.double().cpu().numpy()
+
+    return log_ratio
+
+
+def build_reweighted(context, *, power=0.5, draws=20, classifier="score"):
     from genae_studio.errors import UsageError
 
     if not 0 <= power:
         raise UsageError(f"reweighted: power must be >= 0, got {power}")
     if draws < 1:
         raise UsageError(f"reweighted: draws must be at least 1, got {draws}")
-    return ReweightedSampler(context.latent_dim, context.data_score(), float(power), int(draws))
+    if classifier == "score":
+        score = context.data_score()
+        log_ratio, info = score_log_ratio(score), {
+            "classifier": "data score", "classifier_cv_accuracy": round(score.cv_accuracy, 4)}
+    elif classifier == "adversary":
+        model = context.run.model
+        if not hasattr(model, "adversary"):
+            raise UsageError(f"reweighted: classifier=adversary needs an adversarial model; "
+                             f"{context.run.name} has no latent adversary")
+        log_ratio, info = adversary_log_ratio(model), {"classifier": "the model's adversary"}
+    else:
+        raise UsageError(f"reweighted: classifier must be score or adversary, got "
+                         f"{classifier!r}")
+    return ReweightedSampler(context.latent_dim, log_ratio, float(power), int(draws), info)
 
 
 @hookimpl
@@ -136,4 +182,5 @@ def register_samplers(register):
                          build_gmm, options={"n_components": 10, "covariance_type": "full"}))
     register(SamplerSpec("reweighted", "prior draws resampled by the data score's density "
                                        "ratio, tempered (weights^power); reports the ESS",
-                         build_reweighted, options={"power": 0.5, "draws": 20}))
+                         build_reweighted,
+                         options={"power": 0.5, "draws": 20, "classifier": "score"}))
