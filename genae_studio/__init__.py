@@ -16,7 +16,14 @@ from typing import TYPE_CHECKING
 
 from . import deprecated
 from .models import AAEConfig, ModelConfig, VAEConfig
-from .registry import DatasetLoader, DatasetSpec, ModelFactory, ModelSpec
+from .registry import (
+    DatasetLoader,
+    DatasetSpec,
+    ModelFactory,
+    ModelSpec,
+    SamplerFactory,
+    SamplerSpec,
+)
 
 deprecated.install()  # old import paths keep working (genae_studio.deprecated)
 
@@ -42,14 +49,16 @@ _LAZY = {
     "PluginError": "genae_studio.errors",
     "check_model": "genae_studio.testing",
     "check_dataset": "genae_studio.testing",
+    "check_sampler": "genae_studio.testing",
 }
 
 __all__ = [
     "AAE", "AAEConfig", "ArrayDataset", "DCGANDecoder", "DCGANEncoder", "DataError",
     "DatasetLoader", "VAE", "VAEConfig",
     "DatasetSpec", "FileDataset", "GenerativeAutoencoder", "ImageDataset", "ModelConfig",
-    "ModelFactory", "ModelSpec", "PluginError", "StepFn", "__version__", "check_dataset",
-    "check_model", "hookimpl", "hookspec", "preprocess", "reconstruction_loss", "resize_images",
+    "ModelFactory", "ModelSpec", "PluginError", "SamplerFactory", "SamplerSpec", "StepFn",
+    "__version__", "check_dataset", "check_model", "check_sampler", "hookimpl", "hookspec",
+    "preprocess", "reconstruction_loss", "resize_images",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
@@ -63,7 +72,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
         StepFn,
         reconstruction_loss,
     )
-    from .testing import check_dataset, check_model
+    from .testing import check_dataset, check_model, check_sampler
 
 
 def __getattr__(name: str):

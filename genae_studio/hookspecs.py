@@ -6,7 +6,7 @@ here; ``genae_studio.plugins.hookimpl`` is the same object. The full guide is
 docs/plugins.md.
 
 Each hook receives one argument, ``register``: a callable that takes one
-``ModelSpec`` (or ``DatasetSpec``) per call, so a plugin can contribute several.
+``ModelSpec`` (``DatasetSpec``, ``SamplerSpec``) per call, so a plugin can contribute several.
 ``register`` raises ``TypeError`` for anything that is not the expected spec or
 whose factory/loader is not callable, and ``ValueError`` for an empty name.
 
@@ -46,4 +46,15 @@ def register_datasets(register):
     ``ImageDataset`` (``ArrayDataset`` for images in memory) of uint8 (C, H, W)
     images at ``image_size``; ``source`` is None for a built-in dataset (no
     ``detect``) and the path for an on-disk format. ``split`` is "train" or "test".
+    """
+
+
+@hookspec
+def register_samplers(register):
+    """Register samplers of the chain's starting codes: ``register(SamplerSpec(...))`` once
+    per sampler.
+
+    ``SamplerSpec.build(context, **options)`` returns an object whose ``sample(n, rng)``
+    gives (n, latent_dim) codes, drawing only from the numpy generator ``rng``. It is called
+    when eval (or the studio) uses the sampler, not at registration.
     """

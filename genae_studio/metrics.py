@@ -1,4 +1,5 @@
-"""Sample-quality measures: MMD, Frechet distance, improved precision/recall, decisiveness.
+"""Sample-quality measures: MMD, Frechet distance, KID, improved precision/recall, density and
+coverage, decisiveness.
 
 "Precision" here is always Kynkaanniemi et al.'s sample-quality measure
 (:func:`improved_precision_recall`), never a number type (training's ``--precision``).
@@ -146,15 +147,35 @@ def frechet_distance_from_stats(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> 
 def frechet_distance(feat_a, feat_b) -> float:
     """Frechet distance between Gaussians fitted to two feature sets (n, d) and (m, d).
 
-    Means and sample covariances (``np.cov``, rows are observations) are passed to
-    :func:`frechet_distance_from_stats`. Each set needs at least 2 rows.
+    Means and sample covariances (``np.cov``, rows are observations). When the dimension is
+    below both set sizes they go to :func:`frechet_distance_from_stats`; otherwise (e.g. 2048
+    Inception features of a few hundred images, where the covariances are singular) the trace
+    term is computed exactly from the centred samples A (n, d), B (m, d)::
+
+        Tr sqrtm(S1 S2) = sum of the singular values of A B^T / sqrt((n - 1)(m - 1))
+
+    since the non-zero eigenvalues of S1 S2 are those of (A B^T)(A B^T)^T / ((n-1)(m-1)).
+    That costs an (n, m) SVD instead of a (d, d) matrix square root. Each set needs at least
+    2 rows.
     """
     a = _points(feat_a, "feat_a", min_rows=2)
     b = _points(feat_b, "feat_b", min_rows=2)
     _same_dim(a, b, "feat_a and feat_b")
-    return frechet_distance_from_stats(
-        a.mean(axis=0), np.cov(a, rowvar=False), b.mean(axis=0), np.cov(b, rowvar=False)
-    )
+    if a.shape[1] < min(len(a), len(b)):
+        return frechet_distance_from_stats(
+            a.mean(axis=0), np.cov(a, rowvar=False), b.mean(axis=0), np.cov(b, rowvar=False))
+    return _frechet_low_rank(a, b)
+
+
+def _frechet_low_rank(a: np.ndarray, b: np.ndarray) -> float:
+    """The Frechet distance from samples through the (n, m) cross product (see above)."""
+    n, m = len(a), len(b)
+    ca, cb = a - a.mean(axis=0), b - b.mean(axis=0)
+    trace_a = float(np.sum(ca * ca)) / (n - 1)
+    trace_b = float(np.sum(cb * cb)) / (m - 1)
+    cross = np.linalg.svd(ca @ cb.T, compute_uv=False).sum() / np.sqrt((n - 1) * (m - 1))
+    diff = a.mean(axis=0) - b.mean(axis=0)
+    return float(diff @ diff + trace_a + trace_b - 2.0 * cross)
 
 
 def _knn_radii(x: np.ndarray, k: int) -> np.ndarray:
@@ -202,6 +223,72 @@ def improved_precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float
     fakes_covered = _share_covered(real, _knn_radii(real, k), fake)
     reals_covered = _share_covered(fake, _knn_radii(fake, k), real)
     return fakes_covered, reals_covered
+
+
+def kid(feat_a, feat_b, *, subset_size: int = 1000, subsets: int = 100, seed: int = 0) -> float:
+    """Kernel Inception Distance (Binkowski et al. 2018, "Demystifying MMD GANs"), in any
+    feature space: the unbiased MMD^2 estimate with the cubic polynomial kernel
+    k(a, b) = (a.b / d + 1)^3.
+
+    Unbiased at any n (unlike FD), so rows at n = 64-500 can be compared with each other and
+    with larger n. When both sets have at most ``subset_size`` rows the estimate uses all of
+    them; otherwise it is the mean over ``subsets`` random subsets of ``subset_size`` rows of
+    each (as torch-fidelity and clean-fid do). Each set needs at least 2 rows. Like every
+    unbiased MMD^2 estimate it can be slightly negative when the distributions agree.
+    """
+    a = _points(feat_a, "feat_a", min_rows=2)
+    b = _points(feat_b, "feat_b", min_rows=2)
+    _same_dim(a, b, "feat_a and feat_b")
+    if max(len(a), len(b)) <= subset_size:
+        return _kid_once(a, b)
+    size = min(subset_size, len(a), len(b))
+    rng = np.random.default_rng(seed)
+    return float(np.mean([_kid_once(a[rng.choice(len(a), size, replace=False)],
+                                    b[rng.choice(len(b), size, replace=False)])
+                          for _ in range(subsets)]))
+
+
+def _kid_once(a: np.ndarray, b: np.ndarray) -> float:
+    d = a.shape[1]
+    n, m = len(a), len(b)
+    kaa = (a @ a.T / d + 1.0) ** 3
+    kbb = (b @ b.T / d + 1.0) ** 3
+    kab = (a @ b.T / d + 1.0) ** 3
+    return float((kaa.sum() - np.trace(kaa)) / (n * (n - 1))
+                 + (kbb.sum() - np.trace(kbb)) / (m * (m - 1)) - 2.0 * kab.mean())
+
+
+def density_coverage(real_feats, fake_feats, k: int = 5) -> tuple[float, float]:
+    """Density and coverage (Naeem et al. 2020, "Reliable Fidelity and Diversity Metrics for
+    Generative Models"), with k-NN balls around the real points only::
+
+        density  = 1 / (k M) * sum_j #{i : fake_j in B(real_i, r_i)}
+        coverage = share of real points i whose ball holds at least one fake point
+
+    r_i is the distance from real_i to its k-th nearest real neighbour (itself excluded);
+    "in the ball" is a distance strictly below r_i, as in the authors' ``prdc`` package.
+    Density is not capped at 1 (about 1 when both sets come from one distribution);
+    coverage lies in [0, 1]. Both sets are (n, d); the real set needs more than k rows.
+    The paper recommends k = 5.
+    """
+    real = _points(real_feats, "real_feats")
+    fake = _points(fake_feats, "fake_feats")
+    _same_dim(real, fake, "real_feats and fake_feats")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = int(k)
+    if real.shape[0] <= k:
+        raise ValueError(f"real_feats needs more than k={k} rows, got {real.shape[0]}")
+    r_sq = _knn_radii(real, k) ** 2
+    r_sq_row = r_sq[None, :]
+    real_sq = np.sum(real * real, axis=1)
+    inside_total = 0
+    covered = np.zeros(real.shape[0], dtype=bool)
+    for start in range(0, fake.shape[0], CHUNK):
+        inside = _sq_dists(fake[start:start + CHUNK], real, real_sq) < r_sq_row
+        inside_total += int(np.count_nonzero(inside))
+        covered |= inside.any(axis=0)
+    return inside_total / (k * fake.shape[0]), float(covered.mean())
 
 
 def ambiguous_share(probabilities, low: float = 0.2, high: float = 0.8) -> float:

@@ -28,7 +28,7 @@ from . import hookspecs
 from .env import AUTOLOAD_ENV, plugin_autoload
 from .errors import PluginError, plugin_code
 from .hookspecs import PROJECT, hookimpl
-from .registry import DatasetSpec, ModelSpec, one_line
+from .registry import DatasetSpec, ModelSpec, SamplerSpec, one_line
 
 __all__ = ["AUTOLOAD_ENV", "BUILTIN_PLUGINS", "PluginFailure", "PluginHost", "hookimpl",
            "load_plugins"]
@@ -40,7 +40,10 @@ BUILTIN_PLUGINS = {
     "vae": "genae_builtins.vae",
     "aae": "genae_builtins.aae",
     "datasets": "genae_builtins.datasets",
+    "samplers": "genae_builtins.samplers",
 }
+SPECS = {"register_models": ModelSpec, "register_datasets": DatasetSpec,
+         "register_samplers": SamplerSpec}
 
 
 @dataclass
@@ -59,6 +62,7 @@ class PluginHost:
     manager: pluggy.PluginManager
     models: dict[str, ModelSpec] = field(default_factory=dict)
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
+    samplers: dict[str, SamplerSpec] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
 
     def plugin_names(self) -> list[str]:
@@ -84,8 +88,10 @@ class PluginHost:
         ``on_loading(plugin, what)`` is called before each hook runs."""
         self.models.clear()
         self.datasets.clear()
+        self.samplers.clear()
         for hook_name, target in (("register_models", self.models),
-                                  ("register_datasets", self.datasets)):
+                                  ("register_datasets", self.datasets),
+                                  ("register_samplers", self.samplers)):
             hook = getattr(self.manager.hook, hook_name)
             for impl in hook.get_hookimpls():  # in registration order
                 found: dict = {}
@@ -110,15 +116,17 @@ class PluginHost:
 
 
 def _registrar(found: dict, plugin_name: str, hook_name: str):
-    expected = ModelSpec if hook_name == "register_models" else DatasetSpec
+    expected = SPECS[hook_name]
 
     def register(spec):
         if not isinstance(spec, expected):
             raise TypeError(f"register() takes a {expected.__name__}, got {type(spec).__name__}")
         if not spec.name or not isinstance(spec.name, str):
             raise ValueError("a registered name must be a non-empty string")
-        if not callable(getattr(spec, "factory", None) or getattr(spec, "load", None)):
-            raise TypeError(f"{spec.name!r}: factory/load must be callable")
+        maker = next((getattr(spec, a) for a in ("factory", "load", "build") if hasattr(spec, a)),
+                     None)
+        if not callable(maker):
+            raise TypeError(f"{spec.name!r}: factory/load/build must be callable")
         found[spec.name] = replace(spec, plugin=plugin_name)
 
     return register

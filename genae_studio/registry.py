@@ -1,4 +1,4 @@
-"""What plugins register: model types and datasets.
+"""What plugins register: model types, datasets and samplers of starting codes.
 
 Plugins receive a ``register`` callable in their hooks and pass it these records.
 A model's defaults have one home, its typed config (a ``ModelConfig``, or a subclass
@@ -8,13 +8,15 @@ that adds the model's own hyperparameters); whether it is denoising has one home
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import PluginError, plugin_code
 from .models import ModelConfig
 
 if TYPE_CHECKING:  # torch loads only when a model is built
+    import numpy as np
+
     from .models import GenerativeAutoencoder
 
 
@@ -126,6 +128,41 @@ class DatasetSpec:
     fallback: bool = False
 
 
+class Sampler(Protocol):
+    """Draws latent codes: ``sample(n, rng)`` -> an (n, latent_dim) float array.
+
+    ``rng`` is a ``numpy.random.Generator``; draw every random number from it, so that one
+    seed gives the same codes. An optional ``info`` dict (JSON values) is reported by eval,
+    e.g. the effective sample size of importance weights."""
+
+    def sample(self, n: int, rng: np.random.Generator) -> np.ndarray: ...
+
+
+class SamplerFactory(Protocol):
+    """Builds a sampler for one run: ``build(context, **options) -> Sampler``."""
+
+    def __call__(self, context: Any, **options: Any) -> Sampler: ...  # a SamplerContext
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A way to draw the chain's starting codes z_0 (the paper: the prior).
+
+    ``build(context, **options)`` returns a ``Sampler`` for one trained run; ``context`` (a
+    ``genae_studio.evaluation.SamplerContext``) gives the run, the seed, the encoded training
+    codes and the data score, each computed once and shared by every sampler. ``options`` are
+    the defaults of the keyword options ``build`` accepts; users override them as
+    ``--sampler NAME:key=value`` and values are converted to the default's type. ``build``
+    may fit something (a mixture, a classifier); keep heavy imports inside it.
+    """
+
+    name: str
+    description: str
+    build: SamplerFactory
+    options: Mapping[str, Any] = field(default_factory=dict)
+    plugin: str = ""
+
+
 def one_line(exc: BaseException, limit: int = 300) -> str:
     """``Type: message`` on one line, shortened: failures are listed one per line."""
     text = " ".join(str(exc).split())
@@ -134,4 +171,5 @@ def one_line(exc: BaseException, limit: int = 300) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-__all__ = ["DatasetLoader", "DatasetSpec", "ModelConfig", "ModelFactory", "ModelSpec"]
+__all__ = ["DatasetLoader", "DatasetSpec", "ModelConfig", "ModelFactory", "ModelSpec",
+           "Sampler", "SamplerFactory", "SamplerSpec"]

@@ -25,10 +25,10 @@ import numpy as np
 
 from .errors import GenaeError
 from .plugins import load_plugins
-from .registry import DatasetSpec, ModelSpec, one_line
+from .registry import DatasetSpec, ModelSpec, SamplerSpec, one_line
 
-__all__ = ["CheckResult", "PluginCheckFailed", "check_dataset", "check_model",
-           "run_dataset_checks", "run_model_checks"]
+__all__ = ["CheckResult", "PluginCheckFailed", "check_dataset", "check_model", "check_sampler",
+           "run_dataset_checks", "run_model_checks", "run_sampler_checks"]
 
 BATCH = 4  # images per check batch
 PRIOR_SAMPLES = 16  # prior samples for the logits check
@@ -407,13 +407,87 @@ def run_dataset_checks(spec: DatasetSpec, source: str | Path | None = None, *,
     return results
 
 
+# --- samplers --------------------------------------------------------------------------------
+
+SAMPLER_DRAWS = 16
+
+
+def _sampler_context(model: str, latent_dim: int):
+    """A SamplerContext on a small, untrained built-in model and random training images."""
+    import torch
+
+    from .api import Run
+    from .evaluation.samplers import SamplerContext
+    from .runs import RunConfig
+
+    spec = load_plugins([], autoload=False).model(model)
+    hparams = {**spec.defaults, "image_size": 32, "channels": 1, "latent_dim": latent_dim,
+               "width": 8}
+    torch.manual_seed(0)
+    net = spec.build(hparams).eval()
+    run = Run(net, RunConfig(spec.plugin, spec.name, hparams), None, torch.device("cpu"))
+    images = np.random.default_rng(0).integers(0, 256, (64, 1, 32, 32), dtype=np.uint8)
+    return SamplerContext(run, seed=0, images=images, use_cache=False)
+
+
+def run_sampler_checks(spec: SamplerSpec, *, options: dict[str, Any] | None = None,
+                       model: str = "vae", latent_dim: int = 8) -> list[CheckResult]:
+    """Every sampler check, on a small untrained ``model`` (a built-in VAE) with random
+    training images: it builds; ``sample(n, rng)`` gives (n, latent_dim) finite codes; the
+    same seed gives the same codes."""
+    from .evaluation.samplers import SamplerChoice, build_sampler, draw
+
+    results: list[CheckResult] = []
+    state: dict = {}
+
+    def build() -> str:
+        context = _sampler_context(model, latent_dim)
+        state["sampler"] = build_sampler(SamplerChoice(spec, dict(options or {})), context)
+        return f"built for an untrained {model} (latent_dim {latent_dim}) and 64 random images"
+
+    built = _run(results, "build", build)
+    skip = None if built else "the sampler did not build"
+
+    def shapes() -> str:
+        z = state["z"] = draw(state["sampler"], SAMPLER_DRAWS, seed=0, latent_dim=latent_dim,
+                              label=spec.name)
+        return f"sample({SAMPLER_DRAWS}, rng) -> {z.shape}, finite"
+
+    drew = _run(results, "shapes and finiteness", shapes, skip)
+
+    def determinism() -> str:
+        again = draw(state["sampler"], SAMPLER_DRAWS, seed=0, latent_dim=latent_dim,
+                     label=spec.name)
+        _expect(np.array_equal(again, state["z"]), "the same seed gave different codes: draw "
+                                                   "every random number from rng")
+        other = draw(state["sampler"], SAMPLER_DRAWS, seed=1, latent_dim=latent_dim,
+                     label=spec.name)
+        varies = "another seed gives other codes" if not np.array_equal(other, state["z"]) \
+            else "another seed gives the same codes (a deterministic sampler)"
+        return f"the same seed gives the same codes; {varies}"
+
+    _run(results, "determinism under a seed", determinism, None if drew else "sample failed")
+    return results
+
+
+def check_sampler(sampler: SamplerSpec | str, *, plugins: Sequence[str] = (),
+                  options: dict[str, Any] | None = None) -> list[CheckResult]:
+    """Check a sampler (a ``SamplerSpec`` or a registered name). Raises
+    ``PluginCheckFailed`` naming every failing check."""
+    spec, _ = _spec("sampler", sampler, plugins)
+    results = run_sampler_checks(spec, options=options)
+    if not all(r.ok for r in results):
+        raise PluginCheckFailed(f"sampler {spec.name!r}", results)
+    return results
+
+
 # --- the entry points ------------------------------------------------------------------------
 
 def _spec(kind: str, spec_or_name, plugins: Sequence[str]):
     if not isinstance(spec_or_name, str):
         return spec_or_name, []
     host = load_plugins(list(plugins))
-    table = host.models if kind == "model" else host.datasets
+    table = {"model": host.models, "dataset": host.datasets, "sampler": host.samplers}[kind]
     if spec_or_name not in table:
         known = ", ".join(table) or "none"
         why = "; ".join(str(f) for f in host.failures)

@@ -50,13 +50,14 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert main(["eval", "--checkpoint", str(digits_run), "--steps", "3,0,1", "--n", "40",
                  "--json", str(out), *FAST]) == 0
     header, rows = table_rows(capsys.readouterr().out)
-    assert header == ["run", "data", "kind", "step", "n", "mmd_data", "mmd_prior",
-                      "data_score", "fd", "precision", "recall", "fd_pca", "precision_pca",
-                      "recall_pca"]
-    # no attribute columns for digits
-    assert [(r["kind"], r["step"], r["n"]) for r in rows] == [
-        ("chain", "0", "40"), ("chain", "1", "40"), ("chain", "3", "40"),
-        ("recon", "-", "20"), ("data", "-", "20")]
+    assert header == ["run", "data", "kind", "sampler", "step", "n", "mmd_data", "mmd_prior",
+                      "data_score", "fd", "kid", "precision", "recall", "density", "coverage",
+                      "fd_pca", "kid_pca", "precision_pca", "recall_pca", "density_pca",
+                      "coverage_pca"]
+    # no attribute columns for digits; the floors at the chain rows' n
+    assert [(r["kind"], r["sampler"], r["step"], r["n"]) for r in rows] == [
+        ("chain", "prior", "0", "40"), ("chain", "prior", "1", "40"),
+        ("chain", "prior", "3", "40"), ("recon", "-", "-", "40"), ("data", "-", "-", "40")]
     assert rows[3]["mmd_data"] == "-" and rows[4]["mmd_data"] != "-"
 
     doc = json.loads(out.read_text())
@@ -66,7 +67,8 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert run["feature_mode"] == "labels" and run["attribute"] is None
     for printed, stored in zip(rows, run["rows"], strict=True):
         assert printed["kind"] == stored["kind"]
-        for col in ("mmd_data", "mmd_prior", "data_score", "fd", "precision", "recall"):
+        for col in ("mmd_data", "mmd_prior", "data_score", "fd", "kid", "precision", "recall",
+                    "density", "coverage"):
             if stored[col] is None:
                 assert printed[col] == "-"
             else:
@@ -81,9 +83,11 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert 0 <= score["prior_level"] < score["data_level"] <= 1 and 0 < score["cv_accuracy"]
     assert all(0 <= r["data_score"] <= 1 for r in chain)
     assert abs(chain[0]["data_score"] - score["prior_level"]) < 0.25
+    # The data row scores n other held-out codes, which the score's fit never saw.
     data_row = run["rows"][-1]
-    assert data_row["kind"] == "data" and data_row["data_score"] == pytest.approx(
-        score["data_level"], abs=1e-4)
+    assert data_row["kind"] == "data" and score["prior_level"] < data_row["data_score"] <= 1
+    assert doc["version"] == 4 and run["samplers"][0]["label"] == "prior"
+    assert run["samplers"][0]["diagnostics"]["summaries"]["norm"]["ess"] > 0
 
 
 @pytest.mark.slow
@@ -140,7 +144,9 @@ def test_decisiveness_interpolates_between_faces_with_and_without_sunglasses(fac
     run, extractor, heldout = faces
     assert extractor.mode == "attributes" and extractor.net.head("sunglasses").classes == 2
     ref = evaluation.build_reference(run, heldout, n=100, extractor=extractor)
-    assert ref.attribute == "sunglasses" and ref.codes.shape == (100, 8)
+    # n is capped at half the 120 held-out images: the other 60 give the floors
+    assert ref.attribute == "sunglasses" and ref.codes.shape == (60, 8)
+    assert ref.other_codes.shape == (60, 8) and len(ref.other) == 60
 
     result = evaluation.decisiveness(run, ref, [0, 2], points=5, pairs=6, seed=3)
     glasses = ref.heldout.attributes["sunglasses"]
@@ -208,7 +214,7 @@ def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tm
     # The share column is named after the dataset's attribute, in the JSON too.
     doc = json.loads(evaluation.json_document([result], {"n": 60}))
     (stored,) = doc["runs"]
-    assert doc["version"] == 3 and stored["attribute_column"] == "sunglasses"
+    assert doc["version"] == 4 and stored["attribute_column"] == "sunglasses"
     assert all("sunglasses" in r and "glasses" not in r for r in stored["rows"])
     paths = evaluation.save_figures(result, tmp_path)
     assert [p.name for p in paths] == ["toyfaces-aae-chains.png", "toyfaces-aae-sunglasses.png"]

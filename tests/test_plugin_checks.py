@@ -260,4 +260,4 @@ def test_check_of_a_format_takes_data(tmp_path, capsys):
 def test_check_of_an_unknown_name_is_a_usage_error(capsys):
     assert main(["plugins", "--check", "nope"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--check nope: no model or dataset of that name" in err[0]
+    assert len(err) == 1 and "--check nope: no model, dataset or sampler of that name" in err[0]

@@ -64,6 +64,23 @@ def test_register_datasets_hook():
     assert h.datasets["noise"].load() == "loaded"
 
 
+def test_register_samplers_hook():
+    from genae_studio import SamplerSpec
+
+    class Plugin:
+        @hookimpl
+        def register_samplers(self, register):
+            register(SamplerSpec("fixed", "one code", build=lambda context, scale=1.0: scale,
+                                 options={"scale": 1.0}))
+
+    h = load_plugins(autoload=False)
+    h.manager.register(Plugin(), name="fixed-plugin")
+    h.collect()
+    assert h.samplers["fixed"].plugin == "fixed-plugin"
+    assert h.samplers["fixed"].build(None, scale=2.0) == 2.0
+    assert list(h.samplers)[:3] == ["prior", "gmm", "reweighted"]  # the built-ins, alike
+
+
 def test_every_hook_has_its_own_test():
     hooks = [name for name in dir(hookspecs) if name.startswith("register_")]
     assert hooks
@@ -180,7 +197,7 @@ def test_a_plugin_reached_by_entry_point_and_module_name_is_one_plugin(fake_inst
         host = load_plugins([arg])  # autoload finds it as "myencoder" first
         assert not host.failures, host.failures
         assert host.models["myencoder"].plugin == "myencoder"
-        assert host.plugin_names() == ["vae", "aae", "datasets", "myencoder"]
+        assert host.plugin_names() == ["vae", "aae", "datasets", "samplers", "myencoder"]
         assert main(["plugins", "--plugin", arg]) == 0
         out = capsys.readouterr().out
         assert "failed" not in out and "ValueError" not in out
@@ -297,7 +314,7 @@ def test_failures_are_one_line_each_and_unknown_hooks_are_reported(tmp_path, cap
                         "takes arguments the hook does not pass: extra, reg "
                         "(register_models passes: register)")
     assert lines[1] == ("plugin typo: hookimpl 'register_modles' matches no hook "
-                        "(hooks: register_models, register_datasets)")
+                        "(hooks: register_models, register_datasets, register_samplers)")
     assert main(["sample", "--plugin", str(typo), "--plugin", str(wrong_args), "--n", "2",
                  "--steps", "0", "--out", str(tmp_path / "g.png")]) == 0
     err = capsys.readouterr().err.strip().splitlines()

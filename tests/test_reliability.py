@@ -519,7 +519,7 @@ def test_case_a_training_state_calling_eval_is_refused_without_torchs_advice(cap
     import builtins
     import io
 
-    from genae_studio.run_format import digest
+    from genae_studio.runs import digest
 
     bad = tmp_path / "bad"
     shutil.copytree(run_dir, bad)
@@ -541,7 +541,7 @@ def test_case_a_training_state_calling_eval_is_refused_without_torchs_advice(cap
 
 def test_case_resume_of_a_run_without_a_checkpoint_yet_names_the_lock_holder(capsys,
                                                                             tmp_path):
-    from genae_studio.run_save import run_lock
+    from genae_studio.runs import run_lock
 
     out = tmp_path / "run"
     with run_lock(out):  # a first training that has not written its first checkpoint

@@ -26,8 +26,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--steps", default=DEFAULT_STEPS,
                         help=f"chain steps to measure, comma-separated (default {DEFAULT_STEPS})")
     parser.add_argument("--n", type=int, default=2000,
-                        help="chains and held-out images per run (default 2000; capped at the "
-                             "size of the test split)")
+                        help="chains and held-out images per run, and the floors' samples "
+                             "(default 2000; capped at half the test split, whose other half "
+                             "gives the floors at the same n)")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the numbers as JSON")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto|cpu|cuda[:i]|mps")
@@ -42,9 +43,24 @@ def add_arguments(parser) -> None:
     parser.add_argument("--feature-steps", type=int, default=600,
                         help="training steps of the feature network (default 600; cached)")
     parser.add_argument("--features", default="cnn,pca", metavar="SPACES",
-                        help="feature spaces for FD and precision/recall, comma-separated: cnn "
-                             "(a small network trained on the dataset), pca (principal "
-                             "components of the pixels) (default cnn,pca)")
+                        help="feature spaces for FD, KID, precision/recall and density/"
+                             "coverage, comma-separated: cnn (a small network trained on the "
+                             "dataset), pca (principal components of the pixels), and "
+                             "inception:PATH@SHA256 (torchvision's Inception-v3 with weights "
+                             "from the local file PATH, safetensors or a .pt/.pth state dict, "
+                             "pinned by its SHA-256; never downloaded; columns fd_inception "
+                             "...) (default cnn,pca)")
+    parser.add_argument("--sampler", default="prior", metavar="NAMES",
+                        help="samplers of the chains' starting codes, comma-separated, each "
+                             "followed by the chain at --steps with the same seed and n: "
+                             "prior, gmm, reweighted or a plugin's; options as "
+                             "NAME:key=value[:key=value], e.g. gmm:n_components=20:"
+                             "covariance_type=diag, prior:temperature=0.8 (default prior; "
+                             "genae-studio plugins lists them)")
+    parser.add_argument("--temperatures", metavar="T1,T2,...",
+                        help="also measure the prior at these temperatures (step 0 only): the "
+                             "curve that lower temperature alone traces, to read the chain's "
+                             "points against")
     parser.add_argument("--chain-batch", type=int, metavar="B",
                         help="run the chains in independent batches of B (default: all n in "
                              "one batch); with --bn-mode batch the batch size changes the "
@@ -56,13 +72,28 @@ def add_arguments(parser) -> None:
 
 
 def parse_spaces(text: str) -> tuple[str, ...]:
-    """"cnn,pca" -> ("cnn", "pca"); a UsageError for unknown or no spaces."""
-    spaces = tuple(dict.fromkeys(s.strip() for s in str(text).split(",") if s.strip()))
+    """"cnn,pca" -> ("cnn", "pca"): the built-in spaces; a UsageError for unknown or no
+    spaces. Weights-file spaces (``inception:PATH@SHA256``, :func:`parse_file_spaces`) are
+    checked but not returned."""
+    parts = tuple(dict.fromkeys(s.strip() for s in str(text).split(",") if s.strip()))
+    files = parse_file_spaces(text)
+    spaces = tuple(s for s in parts if ":" not in s)
     unknown = [s for s in spaces if s not in FEATURE_SPACES]
-    if unknown or not spaces:
-        raise UsageError(f"--features takes {' and/or '.join(FEATURE_SPACES)}, comma-separated; "
-                         f"got {text!r}")
+    if unknown or not (spaces or files):
+        raise UsageError(f"--features takes {' and/or '.join(FEATURE_SPACES)} or ARCH:PATH@SHA256,"
+                         f" comma-separated; got {text!r}")
     return spaces
+
+
+def parse_file_spaces(text: str) -> list:
+    """The weights-file spaces of --features (``inception:PATH@SHA256``), parsed, unread."""
+    from ..evaluation.file_features import parse_weights_file
+
+    found = [parse_weights_file(s.strip()) for s in str(text).split(",") if ":" in s]
+    names = [f.name for f in found]
+    if len(set(names)) < len(names):
+        raise UsageError(f"--features names the space {names[0]!r} twice")
+    return found
 
 
 def check_args(args) -> list[int]:
@@ -90,6 +121,28 @@ def _check_outputs(args) -> None:
         check_output_path(args.json, None, "--json")
     if getattr(args, "figures", None) is not None:
         check_output_folder(args.figures, "--figures")
+
+
+def _check_samplers(args, host):
+    """(samplers, temperature sweep) as SamplerChoices; a UsageError for unknown names."""
+    from ..evaluation.samplers import parse_samplers, temperature_sweep
+
+    samplers = parse_samplers(getattr(args, "sampler", None) or "prior", host.samplers)
+    sweep = (temperature_sweep(args.temperatures, host.samplers)
+             if getattr(args, "temperatures", None) else [])
+    return samplers, sweep
+
+
+def _file_features(args):
+    """The weights-file feature networks: each file checked (exists, SHA-256) and read before
+    any other work."""
+    from ..devices import resolve_device
+    from ..evaluation.file_features import check_weights_file, load_file_features
+
+    files = parse_file_spaces(args.features)
+    for spec in files:  # every file checked before any is read
+        check_weights_file(spec)
+    return [load_file_features(spec, resolve_device(args.device)) for spec in files]
 
 
 def log(msg: str) -> None:
@@ -120,6 +173,8 @@ def main(args) -> int:
 
     steps = check_args(args)
     host = load_host(args)
+    samplers, sweep = _check_samplers(args, host)
+    extra = _file_features(args)
     runs = _load_runs(args, host)
     settings = FeatureSettings(steps=args.feature_steps)  # fixed seed: one net for all seeds
     spaces = parse_spaces(args.features)
@@ -132,15 +187,16 @@ def main(args) -> int:
             references[key] = _reference_data(data, data_format, run, host, settings, args,
                                                spaces)
         heldout, spaces_built = references[key]
-        log(f"{label}: {run.name} on {data}, n={min(args.n, len(heldout))}, "
+        log(f"{label}: {run.name} on {data}, n={min(args.n, len(heldout) // 2)}, "
             f"steps {','.join(map(str, steps))}")
         ref = build_reference(run, heldout, n=args.n, extractor=spaces_built.extractor,
                               seed=args.seed, bn_mode=args.bn_mode, kernel=args.kernel,
                               attribute=args.attribute, pca=spaces_built.pca, spaces=spaces,
-                              host=host)
+                              host=host, extra=tuple(extra))
         result = evaluate_run(run, ref, steps, seed=args.seed, points=args.points,
                               bn_mode=args.bn_mode, label=label, data=data,
-                              chain_batch=args.chain_batch)
+                              chain_batch=args.chain_batch, samplers=samplers, sweep=sweep,
+                              host=host, log=log)
         if args.figures:
             for path in save_figures(result, args.figures):
                 log(f"wrote {path}")
@@ -148,19 +204,22 @@ def main(args) -> int:
 
     print(format_table(results))
     if args.json:
-        _write_json(args, results, steps, spaces)
+        _write_json(args, results, steps, spaces, extra, samplers, sweep)
     return 0
 
 
-def _write_json(args, results: list[dict], steps: list[int], spaces) -> None:
-    from ..evaluation import AMBIGUOUS, KNN_K, json_document
+def _write_json(args, results: list[dict], steps: list[int], spaces, extra, samplers,
+                sweep) -> None:
+    from ..evaluation import AMBIGUOUS, DC_K, KNN_K, json_document
     from ..fileio import atomic_write_text
 
     text = json_document(results, {
         "steps": steps, "n": args.n, "seed": args.seed, "bn_mode": args.bn_mode,
         "kernel": args.kernel, "k": KNN_K, "ambiguous": list(AMBIGUOUS),
         "points": args.points, "feature_steps": args.feature_steps, "features": list(spaces),
-        "chain_batch": args.chain_batch})
+        "extra_features": [f.spec.name for f in extra], "chain_batch": args.chain_batch,
+        "samplers": [c.label for c in samplers], "temperatures": [c.label for c in sweep],
+        "dc_k": DC_K})
     atomic_write_text(args.json, text)
     log(f"wrote {args.json}")
 
@@ -174,10 +233,11 @@ def _reference_data(data, data_format, run, host, settings, args, spaces):
     kwargs = dict(data_format=data_format, image_size=run.model.image_size)
     heldout = resolve_dataset(data, host.datasets, split="test", **kwargs)
     check_fits(heldout, run.model.channels, name=data)
-    if len(heldout) < 10:
-        raise DataError(f"{data}: only {len(heldout)} held-out images; eval needs 10")
-    if len(heldout) < args.n:
-        log(f"{data}: the test split has {len(heldout)} images; using n={len(heldout)}")
+    if len(heldout) < 20:
+        raise DataError(f"{data}: only {len(heldout)} held-out images; eval needs 20")
+    if len(heldout) < 2 * args.n:
+        log(f"{data}: the test split has {len(heldout)} images; using n={len(heldout) // 2} "
+            "(n to compare with, n other ones for the floors)")
     bar = LazyBar(desc="eval: feature network", unit="step", leave=False, file=sys.stderr,
                   dynamic_ncols=True, disable=None,  # terminals only
                   mininterval=0)  # every step drawn: the feature network trains in seconds

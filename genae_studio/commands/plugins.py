@@ -24,8 +24,9 @@ DEFAULT_TIMEOUT_S = 300.0  # a model's checks build and train it at its default 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--check", metavar="NAME", help="check a model or dataset: one line "
-                                                         "per check, exit code 1 on a failure")
+    parser.add_argument("--check", metavar="NAME", help="check a model, dataset or sampler: one "
+                                                         "line per check, exit code 1 on a "
+                                                         "failure")
     parser.add_argument("--data", metavar="PATH", help="with --check of an on-disk format: the "
                                                         "path to check it on")
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="S",
@@ -59,6 +60,11 @@ def main(args) -> int:
     for spec in host.datasets.values():
         kind = "on disk" if spec.detect else "built-in"
         print(f"  {spec.name:<12} {spec.description} [{kind}]  (plugin {spec.plugin})")
+    print("\nsamplers:")
+    for spec in host.samplers.values():
+        options = ", ".join(f"{k}={v}" for k, v in spec.options.items())
+        print(f"  {spec.name:<12} {spec.description}{f' [{options}]' if options else ''}  "
+              f"(plugin {spec.plugin})")
     if host.failures:
         print("\nfailed plugins:")
         for failure in host.failures:
@@ -236,12 +242,14 @@ def child_main() -> int:
     send(event="loaded", failures=[str(f) for f in host.failures])
     name = request["name"]
     targets = [(kind, table[name]) for kind, table in (("model", host.models),
-                                                       ("dataset", host.datasets))
+                                                       ("dataset", host.datasets),
+                                                       ("sampler", host.samplers))
                if name in table]
     if not targets:
-        message = (f"--check {name}: no model or dataset of that name (models: "
+        message = (f"--check {name}: no model, dataset or sampler of that name (models: "
                    f"{', '.join(host.models) or 'none'}; datasets: "
-                   f"{', '.join(host.datasets) or 'none'}){host.failure_hint()}")
+                   f"{', '.join(host.datasets) or 'none'}; samplers: "
+                   f"{', '.join(host.samplers) or 'none'}){host.failure_hint()}")
         send(event="unknown", failures=[str(f) for f in host.failures], message=message)
         send(event="done")
         return 0
@@ -264,6 +272,8 @@ def child_main() -> int:
         with plugin_code(spec.plugin):  # os._exit() in a check fails that check
             if kind == "model":
                 results = testing.run_model_checks(spec)
+            elif kind == "sampler":
+                results = testing.run_sampler_checks(spec)
             else:
                 results = testing.run_dataset_checks(spec, request["data"])
         for result in results:  # those not run as a check (a missing --data)

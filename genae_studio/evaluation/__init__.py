@@ -11,8 +11,12 @@ Where each part lives:
   (:func:`reference_rows`);
 * :mod:`.interpolations`: interpolations between images without and with the dataset's binary
   attribute, run through the chain (the paper's Figure 2);
-* :mod:`.chains` and :mod:`.runner`: the chains, and every row of one run
-  (:func:`evaluate_run`);
+* :mod:`.samplers`: samplers of the chains' starting codes (plugins, hook
+  ``register_samplers``) and what they may use (:class:`SamplerContext`);
+* :mod:`.chains` and :mod:`.runner`: the chains from each sampler's codes, and every row of
+  one run (:func:`evaluate_run`);
+* :mod:`.diagnostics`: MCMC diagnostics of the chains (ESS, R-hat, nested R-hat, t*);
+* :mod:`.file_features`: feature spaces from local, pinned weights files (Inception-v3);
 * :mod:`.report` and :mod:`.figures`: the text table, the JSON document and the PNGs.
 
 The maths of each measure (MMD, Frechet distance, improved precision/recall) is in
@@ -24,11 +28,13 @@ so that the command line's parser stays light::
     curves = chain_metrics(run, ref, z_steps, x_steps)  # {"mmd_data": [...], "fd": [...]}
 """
 from .chains import run_chains
-from .figures import save_figures
+from .diagnostics import chain_diagnostics
+from .figures import sampler_figure_data, save_figures, save_sampler_figure
 from .interpolations import decisiveness, pick_pairs
 from .quality import (
     AMBIGUOUS,
     COLUMNS,
+    DC_K,
     KNN_K,
     attribute_column,
     chain_metrics,
@@ -46,8 +52,19 @@ from .reference import (
 )
 from .report import JSON_VERSION, environment, format_table, json_document
 from .runner import evaluate_run
+from .samplers import (
+    SamplerChoice,
+    SamplerContext,
+    build_sampler,
+    draw,
+    parse_samplers,
+    temperature_sweep,
+)
 
-__all__ = ["AMBIGUOUS", "COLUMNS", "JSON_VERSION", "KNN_K", "FeatureSpaces", "Reference",
+__all__ = ["AMBIGUOUS", "COLUMNS", "DC_K", "JSON_VERSION", "KNN_K", "FeatureSpaces",
+           "Reference", "SamplerChoice", "SamplerContext", "build_sampler", "chain_diagnostics",
+           "draw", "parse_samplers", "sampler_figure_data", "save_sampler_figure",
+           "temperature_sweep",
            "attribute_column", "build_reference", "chain_metrics", "columns", "decisiveness",
            "decode", "encode_heldout", "environment", "evaluate_run",
            "feature_spaces", "format_table", "json_document", "pick_pairs", "reference_rows",

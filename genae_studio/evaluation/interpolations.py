@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DataError, UsageError
 from .chains import run_chains
-from .quality import attribute_shares, columns
+from .quality import attribute_shares, reference_columns
 
 if TYPE_CHECKING:
     from ..api import Run
@@ -105,7 +105,7 @@ def _interp_row(reference: Reference, idx, t: int, x) -> dict:
     ends = feats[:, [0, -1]]
     jumps = metrics.largest_jump(feats)
     return {"kind": "interp", "step": t, "n": int(p[:, 1:-1].size),
-            **dict.fromkeys(columns(attribute)),
+            **dict.fromkeys(reference_columns(reference)),
             **attribute_shares(reference, p[:, 1:-1]),
             "max_jump": float(np.nanmean(jumps)) if np.isfinite(jumps).any() else None,
             "kept": float(np.mean((p[:, [0, -1]] > 0.5) == (labels == 1))),

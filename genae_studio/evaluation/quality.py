@@ -4,10 +4,15 @@
   of P^(Z)), or draws of the prior.
 * ``data_score``: the mean P(looks like encoded data) of z_t.
 * ``fd``: Frechet distance between the decoded x_t and held-out images in CNN features.
+* ``kid``: kernel inception distance (unbiased at any n; Binkowski et al. 2018) in the same
+  features.
 * ``precision``/``recall``: improved precision and recall (Kynkaanniemi et al. 2019,
   k = :data:`KNN_K`) in the same features; a sample-quality metric, unrelated to the number
   type that ``--precision`` picks for training.
-* ``fd_pca``/``precision_pca``/``recall_pca``: the same in the pixel-PCA feature space.
+* ``density``/``coverage``: Naeem et al. (2020), k = :data:`DC_K`: fidelity that does not
+  saturate with outliers, and the share of real points whose neighbourhood holds a sample.
+* ``fd_pca`` ... ``coverage_pca``: the same in the pixel-PCA feature space, and ``fd_NAME``
+  ... in an extra feature space NAME read from a weights file (``--features NAME:PATH@SHA``).
 * ``ambiguous`` and the attribute column (datasets with a binary attribute): the share of
   images whose predicted P(attribute) lies in :data:`AMBIGUOUS`, and the share predicted to
   have it (P > 0.5). The second column is named after the attribute (:func:`attribute_column`:
@@ -15,7 +20,7 @@
 * ``max_jump``/``kept``/``end_dist``: the interpolation rows' smoothness and endpoint
   faithfulness (:mod:`genae_studio.evaluation.interpolations`).
 
-``recon`` and ``data`` rows (:func:`reference_rows`) are the floors.
+``recon`` and ``data`` rows (:func:`reference_rows`) are the floors, at the chain rows' n.
 """
 from __future__ import annotations
 
@@ -27,12 +32,21 @@ if TYPE_CHECKING:
     from ..api import Run
     from .reference import Reference
 
-#: Every column but the attribute's own (see :func:`columns`), in table order.
-COLUMNS = ("mmd_data", "mmd_prior", "data_score", "fd", "precision", "recall", "fd_pca",
-           "precision_pca", "recall_pca", "ambiguous", "max_jump", "kept", "end_dist")
-ROW_KEYS = ("kind", "step", "n")
+#: The measures of one feature space, in table order; a space other than the CNN's adds its
+#: name as a suffix (``fd_pca``, ``kid_inception``).
+SPACE_MEASURES = ("fd", "kid", "precision", "recall", "density", "coverage")
+#: Every column but the attribute's own and extra feature spaces' (see :func:`columns`).
+COLUMNS = ("mmd_data", "mmd_prior", "data_score", *SPACE_MEASURES,
+           *(f"{m}_pca" for m in SPACE_MEASURES), "ambiguous", "max_jump", "kept", "end_dist")
+ROW_KEYS = ("kind", "step", "n", "sampler")
 AMBIGUOUS = (0.2, 0.8)
-KNN_K = 3  # neighbours of improved precision/recall
+KNN_K = 3  # neighbours of improved precision/recall (Kynkaanniemi et al.)
+DC_K = 5  # neighbours of density/coverage (Naeem et al. recommend 5)
+
+
+def space_columns(space: str) -> tuple[str, ...]:
+    """The columns of one feature space: ``fd, kid, ...`` for cnn, ``fd_NAME, ...`` else."""
+    return SPACE_MEASURES if space == "cnn" else tuple(f"{m}_{space}" for m in SPACE_MEASURES)
 
 
 def attribute_column(attribute: str | None) -> str | None:
@@ -43,54 +57,67 @@ def attribute_column(attribute: str | None) -> str | None:
     return f"{attribute}_share" if attribute in (*COLUMNS, *ROW_KEYS) else attribute
 
 
-def columns(attribute: str | None) -> tuple[str, ...]:
-    """The table's columns for a reference with this binary attribute (or none)."""
-    if attribute is None:
-        return COLUMNS
-    at = COLUMNS.index("ambiguous") + 1
-    return (*COLUMNS[:at], attribute_column(attribute), *COLUMNS[at:])
+def columns(attribute: str | None, extra_spaces=()) -> tuple[str, ...]:
+    """The table's columns for a reference with this binary attribute (or none) and these
+    extra feature spaces (weights files, :mod:`.file_features`)."""
+    at = COLUMNS.index("ambiguous")
+    extra = tuple(c for space in extra_spaces for c in space_columns(space))
+    attr = () if attribute is None else (attribute_column(attribute),)
+    return (*COLUMNS[:at], *extra, "ambiguous", *attr, *COLUMNS[at + 1:])
+
+
+def reference_columns(reference: Reference) -> tuple[str, ...]:
+    return columns(reference.attribute, tuple(reference.extra_spaces))
 
 
 def step_metrics(reference: Reference, z, x) -> dict[str, float | None]:
-    """All metrics of one chain step: codes z (n, K) and decoded images x (n, C, H, W).
+    """All metrics of one set of samples: codes z (n, K) (or None) and decoded images x
+    (n, C, H, W): a chain step, or a floor (:func:`reference_rows`).
 
-    MMD uses every reference code; precision/recall use as many reference images as there are
-    samples (both sides the same size, as k-NN radii depend on it); FD uses the reference's
-    feature statistics. Columns that do not apply are None.
+    MMD uses every reference code; FD the reference's feature statistics; KID every reference
+    feature; precision/recall and density/coverage as many reference images as there are
+    samples (both sides the same size, as k-NN radii depend on it). Columns that do not apply
+    are None.
     """
-    from .. import metrics
-
+    row: dict[str, float | None] = dict.fromkeys(reference_columns(reference))
     z = _numpy(z)
-    feats = reference.extractor.features(_numpy(x))
-    row: dict[str, float | None] = dict.fromkeys(columns(reference.attribute))
     if z is not None:
-        row["mmd_data"] = metrics.mmd2_unbiased(z, reference.codes, reference.kernel)
-        row["mmd_prior"] = metrics.mmd2_unbiased(z, reference.prior, reference.kernel)
-        if reference.score is not None:
-            row["data_score"] = float(reference.score(z).mean())
-    x = _numpy(x)
-    row.update(image_metrics(reference, feats, reference.feats[:len(feats)], x,
-                             stats=(reference.mu, reference.sigma)))
+        row.update(latent_metrics(reference, z))
+    row.update(image_metrics(reference, _numpy(x)))
     return row
 
 
-def _space_metrics(feats, real_feats, stats=None) -> dict:
-    """fd (against ``stats`` when given, else real_feats) and improved precision/recall in
-    one feature space."""
+def latent_metrics(reference: Reference, z) -> dict:
+    """MMD^2 of codes z to P^(Z) (held-out codes) and to the prior, and the data score."""
+    from .. import metrics
+
+    out = {"mmd_data": metrics.mmd2_unbiased(z, reference.codes, reference.kernel),
+           "mmd_prior": metrics.mmd2_unbiased(z, reference.prior, reference.kernel)}
+    if reference.score is not None:
+        out["data_score"] = float(reference.score(z).mean())
+    return out
+
+
+def space_metrics(feats, real_feats, stats, suffix: str = "") -> dict:
+    """FD (against the reference's ``stats`` = mean and covariance of ``real_feats``), KID,
+    improved precision/recall and density/coverage of sample features against reference
+    features, in one feature space."""
     import numpy as np
 
     from .. import metrics
 
-    out = {}
-    if stats is not None:
-        out["fd"] = metrics.frechet_distance_from_stats(
-            feats.mean(axis=0), np.cov(feats, rowvar=False), *stats)
-    else:
-        out["fd"] = metrics.frechet_distance(feats, real_feats)
-    if min(len(feats), len(real_feats)) > KNN_K:
-        out["precision"], out["recall"] = metrics.improved_precision_recall(real_feats, feats,
-                                                                            KNN_K)
-    return out
+    if feats.shape[1] < min(len(feats), len(real_feats)):
+        out = {"fd": metrics.frechet_distance_from_stats(
+            feats.mean(axis=0), np.cov(feats, rowvar=False), *stats)}
+    else:  # more dimensions than points: exact, through the samples (no singular sqrtm)
+        out = {"fd": metrics.frechet_distance(feats, real_feats)}
+    out["kid"] = metrics.kid(feats, real_feats)
+    real = real_feats[:len(feats)]
+    if min(len(feats), len(real)) > KNN_K:
+        out["precision"], out["recall"] = metrics.improved_precision_recall(real, feats, KNN_K)
+    if len(real) > DC_K:
+        out["density"], out["coverage"] = metrics.density_coverage(real, feats, DC_K)
+    return {f"{k}{suffix}": v for k, v in out.items()}
 
 
 def attribute_shares(reference: Reference, p) -> dict:
@@ -103,23 +130,19 @@ def attribute_shares(reference: Reference, p) -> dict:
             attribute_column(reference.attribute): float(np.mean(p > 0.5))}
 
 
-def image_metrics(reference: Reference, feats, real_feats, x=None, stats=None,
-                  real_images=None) -> dict:
-    """FD and improved precision/recall in each feature space (against ``stats`` when given,
-    else the real features/images), and the attribute shares."""
+def image_metrics(reference: Reference, x) -> dict:
+    """The measures of each feature space, and the attribute shares, of images x."""
     out = {}
     if "cnn" in reference.spaces:
-        out.update(_space_metrics(feats, real_feats, stats))
-    if reference.pca is not None and x is not None:
-        pca_feats = reference.pca.features(x)
-        if stats is not None:
-            pca_real, pca_stats = reference.pca_feats[:len(pca_feats)], \
-                (reference.pca_mu, reference.pca_sigma)
-        else:  # the floors: the held-out images of half B, as ``real_feats`` are
-            pca_real, pca_stats = reference.pca.features(real_images), None
-        out.update({f"{k}_pca": v
-                    for k, v in _space_metrics(pca_feats, pca_real, pca_stats).items()})
-    if reference.attribute is not None and x is not None:
+        out.update(space_metrics(reference.extractor.features(x), reference.feats,
+                                 (reference.mu, reference.sigma)))
+    if reference.pca is not None:
+        out.update(space_metrics(reference.pca.features(x), reference.pca_feats,
+                                 (reference.pca_mu, reference.pca_sigma), "_pca"))
+    for name, space in reference.extra_spaces.items():
+        out.update(space_metrics(space.features(x), space.feats, (space.mu, space.sigma),
+                                 f"_{name}"))
+    if reference.attribute is not None:
         out.update(attribute_shares(reference,
                                     reference.extractor.probability(x, reference.attribute)))
     return out
@@ -135,7 +158,7 @@ def chain_metrics(run: Run, reference: Reference, z_steps, x_steps) -> dict[str,
     if run.model.latent_dim != reference.latent_dim or shape != tuple(reference.image_shape):
         raise UsageError("the reference was built for a model with other latent or image sizes")
     rows = [step_metrics(reference, z, x) for z, x in zip(z_steps, x_steps, strict=True)]
-    return {col: [r[col] for r in rows] for col in columns(reference.attribute)}
+    return {col: [r[col] for r in rows] for col in reference_columns(reference)}
 
 
 def _numpy(a):
@@ -150,29 +173,14 @@ def _numpy(a):
 
 def reference_rows(run: Run, reference: Reference, *, bn_mode: str = "batch",
                    seed: int = 0) -> list[dict]:
-    """The floors: ``recon`` (decoded codes of half A vs images of half B) and ``data``."""
-    import numpy as np
-
-    from .. import metrics
+    """The floors, measured exactly as chain samples are, at the same n: ``recon`` (decoded
+    codes of n other held-out images) and ``data`` (those n other images themselves, and
+    their codes), both against the reference's n held-out images."""
     from .reference import decode
 
-    count = len(reference.codes)
-    a, b = metrics.split_half(np.arange(count), seed=seed)
-    real_b = reference.feats[b]
-    images = reference.heldout.batch(np.arange(count))
-    recon = decode(run, reference.codes[a], bn_mode=bn_mode)
+    recon = decode(run, reference.other_codes, bn_mode=bn_mode)
+    other = reference.other.batch(range(len(reference.other)))
     rows = []
-    for kind, x in (("recon", recon), ("data", images[a])):
-        row = dict.fromkeys(columns(reference.attribute))
-        if kind == "data":
-            row["mmd_data"] = metrics.mmd2_unbiased(reference.codes[a], reference.codes[b],
-                                                    reference.kernel)
-            row["mmd_prior"] = metrics.mmd2_unbiased(reference.codes[a],
-                                                     reference.prior[:len(a)],
-                                                     reference.kernel)
-            if reference.score is not None:  # out-of-fold: not scored by a fit that saw them
-                row["data_score"] = reference.score.data_level
-        feats = reference.extractor.features(x)
-        row.update(image_metrics(reference, feats, real_b, x, real_images=images[b]))
-        rows.append({"kind": kind, "step": None, "n": len(a), **row})
+    for kind, z, x in (("recon", None, recon), ("data", reference.other_codes, other)):
+        rows.append({"kind": kind, "step": None, "n": len(x), **step_metrics(reference, z, x)})
     return rows

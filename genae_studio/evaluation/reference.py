@@ -88,6 +88,22 @@ class Reference:
     image_shape: tuple = ()
     info: dict = field(default_factory=dict)
     score: DataScore | None = None  # P(looks like encoded data) of a code
+    # n other held-out images and their codes: the floors' samples, at the chain rows' n
+    other: ImageDataset | None = None
+    other_codes: np.ndarray | None = None
+    means: np.ndarray | None = None  # (n, K) posterior means of the held-out codes
+    extra_spaces: dict = field(default_factory=dict)  # name -> SpaceStats (weights files)
+
+
+@dataclass
+class SpaceStats:
+    """An extra feature space (:mod:`.file_features`) with the held-out images' features."""
+
+    features: Callable  # images -> (N, D) features
+    feats: np.ndarray
+    mu: np.ndarray
+    sigma: np.ndarray
+    info: dict = field(default_factory=dict)
 
 
 def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
@@ -113,8 +129,12 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                     feature_settings: FeatureSettings | None = None, seed: int = 0,
                     bn_mode: str = "batch", kernel: str = "imq",
                     attribute: str | None = None, pca: PixelPCA | None = None,
-                    spaces: tuple = ("cnn",)) -> Reference:
+                    spaces: tuple = ("cnn",), extra: tuple = ()) -> Reference:
     """Encode up to ``n`` held-out images and take their features: the metrics' reference.
+
+    n is capped at half the held-out set: n *other* held-out images are the floors' samples
+    (:func:`~.quality.reference_rows`), so every row is measured at the same n.
+    ``extra`` holds feature networks read from weights files (:mod:`.file_features`).
 
     ``heldout`` defaults to the test split of the run's dataset, ``extractor`` to the cached
     feature network of its training split (trained on first use, which takes seconds to a
@@ -145,12 +165,13 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                                    with_pca=with_pca)
             extractor, pca = built.extractor, pca or built.pca
     check_fits(heldout, run.model.channels, run.model.image_size)
-    count = min(int(n), len(heldout))
+    count = min(int(n), len(heldout) // 2)
     if count < 10:
-        raise DataError(f"{heldout.name}: {count} held-out images; the metrics need 10")
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.permutation(len(heldout))[:count])
-    subset = heldout.subset(pick)
+        raise DataError(f"{heldout.name}: {len(heldout)} held-out images; the metrics need 20 "
+                        "(n to compare with and n other ones for the floors, n >= 10)")
+    perm = np.random.default_rng(seed).permutation(len(heldout))
+    subset = heldout.subset(np.sort(perm[:count]))
+    other = heldout.subset(np.sort(perm[count:2 * count]))
     images = subset.batch(np.arange(count))
     # The same codes as encode_heldout, with the posterior means the data score needs.
     encoded = encode_data(run, images, bn_mode=bn_mode, seed=seed)
@@ -163,6 +184,14 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                                                       heldout.name)
     attribute = _pick_attribute(subset, extractor, attribute, default)
     pca_feats = pca.features(images) if "pca" in spaces else None
+    # Its own random stream (seed + 1), so its VAE draws are not paired with the others'.
+    other_codes = encode_data(run, other.batch(np.arange(count)), bn_mode=bn_mode,
+                              seed=seed + 1).codes.astype(np.float64)
+    extra_spaces = {}
+    for net in extra:
+        f = net.features(images)
+        extra_spaces[net.name] = SpaceStats(net.features, f, f.mean(axis=0),
+                                            np.cov(f, rowvar=False), dict(net.info))
     return Reference(heldout=subset, codes=codes, prior=prior, feats=feats,
                      mu=feats.mean(axis=0), sigma=np.cov(feats, rowvar=False),
                      extractor=extractor, attribute=attribute, kernel=kernel,
@@ -175,7 +204,9 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                      spaces=spaces,
                      info={"n": count, "data": heldout.name,
                            "typical_distance": metrics.typical_distance(feats, seed=seed),
-                           "data_score": score.summary()}, score=score)
+                           "data_score": score.summary()}, score=score,
+                     other=other, other_codes=other_codes, means=encoded.means,
+                     extra_spaces=extra_spaces)
 
 
 def _run_dataset(run: Run, host) -> tuple[str, dict]:

@@ -8,7 +8,10 @@ from .quality import columns
 # 2: PCA columns, interpolation smoothness/faithfulness, environment;
 # 3: the attribute-share column is named after the attribute (was ``glasses``), and each run
 #    says which column it is (``attribute_column``); datasets without one have no such column.
-JSON_VERSION = 3
+# 4: samplers (each chain row names its ``sampler``; each run lists ``samplers`` with their
+#    info and MCMC diagnostics), kid/density/coverage columns, extra feature spaces, and the
+#    floors (recon, data rows) at the chain rows' n.
+JSON_VERSION = 4
 
 
 def _cell(value, col: str) -> str:
@@ -21,12 +24,12 @@ def format_table(results: list[dict]) -> str:
     """One aligned table: a row per run, kind and step; blank lines between runs."""
     blocks = []
     for result in results:
-        every = columns(result.get("attribute"))
+        every = columns(result.get("attribute"), tuple(result.get("extra_spaces") or ()))
         cols = [c for c in every if any(r.get(c) is not None for r in result["rows"])]
-        lines = [[result["run"], result["data"] or "", r["kind"],
+        lines = [[result["run"], result["data"] or "", r["kind"], r.get("sampler") or "-",
                   "-" if r["step"] is None else str(r["step"]), str(r["n"]),
-                  *[_cell(r[c], c) for c in cols]] for r in result["rows"]]
-        blocks.append((["run", "data", "kind", "step", "n", *cols], lines))
+                  *[_cell(r.get(c), c) for c in cols]] for r in result["rows"]]
+        blocks.append((["run", "data", "kind", "sampler", "step", "n", *cols], lines))
     width: dict[int, int] = {}
     for head, lines in blocks:
         for row in [head, *lines]:
@@ -37,7 +40,7 @@ def format_table(results: list[dict]) -> str:
         if out:
             out.append("")
         for row in [head, *lines]:
-            out.append("  ".join(c.ljust(width[i]) if i < 3 else c.rjust(width[i])
+            out.append("  ".join(c.ljust(width[i]) if i < 4 else c.rjust(width[i])
                                  for i, c in enumerate(row)).rstrip())
     return "\n".join(out)
 

@@ -39,6 +39,7 @@ from ._format import (
     Checkpoint,
     RunConfig,
     check_finite,
+    digest,
     library_versions,
 )
 from ._load import (
@@ -52,6 +53,7 @@ from ._load import (
 from ._save import (
     clean_run_folder,
     is_run_folder,
+    lock_holder,
     new_parts,
     remove_uncommitted,
     run_lock,
@@ -62,4 +64,4 @@ __all__ = ["FORMAT", "FORMAT_VERSION", "CONFIG", "WEIGHTS", "STATE", "CHECKPOINT
            "RunConfig", "Checkpoint", "library_versions", "save_run",
            "read_config", "read_checkpoint", "load_weights", "load_training_state",
            "clean_run_folder", "run_lock", "is_run_folder", "check_finite", "checkpoint_file",
-           "fit_weights", "new_parts", "remove_uncommitted"]
+           "fit_weights", "lock_holder", "new_parts", "remove_uncommitted", "digest"]

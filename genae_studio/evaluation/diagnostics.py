@@ -1,0 +1,220 @@
+"""MCMC diagnostics of the chains, because the paper's sampler is a Markov chain.
+
+For every chain, a few scalar summaries of z_t at every step t (:data:`SUMMARIES`): the code's
+norm, the data score (P(looks like encoded data)) and the projections on the latent view's
+two axes (PCA of the held-out codes' posterior means). From these traces (chains x steps):
+
+* autocorrelation and effective sample size (bulk ESS, arviz-stats), per summary;
+* rank-normalised split R-hat (arviz-stats), which assumes independent chains;
+* nested R-hat (Margossian et al. 2024; arviz-stats ``rhat_nested``) with each batch-norm
+  batch as a superchain: in ``batch`` mode the chains of one batch share its statistics, so
+  they are not independent (ArviZ #977, #2156 for ensemble samplers). With one batch there is
+  one superchain and nested R-hat is undefined (reported as None, with the reason);
+* a recommended stopping step t* (:func:`stopping_step`), with the rule that chose it.
+
+Traces are short (a chain of T steps gives T + 1 draws), so these numbers describe how far the
+chains have settled, not a long-run equilibrium; with fewer than 4 draws they are None.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+SUMMARIES = ("norm", "data_score", "axis1", "axis2")
+MIN_DRAWS = 4
+SETTLED = 0.1  # t* needs every summary's mean within this share of the chains' spread
+NEAR_BEST = 0.05  # ... and FD within 5% of the best measured FD
+MAX_LAG = 10
+
+
+@dataclass
+class TraceRecorder:
+    """Collects the summaries of every step's codes: ``add(z)`` per step, in order."""
+
+    score: object = None  # a DataScore, or None
+    axes: np.ndarray | None = None  # (2, K) the latent view's axes
+    center: np.ndarray | None = None
+    steps: list = field(default_factory=list)
+
+    def add(self, z) -> None:
+        import numpy as np
+
+        z = np.asarray(z, dtype=np.float64)
+        row = {"norm": np.linalg.norm(z, axis=1)}
+        if self.score is not None:
+            row["data_score"] = np.asarray(self.score(z), dtype=np.float64)
+        if self.axes is not None:
+            xy = (z - self.center) @ np.asarray(self.axes, np.float64).T
+            row["axis1"], row["axis2"] = xy[:, 0], xy[:, 1]
+        self.steps.append(row)
+
+    def traces(self) -> dict[str, np.ndarray]:
+        """{summary: (chains, steps)}."""
+
+        import numpy as np
+
+        if not self.steps:
+            return {}
+        return {k: np.stack([s[k] for s in self.steps], axis=1) for k in self.steps[0]}
+
+
+def _finite(value) -> float | None:
+    import numpy as np
+
+    value = float(value)
+    return round(value, 4) if np.isfinite(value) else None
+
+
+def _quiet(function, *args, **kwargs):
+    import numpy as np
+
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return function(*args, **kwargs)
+
+
+def ess(trace) -> float | None:
+    """Bulk effective sample size of a (chains, draws) trace (arviz-stats), None if too short
+    or constant."""
+
+    import numpy as np
+    from arviz_stats.base import array_stats
+
+    trace = np.asarray(trace, np.float64)
+    if trace.shape[1] < MIN_DRAWS or np.ptp(trace) == 0:
+        return None
+    return _finite(_quiet(array_stats.ess, trace, chain_axis=0, draw_axis=1, method="bulk"))
+
+
+def rhat(trace) -> float | None:
+    """Rank-normalised split R-hat of a (chains, draws) trace (assumes independent chains)."""
+
+    import numpy as np
+    from arviz_stats.base import array_stats
+
+    trace = np.asarray(trace, np.float64)
+    if trace.shape[1] < MIN_DRAWS or trace.shape[0] < 2 or np.ptp(trace) == 0:
+        return None
+    return _finite(_quiet(array_stats.rhat, trace, chain_axis=0, draw_axis=1, method="rank"))
+
+
+def rhat_nested(trace, superchains) -> float | None:
+    """Nested R-hat with ``superchains[i]`` the group of chain i; chains beyond complete equal
+    groups are left out. None for fewer than 2 groups."""
+
+    import numpy as np
+    from arviz_stats.base import array_stats
+
+    trace = np.asarray(trace, np.float64)
+    ids = np.asarray(superchains)
+    groups, counts = np.unique(ids, return_counts=True)
+    if len(groups) < 2 or trace.shape[1] < MIN_DRAWS or np.ptp(trace) == 0:
+        return None
+    size = counts.min()
+    keep = np.concatenate([np.flatnonzero(ids == g)[:size] for g in groups])
+    return _finite(_quiet(array_stats.rhat_nested, trace[keep], superchain_ids=list(ids[keep]),
+                          chain_axis=0, draw_axis=1, method="rank"))
+
+
+def autocorrelation(trace, max_lag: int = MAX_LAG) -> list[float]:
+    """Mean over chains of each chain's autocorrelation at lags 0..max_lag (arviz-stats)."""
+
+    import numpy as np
+    from arviz_stats.base import array_stats
+
+    trace = np.asarray(trace, np.float64)
+    if trace.shape[1] < 2:
+        return []
+    acf = _quiet(array_stats.autocorr, trace, axis=-1)
+    lags = min(max_lag, trace.shape[1] - 1) + 1
+    return [_finite(v) for v in np.nanmean(acf[:, :lags], axis=0)]
+
+
+def settled_step(traces: dict[str, np.ndarray], tolerance: float = SETTLED) -> int | None:
+    """The first step t after which every summary's mean over chains stays near its last
+    value: within ``tolerance`` x (its spread over chains at the last step), or within three
+    standard errors of a difference of two such means (3 sqrt(2 / chains) x spread) when
+    that is larger, so that few chains do not mistake noise for movement."""
+    import numpy as np
+
+    last = None
+    for trace in traces.values():
+        mean, spread = trace.mean(axis=0), trace[:, -1].std()
+        allowed = max(tolerance, 3.0 * np.sqrt(2.0 / trace.shape[0])) * spread
+        off = np.abs(mean - mean[-1]) > allowed if spread > 0 else mean != mean[-1]
+        moved = np.flatnonzero(off)
+        step = int(moved[-1]) + 1 if len(moved) else 0
+        last = step if last is None else max(last, step)
+    return last
+
+
+def stopping_step(traces: dict[str, np.ndarray], fd_by_step: dict[int, float]) -> dict:
+    """A recommended stopping step t* and how it was chosen.
+
+    t* is the earliest measured step whose FD is within 5% of the lowest measured FD and that
+    is not before the step at which the summaries settled (:func:`settled_step`); when no
+    measured step satisfies both, the earliest step within 5% of the best FD.
+    """
+    settled = settled_step(traces) if traces else None
+    fds = {int(t): v for t, v in fd_by_step.items() if v is not None}
+    if not fds:
+        return {"t_star": settled, "settled_step": settled,
+                "rule": "no FD measured: the step at which the summaries settled"}
+    best = min(fds.values())
+    near = sorted(t for t, v in fds.items() if v <= best * (1 + NEAR_BEST))
+    after = [t for t in near if settled is None or t >= settled]
+    t_star = after[0] if after else near[0]
+    rule = (f"earliest measured step with FD within {NEAR_BEST:.0%} of the lowest measured FD "
+            f"({best:.3g}) and not before the summaries settled (every summary's mean over "
+            f"chains within max({SETTLED}, 3 sqrt(2/chains)) x its spread over chains of its "
+            f"final value from step {settled} on)")
+    if not after:
+        rule += "; no measured step satisfied both, so the FD condition alone"
+    return {"t_star": t_star, "settled_step": settled, "best_fd_step": min(fds, key=fds.get),
+            "rule": rule}
+
+
+def chain_diagnostics(traces: dict[str, np.ndarray], superchains=None,
+                      fd_by_step: dict | None = None) -> dict:
+    """Per summary: ESS, R-hat, nested R-hat (with ``superchains``), autocorrelation, and the
+    mean and spread over chains at every step; with t*. JSON-ready values."""
+
+    import numpy as np
+
+    chains = next(iter(traces.values())).shape[0] if traces else 0
+    groups = 0 if superchains is None else len(np.unique(superchains))
+    out: dict = {"chains": int(chains),
+                 "draws": int(next(iter(traces.values())).shape[1]) if traces else 0,
+                 "superchains": groups, "summaries": {}}
+    if groups < 2:
+        out["rhat_nested_note"] = ("undefined: all chains share one batch-norm batch (run the "
+                                   "chains in batches, --chain-batch, to get superchains)"
+                                   if superchains is not None else "no superchains given")
+    for name, trace in traces.items():
+        out["summaries"][name] = {
+            "ess": ess(trace), "rhat": rhat(trace),
+            "rhat_nested": rhat_nested(trace, superchains) if groups >= 2 else None,
+            "autocorrelation": autocorrelation(trace),
+            "mean": [_finite(v) for v in trace.mean(axis=0)],
+            "sd": [_finite(v) for v in trace.std(axis=0)]}
+    values = [s[k] for s in out["summaries"].values() for k in ("ess",) if s[k] is not None]
+    out["min_ess"] = min(values) if values else None
+    rhats = [s["rhat"] for s in out["summaries"].values() if s["rhat"] is not None]
+    out["max_rhat"] = max(rhats) if rhats else None
+    nested = [s["rhat_nested"] for s in out["summaries"].values() if s["rhat_nested"] is not None]
+    out["max_rhat_nested"] = max(nested) if nested else None
+    out["stopping"] = stopping_step(traces, fd_by_step or {})
+    return out
+
+
+def batch_ids(chains: int, batch: int | None) -> np.ndarray:
+    """The batch-norm batch of each chain when n chains run in batches of ``batch``."""
+
+    import numpy as np
+
+    size = chains if not batch else int(batch)
+    return np.arange(chains) // max(1, size)
