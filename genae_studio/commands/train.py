@@ -76,8 +76,7 @@ def _settings(args):
 def _resumed_config(resume: Path):
     """The config of the run to resume; a run whose first training has not written its
     first checkpoint yet is named with the process that holds it."""
-    from ..runs import lock_holder
-    from ..runs import read_config
+    from ..runs import lock_holder, read_config
 
     try:
         return read_config(resume)
