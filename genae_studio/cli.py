@@ -92,7 +92,7 @@ def cmd_studio(args) -> int:
             or os.environ.get("QT_QPA_PLATFORM")):
         raise UsageError("no display found for the studio (DISPLAY is not set); on a server use "
                          "the commands (genae-studio --help)")
-    from .gui.platform_libs import platform_problem
+    from .studio.platform_libs import platform_problem
 
     problem = platform_problem()  # before Qt: a missing xcb library aborts the process
     if problem:

@@ -4,7 +4,7 @@ Without one of them Qt aborts the process (exit 134, a core dump) with a message
 another library. The studio checks first, loading each library the way Qt would (the dynamic
 loader, so LD_LIBRARY_PATH counts), and names what is missing with its Debian/Ubuntu package.
 
-Qt-free on purpose: it runs before PyQt6's widgets are imported and any QApplication exists.
+Qt-free on purpose: `genae-studio` runs it before PyQt6 is imported or a QApplication exists.
 """
 from __future__ import annotations
 
