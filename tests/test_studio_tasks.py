@@ -12,8 +12,8 @@ from helpers import tiny_model
 from genae_studio.errors import Cancelled
 from genae_studio.studio.progress import Progress
 
-STUDIO_MODULES = ["chains", "chain_metrics", "interpolation", "latent_cloud", "live_training",
-                  "loading", "precise", "progress", "system"]
+STUDIO_MODULES = ["chains", "chain_metrics", "export", "interpolation", "latent_cloud",
+                  "live_training", "loading", "platform_libs", "precise", "progress", "system"]
 
 
 def tiny_run(host, name="vae"):
@@ -162,3 +162,49 @@ def test_the_precise_task_reports_and_can_be_stopped(host, monkeypatch):
     precise_bn_task(run, threading.Lock(), host, report=reports.append)
     assert run.has_bn_stats("precise")
     assert [p.done for p in reports if p.total] == [1, 2, 3, 4, 5, 6]
+
+
+def _stored_chain(steps=5, n=9):
+    rng = np.random.default_rng(0)
+    return list(range(steps)), [rng.integers(0, 256, (n, 3, 8, 8), np.uint8)
+                                for _ in range(steps)]
+
+
+def test_the_gif_task_reports_each_frame_and_writes_every_step(tmp_path):
+    from PIL import Image
+
+    from genae_studio.studio.export import gif_task
+
+    t, x = _stored_chain()
+    reports = []
+    path = gif_task(t=t, x=x, path=tmp_path / "c.gif", report=reports.append)
+    with Image.open(path) as gif:
+        assert gif.n_frames == 5
+    done = [p.done for p in reports if isinstance(p, Progress)]
+    assert done == [0, 1, 2, 3, 4, 5] and all(p.total == 5 for p in reports)
+    one = gif_task(t=t, x=x, path=tmp_path / "one.gif", chain=2)
+    with Image.open(one) as gif, Image.open(path) as every:
+        assert gif.size[0] < every.size[0] / 2
+
+
+def test_a_cancelled_gif_leaves_no_file(tmp_path):
+    from genae_studio.studio.export import gif_task
+
+    t, x = _stored_chain()
+    reports = []
+    with pytest.raises(Cancelled):
+        gif_task(t=t, x=x, path=tmp_path / "c.gif", report=reports.append,
+                 should_stop=lambda: len(reports) >= 3)
+    assert list(tmp_path.iterdir()) == []  # neither the GIF nor a temporary file
+
+
+def test_export_tasks_refuse_an_empty_chain(tmp_path):
+    from genae_studio.studio.export import gif_task, npz_task
+
+    with pytest.raises(ValueError, match="no chain"):
+        gif_task(t=[], x=[], path=tmp_path / "c.gif")
+    with pytest.raises(ValueError, match="no chain"):
+        npz_task(t=[], x=[], z=[], path=tmp_path / "c.npz")
+    t, x = _stored_chain()
+    with pytest.raises(ValueError, match="no chain 12"):
+        gif_task(t=t, x=x, path=tmp_path / "c.gif", chain=12)

@@ -29,7 +29,7 @@ from ..runs import read_config
 from ..studio.latent_cloud import fit_latent_task
 from . import theme
 from .chain_view import ChainView
-from .export_actions import ExportActions
+from .export_actions import Exports
 from .interpolation_panel import InterpolationPanel
 from .latent_view import LatentView
 from .menus import WindowMenus
@@ -41,7 +41,7 @@ from .train_panel import TrainPanel
 from .workers import Jobs, call_soon
 
 
-class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
+class MainWindow(WindowMenus, Pickers, QMainWindow):
     """Chain view in the middle; latent space and chain metrics on the right; interpolation,
     training and the log below."""
 
@@ -112,6 +112,12 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
                          Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
+        self.exports = Exports(
+            parent=self, settings=self.settings, jobs=self.jobs, chain_view=self.chain_view,
+            plots={"latent": self.latent_view.plot, "metrics": self.metrics_panel.plots,
+                   "losses": self.train_panel.plot},
+            interpolation_view=self.interp_panel.view, report_error=self.report_error,
+            log=self.log, show_message=lambda text: self.statusBar().showMessage(text, 5000))
         self._build_toolbar()
         self._build_menus()
         self.status_label = QLabel()
@@ -274,6 +280,7 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         self.metrics_panel.cancel()
         self.jobs.cancel("interpolate")
         self.jobs.cancel("precise-bn")
+        self.exports.cancel()
 
     def _measure(self) -> None:
         self.metrics_dock.show()

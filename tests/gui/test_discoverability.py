@@ -129,11 +129,12 @@ def test_plots_export_as_svg_and_png(qtbot, window, tmp_path, monkeypatch):
     from PIL import Image
 
     wait_idle(qtbot, window)
-    for export in (window.export_latent, window.export_metrics, window.export_losses):
+    for which in ("latent", "metrics", "losses"):
         for suffix in (".svg", ".png"):
-            path = tmp_path / f"{export.__name__}{suffix}"
-            monkeypatch.setattr(window, "_ask", lambda title, name, filt, p=path: p)
-            export()
+            path = tmp_path / f"{which}{suffix}"
+            monkeypatch.setattr(window.exports, "ask", lambda title, name, filt, p=path: p)
+            window.exports.plot(which)
+            wait_idle(qtbot, window)
             if suffix == ".svg":
                 text = path.read_text()
                 assert "<svg" in text and ("<path" in text or "<polyline" in text)

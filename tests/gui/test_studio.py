@@ -347,14 +347,15 @@ def test_exports(qtbot, window, tmp_path, monkeypatch):
         paths[name] = tmp_path / name
         return paths[name]
 
-    monkeypatch.setattr(window, "_ask", ask)
-    window.export_grid()
-    window.export_latent()
-    window.export_gif()
-    window.export_npz()
+    monkeypatch.setattr(window.exports, "ask", ask)
+    window.exports.grid()
+    window.exports.plot("latent")
+    window.exports.gif()
+    window.exports.npz()
     cv.select(2)
     cv.redraw()
-    window.export_strip()
+    window.exports.strip()
+    wait_idle(qtbot, window)
     assert not window.banner.isVisible(), window.banner.label.text()
     grid = np.asarray(Image.open(paths["chain-t3.png"]))
     assert grid.shape[:2] == cv.grid.mosaic.shape[:2]
