@@ -52,17 +52,20 @@ def test_a_chain_task_yields_progress_and_frames_and_continues(host):
 
     run, lock = tiny_run(host), threading.Lock()
     gen = chain_generator(run, 3)
-    seen, _ = drain(chain_task(run, lock, 1, None, 6, 2, 0, "batch", None, gen))
+    def task(z0, start_t, generator, score=None):
+        return chain_task(run=run, lock=lock, chain_id=1, z0=z0, n=6, steps=2, start_t=start_t,
+                          bn_mode="batch", noise_std=None, generator=generator, score=score)
+
+    seen, _ = drain(task(None, 0, gen))
     frames = [v for v in seen if isinstance(v, Frame)]
     assert [f.t for f in frames] == [0, 1, 2]
     assert [(p.done, p.total) for p in seen if isinstance(p, Progress)] == [(1, 2), (2, 2)]
     assert frames[0].x.dtype == np.uint8 and frames[0].x.shape == (6, 1, 32, 32)
     assert frames[0].z.shape == (6, 8)
-    more, _ = drain(chain_task(run, lock, 1, frames[-1].z, 6, 2, 2, "batch", None, gen))
+    more, _ = drain(task(frames[-1].z, 2, gen))
     assert [f.t for f in more if isinstance(f, Frame)] == [3, 4]  # no second step 0
     # The same seed gives the same chain.
-    again, _ = drain(chain_task(run, lock, 1, None, 6, 2, 0, "batch", None,
-                                chain_generator(run, 3)))
+    again, _ = drain(task(None, 0, chain_generator(run, 3)))
     np.testing.assert_array_equal(again[-1].z, frames[-1].z)
     history = ChainHistory(limit=3)
     for frame in frames + [f for f in more if isinstance(f, Frame)]:
@@ -70,6 +73,43 @@ def test_a_chain_task_yields_progress_and_frames_and_continues(host):
     assert history.t == [0, 3, 4] and history.n == 6 and history.trajectories() is None
     history.reproject(lambda z: z[:, :2])
     assert history.trajectories().shape == (3, 6, 2)
+
+
+def test_the_data_score_is_computed_in_the_chain_task_with_each_frame(host):
+    """The data score runs in the worker (LiveScore), not on the GUI thread; steps stored
+    before the score existed are scored by score_task."""
+    from genae_studio.studio.chains import (
+        ChainHistory,
+        Frame,
+        LiveScore,
+        chain_generator,
+        chain_task,
+        score_task,
+    )
+
+    run, lock = tiny_run(host), threading.Lock()
+    live = LiveScore()
+    history = ChainHistory()
+
+    def frames(z0, start_t):
+        seen, _ = drain(chain_task(run=run, lock=lock, chain_id=1, z0=z0, n=6, steps=2,
+                                   start_t=start_t, bn_mode="batch", noise_std=None,
+                                   generator=chain_generator(run, 0), score=live))
+        return [f for f in seen if isinstance(f, Frame)]
+
+    for frame in frames(None, 0):
+        history.append(frame, None)
+    assert history.scores() is None and history.unscored() == [0, 1, 2]
+    live.current = lambda z: 1 / (1 + np.exp(-z[:, 0]))  # as DataScore: z -> P(data)
+    for frame in frames(history.z[-1], 2):
+        assert frame.score.shape == (6,)
+        history.append(frame, None)
+    assert history.unscored() == [0, 1, 2]
+    z = [history.z[k] for k in history.unscored()]
+    _, scores = drain(score_task(z=z, score=live.current))
+    history.set_scores(z, scores)
+    assert history.scores().shape == (5, 6)
+    np.testing.assert_allclose(history.scores()[0], live.current(history.z[0]), rtol=1e-6)
 
 
 def test_encode_images_reports_each_batch_and_returns_the_codes(host, monkeypatch):

@@ -19,10 +19,11 @@ from PyQt6.QtWidgets import (
 )
 
 from ..options import BN_MODES
-from ..studio.chains import ChainHistory, Frame, chain_generator, chain_task
+from ..studio.chains import ChainHistory, Frame, LiveScore, chain_generator, chain_task, score_task
 from . import theme
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session
+from .workers import call_soon
 
 REDRAW_MS = 33  # at most ~30 redraws a second
 STRIP_FRAMES = 16
@@ -40,6 +41,7 @@ class ChainView(QWidget):
         self.session = session
         self.history = ChainHistory()
         self.project = None  # z (n, K) -> (n, 2), set by the latent view
+        self.live_score = LiveScore()  # the data score, applied in the chain's worker
         self.selected: int | None = None
         self.job = None
         self.waiting = False  # a chain start waiting for precise batch-norm statistics
@@ -204,6 +206,7 @@ class ChainView(QWidget):
             self.seed_spin.setValue(seed)
         self.chain_id += 1
         self.history.clear()
+        self.session.jobs.cancel("score")
         self.selected = None
         self.chain_seed = self.seed_spin.value()
         self.generator = chain_generator(run, self.chain_seed)
@@ -250,8 +253,9 @@ class ChainView(QWidget):
         n = self.n_spin.value() if z0 is None else len(z0)
         chain_id = self.chain_id
         self.job = self.session.jobs.start(
-            "Chain", chain_task, run, self.session.lock, chain_id, z0, n, steps,
-            self.history.last_t, bn_mode, noise, self.generator,
+            "Chain", chain_task, run=run, lock=self.session.lock, chain_id=chain_id, z0=z0,
+            n=n, steps=steps, start_t=self.history.last_t, bn_mode=bn_mode, noise_std=noise,
+            generator=self.generator, score=self.live_score,
             key="chain", on_yield=self._frame, on_finish=lambda: self._job_done(chain_id))
 
     def _bn_changed(self, mode: str) -> None:
@@ -283,6 +287,8 @@ class ChainView(QWidget):
             return  # from a chain that was reset or stopped meanwhile
         follow = self.index >= len(self.history) - 1
         self.history.append(frame, self.project(frame.z) if self.project else None)
+        if frame.score is None and self.live_score.current is not None:
+            self._score_stored()
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(self.history) - 1)
         if follow:
@@ -290,10 +296,33 @@ class ChainView(QWidget):
         self.slider.blockSignals(False)
         self.schedule()
 
-    def set_projection(self, project) -> None:
+    def set_projection(self, project, score=None) -> None:
+        """The latent view's projection z -> (x, y) and data score z -> P(data) (None: no
+        fitted view). The stored steps are reprojected here (cheap) and scored in a worker."""
         self.project = project
         self.history.reproject(project)
+        if score is not self.live_score.current:
+            self.live_score.current = score
+            self.history.forget_scores()
+            self.session.jobs.cancel("score")
+        self._score_stored()
         self.schedule()
+
+    def _score_stored(self) -> None:
+        """Score the stored steps that have no data score yet, in a worker."""
+        score, missing = self.live_score.current, self.history.unscored()
+        if score is None or not missing or self.session.jobs.running("score"):
+            return
+        z = [self.history.z[k] for k in missing]
+
+        def scored(scores) -> None:
+            if score is self.live_score.current:
+                self.history.set_scores(z, scores)
+                self.schedule()
+            call_soon(self, self._score_stored)  # steps that arrived meanwhile
+
+        self.session.jobs.start("Score chains", score_task, z=z, score=score, key="score",
+                                on_return=scored)
 
     def select(self, index: int | None) -> None:
         self.selected = index

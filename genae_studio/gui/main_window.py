@@ -220,7 +220,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         if run is not self.session.run:
             return
         self.latent_view.set_cloud(cloud)
-        self.chain_view.set_projection(cloud.project)
+        self.chain_view.set_projection(cloud.project, cloud.score)
         # Fit the view once, then keep it: auto-range would move the axes with every chain
         # step, and repainting the axes is most of what blocks the GUI thread while a chain
         # runs. Pyqtgraph's "A" button (or the context menu) fits it again.
@@ -235,13 +235,13 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
     def _latent_view_changed(self) -> None:
         cloud = self.latent_view.cloud
         if cloud is not None:
-            self.chain_view.set_projection(cloud.project)  # reprojects the stored chain
+            self.chain_view.set_projection(cloud.project, cloud.score)  # reprojects
             call_soon(self, lambda: _fit_once(self.latent_view.plot))
 
     def _chains_changed(self) -> None:
         cv = self.chain_view
         self.latent_view.set_chains(cv.history.trajectories(), cv.index, cv.selected,
-                                    cv.history.z, cv.history.t)
+                                    cv.history.scores(), cv.history.t)
 
     def _interpolated(self, res) -> None:
         k = res.z.shape[-1]
