@@ -73,8 +73,21 @@ def run_studio(args, host: PluginHost) -> int:
     tick.timeout.connect(lambda: None)
     tick.start()
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         signal.signal(signal.SIGINT, previous)
-        # The window closed without waiting; a stopped training writes its checkpoint now.
-        window.jobs.wait(60_000)
+    return end_process(code)
+
+
+def end_process(code: int) -> int:
+    """After the window closed: a stopped training writes its checkpoint (waited for); other
+    jobs get workers.EXIT_GRACE_S to notice their cancel flag. A job still inside a long torch
+    call cannot, so the process ends without it (nothing it writes is left half-done: every
+    file is written atomically) instead of waiting for it for a minute."""
+    from . import workers
+
+    if workers.end_jobs():
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

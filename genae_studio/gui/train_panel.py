@@ -279,7 +279,8 @@ class TrainPanel(QWidget):
         self._started = time.perf_counter()
         self.job = self.session.jobs.start(
             "Training", train_task, settings, self.out, self.session.host, key="train",
-            on_yield=self._update, on_return=self._done, on_finish=self._finished)
+            on_yield=self._update, on_return=self._done, on_finish=self._finished,
+            essential=True)
         self._update_enabled()
 
     def stop(self) -> None:
