@@ -232,7 +232,8 @@ def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) 
                                    latent_dim=cfg.latent_dim, width=cfg.width,
                                    device=str(device))
     updates = []
-    job = window.jobs.start("Training", train_job, train_settings, tmp / "trained", host,
+    job = window.jobs.start("Training", train_job, settings=train_settings, out=tmp / "trained",
+                            host=host,
                             key="bench-train", on_yield=updates.append)
     _spin(120, lambda: len(updates) > 0)
 
@@ -268,8 +269,9 @@ def _cancel_row(window, how: str, act) -> Row:
 
     s = window.session
     progress = []
-    job = window.jobs.start("Metrics reference", reference_job, s.run, s.lock, s.host, s.data,
-                            "batch", feature_steps=1_000_000, key="metrics-ref")
+    job = window.jobs.start("Metrics reference", reference_job, run=s.run, lock=s.lock,
+                            host=s.host, data=s.data, bn_mode="batch", feature_steps=1_000_000,
+                            key="metrics-ref")
     job.signals.progress.connect(lambda p: progress.append(p))
     if not _spin(300, lambda: any(p.total >= 1_000_000 and p.done > 0 for p in progress)):
         return unavailable(SECTION, f"feature-network training stopped by {how}",

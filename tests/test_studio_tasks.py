@@ -137,19 +137,22 @@ def test_fitting_the_latent_cloud_reports_and_stops_when_asked(host):
 
     run, data = tiny_run(host), _loaded_digits(host)
     reports = []
-    cloud = fit_latent_task(run, threading.Lock(), data, "batch", report=reports.append)
+    cloud = fit_latent_task(run=run, lock=threading.Lock(), data=data, bn_mode="batch",
+                            report=reports.append)
     assert set(cloud.views) == set(METHODS) and cloud.data_xy.shape == (len(data.images), 2)
     assert any(p.total for p in reports) and reports[-1].text == "fitting the data score"
     with pytest.raises(Cancelled):
-        fit_latent_task(run, threading.Lock(), data, "batch", should_stop=lambda: True)
+        fit_latent_task(run=run, lock=threading.Lock(), data=data, bn_mode="batch",
+                        should_stop=lambda: True)
 
 
 def test_an_interpolation_task_encodes_interpolates_and_steps(host):
     from genae_studio.studio.interpolation import interpolation_task
 
     run, data = tiny_run(host), _loaded_digits(host, 40)
-    seen, res = drain(interpolation_task(run, threading.Lock(), data.images, [0, 5], 6, 2,
-                                         "linear", "batch", False))
+    seen, res = drain(interpolation_task(run=run, lock=threading.Lock(), images=data.images,
+                                         picks=[0, 5], points=6, steps=2, method="linear",
+                                         bn_mode="batch", four=False))
     assert any(isinstance(p, Progress) for p in seen)
     assert res.before.shape == res.after.shape == (1, 6, 1, 32, 32)
     assert res.z.shape == (1, 6, 8) and res.method == "linear" and res.picks == [0, 5]
@@ -159,8 +162,8 @@ def test_the_metrics_reference_stops_before_training_when_asked(host):
     from genae_studio.studio.chain_metrics import pick_steps, reference_task
 
     with pytest.raises(Cancelled):
-        reference_task(tiny_run(host), threading.Lock(), host, _loaded_digits(host, 40),
-                       "batch", should_stop=lambda: True)
+        reference_task(run=tiny_run(host), lock=threading.Lock(), host=host,
+                       data=_loaded_digits(host, 40), bn_mode="batch", should_stop=lambda: True)
     assert list(pick_steps(5, 40)) == [0, 1, 2, 3, 4]
     picks = pick_steps(200, 40)
     assert len(picks) <= 40 and picks[0] == 0 and picks[-1] == 199
@@ -173,14 +176,16 @@ def test_the_training_task_reports_losses_progress_and_previews(host, tmp_path):
     reports = []
     settings = TrainSettings(model="vae", data="digits", epochs=1, batch_size=32, width=8,
                              latent_dim=8, limit=128, device="cpu")
-    result = train_task(settings, tmp_path / "run", host, report=reports.append)
+    result = train_task(settings=settings, out=tmp_path / "run", host=host,
+                        report=reports.append)
     assert not result.stopped and result.model is None and (tmp_path / "run").is_dir()
     updates = [r for r in reports if isinstance(r, TrainUpdate)]
     assert updates and updates[-1].steps[-1] == 4  # 128 images / 32 per batch
     assert any(isinstance(r, Progress) and r.done == r.total == 4 for r in reports)
     preview = next(r for r in reports if isinstance(r, Preview))  # at the checkpoint
     assert preview.recon.shape == (2, 8, 1, 32, 32) and preview.samples.shape[:2] == (1, 8)
-    stopped = train_task(settings, tmp_path / "run2", host, should_stop=lambda: True)
+    stopped = train_task(settings=settings, out=tmp_path / "run2", host=host,
+                         should_stop=lambda: True)
     assert stopped.stopped
 
 
@@ -195,11 +200,11 @@ def test_the_precise_task_reports_and_can_be_stopped(host, monkeypatch):
     run = tiny_run(host)
     reports = []
     with pytest.raises(Cancelled):
-        precise_bn_task(run, threading.Lock(), host, report=reports.append,
+        precise_bn_task(run=run, lock=threading.Lock(), host=host, report=reports.append,
                         should_stop=lambda: len(reports) >= 3)
     assert not run.has_bn_stats("precise")
     reports.clear()
-    precise_bn_task(run, threading.Lock(), host, report=reports.append)
+    precise_bn_task(run=run, lock=threading.Lock(), host=host, report=reports.append)
     assert run.has_bn_stats("precise")
     assert [p.done for p in reports if p.total] == [1, 2, 3, 4, 5, 6]
 
@@ -248,3 +253,27 @@ def test_export_tasks_refuse_an_empty_chain(tmp_path):
     t, x = _stored_chain()
     with pytest.raises(ValueError, match="no chain 12"):
         gif_task(t=t, x=x, path=tmp_path / "c.gif", chain=12)
+
+
+def test_every_studio_task_takes_keyword_only_arguments():
+    """Issue 18 §5: a task's call names what it passes (no ten positional parameters)."""
+    import inspect
+
+    from genae_studio.studio import (
+        chain_metrics,
+        chains,
+        export,
+        interpolation,
+        latent_cloud,
+        live_training,
+        loading,
+        precise,
+    )
+
+    tasks = [getattr(m, name) for m in (chain_metrics, chains, export, interpolation,
+                                        latent_cloud, live_training, loading, precise)
+             for name in dir(m) if name.endswith("_task")]
+    assert len(tasks) >= 12
+    for task in tasks:
+        kinds = {p.kind for p in inspect.signature(task).parameters.values()}
+        assert kinds == {inspect.Parameter.KEYWORD_ONLY}, task.__name__

@@ -35,6 +35,7 @@ class ChainView(QWidget):
     changed = pyqtSignal()  # the history, t or the selection changed (throttled)
     selected_changed = pyqtSignal(object)  # chain index or None (the GIF export listens)
     chain_finished = pyqtSignal()  # a chain job of the current chain ended
+    chains_reset = pyqtSignal()  # Reset: new z0, the stored chain is gone
 
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
@@ -44,7 +45,7 @@ class ChainView(QWidget):
         self.live_score = LiveScore()  # the data score, applied in the chain's worker
         self.selected: int | None = None
         self.job = None
-        self.waiting = False  # a chain start waiting for precise batch-norm statistics
+        self.step_mode = ""  # the batch-norm mode the last chain job ran with
         self.chain_id = 0
         self.chain_seed = 0  # the seed of the current chain's z0
         self.generator = None
@@ -161,7 +162,7 @@ class ChainView(QWidget):
     # --- state -----------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.job is not None or bool(self.waiting)
+        return self.job is not None
 
     @property
     def index(self) -> int:
@@ -210,6 +211,7 @@ class ChainView(QWidget):
         self.selected = None
         self.chain_seed = self.seed_spin.value()
         self.generator = chain_generator(run, self.chain_seed)
+        self.chains_reset.emit()
         self._start(None, 0)
 
     def run_steps(self, k: int | None = None) -> None:
@@ -219,61 +221,77 @@ class ChainView(QWidget):
         self._start(self.history.z[-1], k or self.k_spin.value())
 
     def stop(self) -> None:
-        if self.waiting:  # Stop also stops the precise statistics the chain waits for
-            self.session.jobs.cancel("precise-bn")
         self._abort()
 
     def _abort(self) -> None:
-        """End the chain job; a chain waiting for its batch-norm statistics starts no more."""
-        self.waiting = False
+        """End the chain job."""
         if self.job is not None:
             self.job.abort()
             self.job = None
         self._update_enabled()
 
     def _start(self, z0, steps: int) -> None:
-        """Start a chain job once the batch-norm mode is usable (precise: prepared first)."""
-        mode, chain_id = self.bn_combo.currentText(), self.chain_id
-        self.waiting = token = object()  # Stop, Reset or a new run drop this start
+        """Start a chain job now. Precise batch norm never blocks the chain: until its
+        statistics exist (estimated in a job), the chain runs with batch statistics and says
+        so; when they arrive, the window says so and the next steps use them."""
+        run = self.session.run
+        if run is None:
+            return
+        mode = self.bn_combo.currentText()
+        if mode == "precise" and not run.has_bn_stats("precise"):
+            self._prepare_precise()
+            mode = "batch"
+        self._launch(z0, steps, mode)
         self._update_enabled()
-
-        def go() -> None:
-            if self.waiting is not token:
-                return
-            self.waiting = False
-            if self.session.run is not None:
-                self._launch(z0, steps, mode)
-            self._update_enabled()
-
-        self.session.with_bn(mode, go, lambda: self._bn_failed(chain_id))
 
     def _launch(self, z0, steps: int, bn_mode: str) -> None:
         run = self.session.run
         noise = self.noise_spin.value() if run.denoising else None
         n = self.n_spin.value() if z0 is None else len(z0)
         chain_id = self.chain_id
+        self.step_mode = bn_mode
         self.job = self.session.jobs.start(
             "Chain", chain_task, run=run, lock=self.session.lock, chain_id=chain_id, z0=z0,
             n=n, steps=steps, start_t=self.history.last_t, bn_mode=bn_mode, noise_std=noise,
             generator=self.generator, score=self.live_score,
             key="chain", on_yield=self._frame, on_finish=lambda: self._job_done(chain_id))
 
+    @property
+    def precise_pending(self) -> bool:
+        """Precise was chosen and its statistics are being estimated."""
+        run = self.session.run
+        return self.bn_combo.currentText() == "precise" and run is not None \
+            and not run.has_bn_stats("precise")
+
+    def _prepare_precise(self) -> None:
+        run = self.session.run
+        self.session.with_bn("precise", lambda: self._precise_ready(run),
+                             lambda: self._bn_failed(self.chain_id))
+        self.schedule()
+
+    def _precise_ready(self, run) -> None:
+        if run is self.session.run and self.bn_combo.currentText() == "precise":
+            self.session.message.emit("Precise batch-norm statistics are ready: the next chain "
+                                      "steps use them (Reset starts the chains over with them)")
+        self.schedule()
+
     def _bn_changed(self, mode: str) -> None:
-        """Precise statistics are prepared as soon as the mode is chosen."""
+        """Precise statistics are prepared as soon as the mode is chosen; choosing another
+        mode cancels their estimate."""
         if mode == "precise" and self.session.run is not None:
-            self.session.with_bn(mode, lambda: None, lambda: self._bn_failed(self.chain_id))
+            self._prepare_precise()
+        elif self.session.jobs.running("precise-bn"):
+            self.session.jobs.cancel("precise-bn")
         self._bn_shown = mode if mode != "precise" else self._bn_shown
+        self.schedule()
 
     def _bn_failed(self, chain_id: int) -> None:
         """The precise statistics failed (shown as an error) or were cancelled: back to the
-        mode used before; a chain without its first step starts with it."""
-        self.waiting = False
+        mode used before."""
         if self.bn_combo.currentText() == "precise":
             self.bn_combo.setCurrentText(self._bn_shown)
-        if chain_id == self.chain_id and not len(self.history) and not self.running \
-                and self.session.run is not None:
-            self._start(None, 0)
         self._update_enabled()
+        self.schedule()
 
     def _job_done(self, chain_id: int) -> None:
         if chain_id == self.chain_id and not self.session.jobs.running("chain"):
@@ -352,9 +370,11 @@ class ChainView(QWidget):
     def redraw(self) -> None:
         self._timer.stop()
         h = self.history
-        if not len(h):
+        if not len(h):  # nothing of a previous run or chain stays on screen
             self.grid.clear_images()
             self.t_label.setText("t = –")
+            self.info.setText("")
+            self.strip.setVisible(False)
             self.changed.emit()
             return
         i = min(self.index, len(h) - 1)
@@ -365,7 +385,9 @@ class ChainView(QWidget):
         self.grid.set_panels(panels)
         self.grid.select(self.selected)
         self.t_label.setText(f"t = {h.t[i]}  (T = {h.last_t})")
-        self.info.setText(f"{h.n} chains · {len(h)} stored steps"
+        self.info.setText(f"{h.n} chains · {len(h)} stored steps · batch norm {self.step_mode}"
+                          + (" (precise: estimating its statistics…)" if self.precise_pending
+                             else "")
                           + (f" · chain {self.selected} selected" if self.selected is not None
                              else ""))
         self._draw_strip()

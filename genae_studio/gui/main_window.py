@@ -149,6 +149,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         s.run_changed.connect(self._run_changed)
         s.data_changed.connect(self._data_changed)
         s.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        s.log.connect(self.log)
         s.data_failed.connect(self._data_failed)
         self.jobs.error.connect(self.report_error)
         self.chain_view.changed.connect(self._chains_changed)
@@ -209,8 +210,8 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
 
         def fit(bn_mode: str) -> None:
             if run is self.session.run and data is self.session.data:
-                self.jobs.start("Fit latent view", fit_latent_task, run, self.session.lock,
-                                data, bn_mode, key="pca",
+                self.jobs.start("Fit latent view", fit_latent_task, run=run,
+                                lock=self.session.lock, data=data, bn_mode=bn_mode, key="pca",
                                 on_return=lambda cloud: self._cloud_ready(cloud, run))
 
         mode = self.chain_view.bn_combo.currentText()

@@ -22,7 +22,8 @@ class Session(QObject):
     run_changed = pyqtSignal(object)  # Run or None
     data_changed = pyqtSignal(object)  # LoadedData or None
     status_changed = pyqtSignal()
-    message = pyqtSignal(str)
+    message = pyqtSignal(str)  # a short note for the status bar
+    log = pyqtSignal(str)  # a line for the Log
     data_failed = pyqtSignal(str, str)  # the name that failed, what is shown instead ("": none)
 
     def __init__(self, host: PluginHost, jobs: Jobs, parent=None):
@@ -42,7 +43,8 @@ class Session(QObject):
     # --- runs ------------------------------------------------------------------------------
     def open_run(self, path: Path | str | None = None, model: str | None = None) -> None:
         """Open a run folder, or the bundled run of ``model``, in a worker."""
-        self.jobs.start("Open run", load_run_task, self.host, path, model, self.device,
+        self.jobs.start("Open run", load_run_task, host=self.host, path=path, model=model,
+                        device=self.device,
                         key="run", on_return=self._run_loaded, on_error=self._run_failed)
 
     def bundled(self) -> list[str]:
@@ -88,7 +90,8 @@ class Session(QObject):
         from ..studio.precise import precise_bn_task
 
         self._bn_run = run
-        self.jobs.start("Precise batch norm", precise_bn_task, run, self.lock, self.host,
+        self.jobs.start("Precise batch norm", precise_bn_task, run=run, lock=self.lock,
+                        host=self.host,
                         key="precise-bn", on_finish=lambda: self._bn_done(run))
 
     def _bn_done(self, run) -> None:
@@ -122,7 +125,8 @@ class Session(QObject):
         size = model.image_size if model is not None else None
         channels = model.channels if model is not None else None
         choice = self.data_name
-        self.jobs.start("Load data", load_data_task, self.host, name, size, channels, key="data",
+        self.jobs.start("Load data", load_data_task, host=self.host, name=name, image_size=size,
+                        channels=channels, key="data",
                         on_return=lambda data: self._data_loaded(data, choice),
                         on_error=lambda _exc: self._data_failed(name, choice))
 

@@ -278,7 +278,8 @@ class TrainPanel(QWidget):
         self.bar_label.setText(f"Starting: {settings.model} on {settings.data} → {self.out}")
         self._started = time.perf_counter()
         self.job = self.session.jobs.start(
-            "Training", train_task, settings, self.out, self.session.host, key="train",
+            "Training", train_task, settings=settings, out=self.out, host=self.session.host,
+            key="train",
             on_yield=self._update, on_return=self._done, on_finish=self._finished,
             essential=True)
         self._update_enabled()

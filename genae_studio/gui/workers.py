@@ -276,7 +276,7 @@ class Jobs(QObject):
         self.failed: dict[str, bool] = {}  # job name -> whether its last run failed
         self.closed = False
 
-    def start(self, name: str, func: Callable, *args, key: str | None = None,
+    def start(self, name: str, func: Callable, /, *args, key: str | None = None,
               on_yield: Callable | None = None, on_return: Callable | None = None,
               on_error: Callable | None = None, on_finish: Callable | None = None,
               essential: bool = False, **kwargs) -> Job:

@@ -91,7 +91,7 @@ class _Reports:
         self.report(Preview(recon, samples, progress.epoch, progress.step))
 
 
-def train_task(settings, out: Path, host, *, report: Callable[[object], None] | None = None,
+def train_task(*, settings, out: Path, host, report: Callable[[object], None] | None = None,
                should_stop: Callable[[], bool] | None = None):
     """Run genae_studio.training.train; reports TrainUpdate, Progress and Preview values.
     Returns the TrainResult without its model (the studio opens the run folder instead)."""

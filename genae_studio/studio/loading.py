@@ -28,7 +28,7 @@ class LoadedData:
         return {k: np.asarray(v)[:len(self.images)] for k, v in attrs.items()}
 
 
-def load_run_task(host, path, model: str | None, device: str):
+def load_run_task(*, host, path, model: str | None, device: str):
     """The run folder ``path``, or the bundled run of ``model``; returns a genae_studio Run."""
     from ..api import load_run
 
@@ -36,7 +36,7 @@ def load_run_task(host, path, model: str | None, device: str):
     return load_run(path, model=model, device=device, host=host)
 
 
-def load_data_task(host, name: str, image_size: int | None, channels: int | None):
+def load_data_task(*, host, name: str, image_size: int | None, channels: int | None):
     """The test split of dataset ``name`` at ``image_size``; checked against ``channels``."""
     from ..data import check_fits, resolve_dataset
 
