@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qthrottled
 
 from ..options import BN_MODES
 from ..studio.chains import ChainHistory, Frame, LiveScore, chain_generator, chain_task, score_task
@@ -40,6 +41,7 @@ class ChainView(QWidget):
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
         self.session = session
+        self.settings = session.chain  # the chain's settings: this view edits, others observe
         self.history = ChainHistory()
         self.project = None  # z (n, K) -> (n, 2), set by the latent view
         self.live_score = LiveScore()  # the data score, applied in the chain's worker
@@ -50,10 +52,29 @@ class ChainView(QWidget):
         self.chain_seed = 0  # the seed of the current chain's z0
         self.generator = None
         self._build()
-        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        # At most ~30 redraws a second: the requests within REDRAW_MS make one redraw, at the
+        # end of the interval (superqt's throttle, owned by this view: it goes with it).
+        self._throttle = qthrottled(self.redraw, timeout=REDRAW_MS, leading=False, parent=self)
         session.run_changed.connect(self._run_changed)
+        self._bind_settings()
         self._update_enabled()
+
+    def _bind_settings(self) -> None:
+        """The boxes edit ``self.settings``; its events set the boxes (from anywhere)."""
+        st, ev = self.settings, self.settings.events
+        self.bn_combo.setCurrentText(st.bn_mode)
+        self.seed_spin.setValue(st.seed)
+        self.n_spin.setValue(st.n)
+        self.noise_spin.setValue(st.noise_std)
+        self.bn_combo.currentTextChanged.connect(lambda mode: setattr(st, "bn_mode", mode))
+        self.seed_spin.valueChanged.connect(lambda seed: setattr(st, "seed", seed))
+        self.n_spin.valueChanged.connect(lambda n: setattr(st, "n", n))
+        self.noise_spin.valueChanged.connect(lambda std: setattr(st, "noise_std", std))
+        ev.bn_mode.connect(lambda mode: self.bn_combo.setCurrentText(mode))
+        ev.bn_mode.connect(self._bn_changed)
+        ev.seed.connect(lambda seed: self.seed_spin.setValue(seed))
+        ev.n.connect(lambda n: self.n_spin.setValue(n))
+        ev.noise_std.connect(lambda std: self.noise_spin.setValue(std))
 
     # --- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -75,16 +96,16 @@ class ChainView(QWidget):
         self.stop_button = button("Stop", "Stop the running chain (Esc also stops the "
                                           "metrics and interpolation)  [Esc]", self.stop)
         self.reset_button = button("Reset", "New z0 ~ P(Z) with the next seed  [Ctrl+R]",
-                                   lambda: self.reset(self.seed_spin.value() + 1))
+                                   lambda: self.reset(self.settings.seed + 1))
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, prefix="seed ")
         self.seed_spin.setToolTip("Random seed of z0 and of the chain's noise  "
                                   "[Ctrl+L edits it]")
         self.seed_button = button("Seed", "Restart from z0 drawn with this seed "
                                           "(reproducible)  [Ctrl+Shift+R]",
-                                  lambda: self.reset(self.seed_spin.value()))
+                                  lambda: self.reset(self.settings.seed))
         self.compare_box = QCheckBox("Compare t=0 | t")
         self.compare_box.setToolTip("Show t = 0 beside the chosen t (the paper's Figure 4)  [C]")
-        self.compare_box.toggled.connect(self.schedule)
+        self.compare_box.toggled.connect(lambda _on: self.schedule())
         self.compare_box.setFocusPolicy(Qt.FocusPolicy.TabFocus)
 
         self.n_spin = QSpinBox(minimum=1, maximum=1024, value=64, prefix="N = ")
@@ -97,7 +118,6 @@ class ChainView(QWidget):
             "statistics re-estimated on 200 training batches with the weights fixed (once per "
             "model, cached; Esc cancels). With eval and precise every chain is independent")
         self._bn_shown = self.bn_combo.currentText()
-        self.bn_combo.currentTextChanged.connect(self._bn_changed)
         self.noise_spin = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5,
                                          decimals=2)
         self.noise_spin.setToolTip("Corruption std of denoising models: x~ = x + N(0, std^2 I)")
@@ -192,9 +212,9 @@ class ChainView(QWidget):
             self._update_enabled()
             return
         if run.denoising:
-            self.noise_spin.setValue(run.model.noise_std)
+            self.settings.noise_std = run.model.noise_std
         self.stack.setCurrentIndex(1)
-        self.reset(self.seed_spin.value())
+        self.reset(self.settings.seed)
 
     # --- actions ---------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
@@ -204,12 +224,12 @@ class ChainView(QWidget):
             return
         self._abort()
         if seed is not None:
-            self.seed_spin.setValue(seed)
+            self.settings.seed = seed
         self.chain_id += 1
         self.history.clear()
         self.session.jobs.cancel("score")
         self.selected = None
-        self.chain_seed = self.seed_spin.value()
+        self.chain_seed = self.settings.seed
         self.generator = chain_generator(run, self.chain_seed)
         self.chains_reset.emit()
         self._start(None, 0)
@@ -222,6 +242,11 @@ class ChainView(QWidget):
 
     def stop(self) -> None:
         self._abort()
+
+    def edit_seed(self) -> None:
+        """Ctrl+L: the seed box takes the keyboard."""
+        self.seed_spin.setFocus()
+        self.seed_spin.selectAll()
 
     def _abort(self) -> None:
         """End the chain job."""
@@ -237,7 +262,7 @@ class ChainView(QWidget):
         run = self.session.run
         if run is None:
             return
-        mode = self.bn_combo.currentText()
+        mode = self.settings.bn_mode
         if mode == "precise" and not run.has_bn_stats("precise"):
             self._prepare_precise()
             mode = "batch"
@@ -246,8 +271,8 @@ class ChainView(QWidget):
 
     def _launch(self, z0, steps: int, bn_mode: str) -> None:
         run = self.session.run
-        noise = self.noise_spin.value() if run.denoising else None
-        n = self.n_spin.value() if z0 is None else len(z0)
+        noise = self.settings.noise_std if run.denoising else None
+        n = self.settings.n if z0 is None else len(z0)
         chain_id = self.chain_id
         self.step_mode = bn_mode
         self.job = self.session.jobs.start(
@@ -260,7 +285,7 @@ class ChainView(QWidget):
     def precise_pending(self) -> bool:
         """Precise was chosen and its statistics are being estimated."""
         run = self.session.run
-        return self.bn_combo.currentText() == "precise" and run is not None \
+        return self.settings.bn_mode == "precise" and run is not None \
             and not run.has_bn_stats("precise")
 
     def _prepare_precise(self) -> None:
@@ -270,7 +295,7 @@ class ChainView(QWidget):
         self.schedule()
 
     def _precise_ready(self, run) -> None:
-        if run is self.session.run and self.bn_combo.currentText() == "precise":
+        if run is self.session.run and self.settings.bn_mode == "precise":
             self.session.message.emit("Precise batch-norm statistics are ready: the next chain "
                                       "steps use them (Reset starts the chains over with them)")
         self.schedule()
@@ -288,8 +313,8 @@ class ChainView(QWidget):
     def _bn_failed(self, chain_id: int) -> None:
         """The precise statistics failed (shown as an error) or were cancelled: back to the
         mode used before."""
-        if self.bn_combo.currentText() == "precise":
-            self.bn_combo.setCurrentText(self._bn_shown)
+        if self.settings.bn_mode == "precise":
+            self.settings.bn_mode = self._bn_shown
         self._update_enabled()
         self.schedule()
 
@@ -364,11 +389,9 @@ class ChainView(QWidget):
     # --- drawing ---------------------------------------------------------------------------
     def schedule(self) -> None:
         """Ask for a redraw; several requests within REDRAW_MS make one."""
-        if not self._timer.isActive():
-            self._timer.start()
+        self._throttle()
 
     def redraw(self) -> None:
-        self._timer.stop()
         h = self.history
         if not len(h):  # nothing of a previous run or chain stays on screen
             self.grid.clear_images()
@@ -415,14 +438,16 @@ class ChainView(QWidget):
 
     # --- settings --------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"n": self.n_spin.value(), "k": self.k_spin.value(),
-                "bn_mode": self.bn_combo.currentText(), "seed": self.seed_spin.value(),
+        st = self.settings
+        return {"n": st.n, "k": self.k_spin.value(), "bn_mode": st.bn_mode, "seed": st.seed,
                 "compare": self.compare_box.isChecked()}
 
     def restore(self, state: dict) -> None:
-        self.n_spin.setValue(int(state.get("n", 64)))
+        st = self.settings
+        st.n = int(state.get("n", 64))
         self.k_spin.setValue(int(state.get("k", 10)))
-        self.bn_combo.setCurrentText(str(state.get("bn_mode", "batch")))
-        self.seed_spin.setValue(int(state.get("seed", 0)))
+        mode = str(state.get("bn_mode", "batch"))
+        st.bn_mode = mode if mode in BN_MODES else "batch"
+        st.seed = int(state.get("seed", 0))
         self.compare_box.setChecked(str(state.get("compare", False)).lower() == "true"
                                     or state.get("compare") is True)

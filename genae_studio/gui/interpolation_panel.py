@@ -28,10 +28,9 @@ class InterpolationPanel(QWidget):
 
     created = pyqtSignal(object)
 
-    def __init__(self, session: Session, bn_mode, parent=None):
+    def __init__(self, session: Session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.bn_mode = bn_mode  # callable -> a batch-norm mode (the chain view's choice)
         self.images: np.ndarray | None = None  # every loaded held-out image
         self.data = None
         self.result: InterpResult | None = None
@@ -168,7 +167,7 @@ class InterpolationPanel(QWidget):
         # One encoder batch (batch norm): the gallery's images and the picked ones.
         batch = np.array(sorted(set(self.gallery.indices()) | set(picks)), dtype=np.int64)
         where = {int(i): k for k, i in enumerate(batch)}
-        images, mode = self.images[batch], self.bn_mode()
+        images, mode = self.images[batch], self.session.chain.bn_mode
         args = dict(picks=[where[int(i)] for i in picks], points=self.points_spin.value(),
                     steps=self.steps_spin.value(), method=self.method_combo.currentText(),
                     bn_mode=mode, four=four)

@@ -79,7 +79,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
 
         self.latent_view = LatentView()
         _polish_latent_view(self.latent_view)
-        self.interp_panel = InterpolationPanel(s, lambda: self.chain_view.bn_combo.currentText())
+        self.interp_panel = InterpolationPanel(s)
         self.train_panel = TrainPanel(s)
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(5000)
@@ -214,7 +214,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
                                 lock=self.session.lock, data=data, bn_mode=bn_mode, key="pca",
                                 on_return=lambda cloud: self._cloud_ready(cloud, run))
 
-        mode = self.chain_view.bn_combo.currentText()
+        mode = self.session.chain.bn_mode
         self.session.with_bn(mode, lambda: fit(mode), lambda: fit("batch"))
 
     def _cloud_ready(self, cloud, run) -> None:
@@ -294,8 +294,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         self.train_panel.start()
 
     def _edit_seed(self) -> None:
-        self.chain_view.seed_spin.setFocus()
-        self.chain_view.seed_spin.selectAll()
+        self.chain_view.edit_seed()
 
     # --- errors and log --------------------------------------------------------------------
     def report_error(self, job_name: str, exc: Exception) -> None:

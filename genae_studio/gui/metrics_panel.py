@@ -58,7 +58,7 @@ class MetricsPanel(QWidget):
         session.run_changed.connect(lambda _run: self.invalidate("another run was opened"))
         session.data_changed.connect(lambda _data: (self.invalidate("the data changed"),
                                                     self._chain_finished()))
-        chain_view.bn_combo.currentTextChanged.connect(
+        session.chain.events.bn_mode.connect(
             lambda mode: self.invalidate(f"the batch-norm mode changed to {mode}"))
         chain_view.chains_reset.connect(self._chains_reset)
         chain_view.chain_finished.connect(self._chain_finished)
@@ -168,7 +168,7 @@ class MetricsPanel(QWidget):
         s = self.session
         if s.run is None or s.data is None:
             return None
-        return (id(s.run), s.data.name, self.chain_view.bn_combo.currentText())
+        return (id(s.run), s.data.name, s.chain.bn_mode)
 
     def _jobs_changed(self) -> None:
         self.measure_button.setText("Cancel" if self.busy else "Measure")
@@ -224,7 +224,7 @@ class MetricsPanel(QWidget):
             self.clear()
             self.chain_id = cv.chain_id
         run = s.run
-        noise = cv.noise_spin.value() if run.denoising else None
+        noise = s.chain.noise_std if run.denoising else None
         n, seed = self.n_spin.value(), cv.chain_seed
         chains_key = (key, n, seed, noise)
         if chains_key != self.chains_key:
@@ -246,7 +246,7 @@ class MetricsPanel(QWidget):
         generation = self.generation
         self.job = s.jobs.start(
             "Chain metrics", measure_task, run=run, lock=s.lock, reference=self.reference,
-            state=state, n=n, wanted=missing, bn_mode=cv.bn_combo.currentText(),
+            state=state, n=n, wanted=missing, bn_mode=s.chain.bn_mode,
             noise_std=noise, seed=seed, key="metrics",
             on_yield=lambda item, g=generation: self._measured(item, g),
             on_finish=self._finished)

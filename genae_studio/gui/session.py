@@ -12,6 +12,7 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..plugins import PluginHost
+from ..studio.chain_settings import ChainSettings
 from ..studio.loading import LoadedData, load_data_task, load_run_task
 from .workers import Jobs
 
@@ -31,6 +32,7 @@ class Session(QObject):
         self.host = host
         self.jobs = jobs
         self.run = None
+        self.chain = ChainSettings()  # what the next chain runs with; views observe it
         self.data: LoadedData | None = None
         self.data_name: str | None = None  # the user's choice; None: the run's own data
         self.working_choice: str | None = None  # the data_name that loaded last
@@ -60,6 +62,7 @@ class Session(QObject):
 
     def _run_loaded(self, run) -> None:
         self.run = run
+        self.chain.model = run.name
         self.note = ""
         self.data = None  # reloaded below at the run's image size
         self.data_changed.emit(None)

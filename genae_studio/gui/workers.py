@@ -13,6 +13,18 @@ worker thread still uses. What a job delivers goes to a ``_Delivery``, a child Q
 the deliveries, and a deleted window takes them with it; Qt then drops what the worker still
 queued, so nothing reaches a deleted object. The pool is shared and owned by no window:
 deleting a window never waits for a job either.
+
+Why not superqt's ``thread_worker``: its generator workers are what this module copies (yield
+progress, abort between yields, started/yielded/returned/errored/finished signals), and the
+studio uses superqt where it fits (``qthrottled`` throttles the chain view's redraws). Four
+things it does not do, which the studio needs: a job started with a ``key`` cancels the
+running job of that key (a new chain, fit or load replaces the old one); a task that works
+through callbacks (training, precise batch norm) gets ``report`` and ``should_stop`` and can
+be stopped within a batch, where superqt's function workers cannot be aborted; what a job
+delivers goes through a child of the window's ``Jobs`` and dies with the window, where
+superqt's signals stay connected to the callbacks of a closed window; and at exit an
+essential job (training saving its checkpoint) is waited for while the others are abandoned
+(``end_jobs``).
 """
 from __future__ import annotations
 
