@@ -17,6 +17,7 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 from superqt.utils import qthrottled
 
 from ..options import BN_MODES
@@ -132,9 +133,10 @@ class ChainView(QWidget):
         for w in (self.n_spin, QLabel("batch norm"), self.bn_combo, self.noise_label,
                   self.noise_spin, self.compare_box):
             row2.addWidget(w)
-        self.info = theme.dim(QLabel(alignment=Qt.AlignmentFlag.AlignRight
-                                     | Qt.AlignmentFlag.AlignVCenter))
-        # The note gives way first: it never makes the window wider.
+        # The note gives way first (it never makes the window wider), cut at its end with
+        # "…" where it does not fit; its tooltip keeps the whole text.
+        self.info = theme.dim(QElidingLabel())
+        self.info.setElideMode(Qt.TextElideMode.ElideRight)
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row2.addWidget(self.info, 1)
 
@@ -413,6 +415,7 @@ class ChainView(QWidget):
                              else "")
                           + (f" · chain {self.selected} selected" if self.selected is not None
                              else ""))
+        self.info.setToolTip(self.info.text())
         self._draw_strip()
         self.changed.emit()
 

@@ -215,12 +215,14 @@ class LatentView(QWidget):
             "encoded data (cross-validated; 0.5 = not at all). Data score: a classifier of "
             "prior samples against encoded data on the active units and their squares.")
         self.score_plot = pg.PlotWidget(background="w")
-        self.score_plot.setMinimumSize(110, 60)
+        self.score_plot.setMinimumSize(110, 90)
         self.score_plot.setYRange(0, 1, padding=0.02)
         self.score_plot.enableAutoRange(y=False)
         self.score_plot.setMouseEnabled(x=False, y=False)
         self.score_plot.setLabel("left", "P(data)")
         self.score_plot.setLabel("bottom", "t")
+        self.score_plot.getAxis("bottom").enableAutoSIPrefix(False)  # steps, never "×0.001"
+        self.score_plot.setXRange(0, 10, padding=0.02)  # until a chain has steps
         self.score_plot.setToolTip("The data score of the chains against t: mean over chains "
                                    "(line) and 10–90% of chains (band); dashed: encoded data's "
                                    "level, dotted: the prior's")
@@ -403,7 +405,8 @@ class LatentView(QWidget):
         there are any (a short legend leaves the plot its height)."""
         entries = [(self.prior, "prior P(Z)"), (self.data, "encoded P̂(Z)"),
                    (self.lines, "chains z0 → zT"), (self.points, "z_t by P(data)"),
-                   (self.chain_ellipse, "2σ: data, prior, z_t")]
+                   (self.data_ellipse, "2σ data"), (self.prior_ellipse, "2σ prior"),
+                   (self.chain_ellipse, "2σ z_t")]
         if self._selected_shown():
             entries.append((self.selected_line, "selected chain"))
         if self.paths:

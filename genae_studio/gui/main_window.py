@@ -95,20 +95,26 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         self.train_dock = self._dock("Training", _scrolling(self.train_panel),
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.splitDockWidget(self.latent_dock, self.metrics_dock, Qt.Orientation.Vertical)
+        # The docks' sizes follow the window's: the chain grid is square and needs the
+        # height more than the width. On a short screen (1366 x 768, 1280 x 800) the latent
+        # view, the chain metrics and training are tabs of the right column, each as tall as
+        # the window allows; on a tall one the metrics sit below the latent view.
+        width, height = default_size(self.screen())
+        if height >= TALL:
+            self.splitDockWidget(self.latent_dock, self.metrics_dock, Qt.Orientation.Vertical)
+        else:
+            self.tabifyDockWidget(self.latent_dock, self.metrics_dock)
         self.tabifyDockWidget(self.latent_dock, self.train_dock)
         self.tabifyDockWidget(self.interp_dock, self.log_dock)
         self.interp_dock.raise_()
         self.latent_dock.raise_()
-        # The docks' sizes follow the window's: the chain grid is square and needs the
-        # height more than the width; on a short screen (1280 x 800) it keeps most of it.
-        width, height = default_size(self.screen())
         self.resize(width, height)
         self.resizeDocks([self.latent_dock], [min(620, max(440, int(0.42 * width)))],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.latent_dock, self.metrics_dock], [520, 380],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.interp_dock], [270 if height >= 900 else 215],
+        if height >= TALL:
+            self.resizeDocks([self.latent_dock, self.metrics_dock], [520, 380],
+                             Qt.Orientation.Vertical)
+        self.resizeDocks([self.interp_dock], [270 if height >= TALL else 200],
                          Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
@@ -120,6 +126,8 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
             log=self.log, show_message=lambda text: self.statusBar().showMessage(text, 5000))
         self._build_toolbar()
         self._build_menus()
+        # The status bar: model, run and data (gives way first), the running jobs, and the
+        # device, which a message or a job never covers (it is the last permanent widget).
         self.status_label = QLabel()
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored,
                                         QSizePolicy.Policy.Preferred)
@@ -127,6 +135,10 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label, 1)
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
+        self.device_status = QLabel()
+        self.device_status.setSizePolicy(QSizePolicy.Policy.Minimum,
+                                         QSizePolicy.Policy.Preferred)
+        self.statusBar().addPermanentWidget(self.device_status)
         # The chain view, not an editor, holds the focus at first: single-key shortcuts work.
         self.chain_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setFocusProxy(self.chain_view)
@@ -166,6 +178,10 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
     def _open_initial(self, checkpoint: Path | None, data: str | None) -> None:
         if data:
             self.session.data_name = data
+        if checkpoint is None:  # the run open when the studio was last closed
+            last = next(iter(self._recent()), None)
+            if last and Path(last, "config.json").is_file():
+                checkpoint = Path(last)
         if checkpoint is not None:
             self.session.open_run(checkpoint)
             return
@@ -252,8 +268,9 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         for b, a in zip(before, after, strict=True):
             self.latent_view.add_path(b, a)
 
-    def _trained(self, path: Path) -> None:
-        self.log(f"training wrote {path}; opening it")
+    def _trained(self, path: Path, summary: str = "") -> None:
+        """A training ended: its run is offered, not opened (the user's chain stays)."""
+        self.log(f"training wrote {path}" + (f": {summary}" if summary else ""))
         try:
             data = read_config(path).data
         except GenaeError:
@@ -261,7 +278,13 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         if data.get("skipped"):
             self.log(f"warning: {data['skipped']} unreadable images skipped (first: "
                      f"{data.get('first_skipped')})")
-        self.session.data_name = None
+        self.banner.show_message(
+            f"<b>{escape(summary or 'Training ended')}.</b> The run is saved in "
+            f"{escape(str(path))}; your open run and chains stay until you open it.", "info",
+            source="Training", action=("Open the new run", lambda: self.open_trained(path)))
+
+    def open_trained(self, path: Path) -> None:
+        self.session.data_name = None  # the new run's own data
         self.session.open_run(path)
 
     def _settled(self, job_name: str) -> None:
@@ -272,6 +295,8 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
 
     def _update_status(self) -> None:
         self.status_label.setText(self.session.status_text())
+        self.status_label.setToolTip(self.session.status_text())
+        self.device_status.setText(f"Device: {self.session.device_label()}")
 
     def _stop(self) -> None:
         """Esc: stop the chain, the metrics (feature-network training too) and interpolation.
@@ -289,9 +314,13 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         self.metrics_panel.measure()
 
     def _start_training(self) -> None:
+        """Ctrl+T: the Training panel, its settings shown and Start focused; nothing starts
+        before the user has seen what will be trained."""
         self.train_dock.show()
         self.train_dock.raise_()
-        self.train_panel.start()
+        self.train_panel.start_button.setFocus()
+        self.statusBar().showMessage("Check the training settings, then Start training "
+                                     "(Enter)", 8000)
 
     def _edit_seed(self) -> None:
         self.chain_view.edit_seed()
@@ -354,6 +383,9 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         self.save_settings()
         self.jobs.shutdown(0)
         super().closeEvent(event)
+
+
+TALL = 900  # window height from which the chain metrics get their own place below the latent view
 
 
 def default_size(screen) -> tuple[int, int]:

@@ -100,6 +100,10 @@ class MetricsPanel(QWidget):
             plot.getAxis("left").setWidth(52)
             plot.setMinimumHeight(110)
         self.fd_plot.setLabel("bottom", "chain step t")
+        for plot in (self.mmd_plot, self.fd_plot):  # empty plots: t from 0, no "×0.001"
+            plot.getAxis("bottom").enableAutoSIPrefix(False)
+            plot.setXRange(0, 10, padding=0.02)
+            plot.setYRange(0, 1, padding=0.05)
         for key, colour in CURVES:
             plot = self.fd_plot if key == "fd" else self.mmd_plot
             low, high = pg.PlotDataItem([], [], pen=None), pg.PlotDataItem([], [], pen=None)

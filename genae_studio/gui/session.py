@@ -170,5 +170,4 @@ class Session(QObject):
             data = f"{self.data.name} (test, {len(self.data.images)} images)"
         else:
             data = self.data_name or "none"
-        return f"Model: {model}   |   Run: {path}   |   Data: {data}   |   " \
-               f"Device: {self.device_label()}"
+        return f"Model: {model}   |   Run: {path}   |   Data: {data}"
