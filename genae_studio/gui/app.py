@@ -35,12 +35,14 @@ def studio_settings() -> QSettings:
 
 
 def create_window(host: PluginHost, *, checkpoint: Path | None = None, data: str | None = None,
-                  device: str | None = None, settings: QSettings | None = None):
-    """The main window (not shown); opens ``checkpoint``, else the bundled run."""
+                  device: str | None = None, settings: QSettings | None = None,
+                  debug: bool = False):
+    """The main window (not shown); opens ``checkpoint``, else the last run, else the bundled
+    one."""
     from .main_window import MainWindow
 
     return MainWindow(host, settings if settings is not None else studio_settings(),
-                      checkpoint=checkpoint, data=data, device=device)
+                      checkpoint=checkpoint, data=data, device=device, debug=debug)
 
 
 def reserve_gui_core() -> None:
@@ -64,7 +66,8 @@ def run_studio(args, host: PluginHost) -> int:
     app = application()
     reserve_gui_core()
     window = create_window(host, checkpoint=args.checkpoint, data=args.data,
-                           device=None if args.device == "auto" else args.device)
+                           device=None if args.device == "auto" else args.device,
+                           debug=bool(getattr(args, "debug", False)))
     window.show()
     # Ctrl+C in the terminal closes the window cleanly (settings saved, jobs stopped);
     # the timer lets Python run its signal handler while Qt's loop is busy.

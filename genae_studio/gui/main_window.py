@@ -47,8 +47,9 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
 
     def __init__(self, host: PluginHost, settings: QSettings | None = None, *,
                  checkpoint: Path | None = None, data: str | None = None,
-                 device: str | None = None):
+                 device: str | None = None, debug: bool = False):
         super().__init__()
+        self.debug = debug  # tracebacks of user errors in the Log too
         self.settings = settings if settings is not None else QSettings()
         self.jobs = Jobs(self)
         self.session = Session(host, self.jobs, self)
@@ -327,12 +328,23 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
 
     # --- errors and log --------------------------------------------------------------------
     def report_error(self, job_name: str, exc: Exception) -> None:
-        """Show a worker's exception in the window: banner, status bar and log."""
-        text = str(exc) if isinstance(exc, GenaeError) else f"{type(exc).__name__}: {exc}"
+        """Show a worker's exception in the window: banner, status bar and log. A user's
+        error (a GenaeError: a folder that is no run, data that does not fit) is one line;
+        a bug keeps its traceback in the log, and --debug keeps every traceback."""
+        user_error = isinstance(exc, GenaeError)
+        text = str(exc) if user_error else f"{type(exc).__name__}: {exc}"
+        fits_not = getattr(exc, "fits_not", None)
+        action = ("Train a model on it", lambda: self.train_on(fits_not)) if fits_not else None
         self.banner.show_message(f"<b>{job_name} failed:</b> {escape(text, quote=False)}",
-                                 source=job_name)
+                                 source=job_name, action=action)
         self.statusBar().showMessage(f"{job_name} failed: {text}", 10000)
-        self.log(f"error in {job_name}: {text}\n{getattr(exc, 'traceback_text', '')}".rstrip())
+        trace = getattr(exc, "traceback_text", "") if self.debug or not user_error else ""
+        self.log(f"error in {job_name}: {text}\n{trace}".rstrip())
+
+    def train_on(self, data: str) -> None:
+        """The Training panel, set to train a model on ``data`` (the user starts it)."""
+        self.train_panel.data_combo.setCurrentText(data)
+        self._start_training()
 
     def log(self, text: str) -> None:
         self.log_view.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {text}")

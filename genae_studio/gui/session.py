@@ -119,8 +119,10 @@ class Session(QObject):
             return self.run.config.data.get("data") or default
         return default
 
-    def load_data(self, name: str | None = None, *, explicit: bool = False) -> None:
-        """Load the test split of ``name`` (None: the run's dataset) at the run's image size."""
+    def load_data(self, name: str | None = None, *, explicit: bool = False,
+                  data_format: str | None = None) -> None:
+        """Load the test split of ``name`` (None: the run's dataset) at the run's image size,
+        in ``data_format`` (None: detected)."""
         if explicit:
             self.data_name = name
         name = name or self.default_data()
@@ -129,7 +131,7 @@ class Session(QObject):
         channels = model.channels if model is not None else None
         choice = self.data_name
         self.jobs.start("Load data", load_data_task, host=self.host, name=name, image_size=size,
-                        channels=channels, key="data",
+                        channels=channels, data_format=data_format, key="data",
                         on_return=lambda data: self._data_loaded(data, choice),
                         on_error=lambda _exc: self._data_failed(name, choice))
 
