@@ -1,6 +1,7 @@
 """Start the studio: the QApplication, settings and the main window."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -34,12 +35,14 @@ def studio_settings() -> QSettings:
 
 
 def create_window(host: PluginHost, *, checkpoint: Path | None = None, data: str | None = None,
-                  device: str | None = None, settings: QSettings | None = None):
-    """The main window (not shown); opens ``checkpoint``, else the bundled run."""
+                  device: str | None = None, settings: QSettings | None = None,
+                  debug: bool = False):
+    """The main window (not shown); opens ``checkpoint``, else the last run, else the bundled
+    one."""
     from .main_window import MainWindow
 
     return MainWindow(host, settings if settings is not None else studio_settings(),
-                      checkpoint=checkpoint, data=data, device=device)
+                      checkpoint=checkpoint, data=data, device=device, debug=debug)
 
 
 def reserve_gui_core() -> None:
@@ -63,7 +66,8 @@ def run_studio(args, host: PluginHost) -> int:
     app = application()
     reserve_gui_core()
     window = create_window(host, checkpoint=args.checkpoint, data=args.data,
-                           device=None if args.device == "auto" else args.device)
+                           device=None if args.device == "auto" else args.device,
+                           debug=bool(getattr(args, "debug", False)))
     window.show()
     # Ctrl+C in the terminal closes the window cleanly (settings saved, jobs stopped);
     # the timer lets Python run its signal handler while Qt's loop is busy.
@@ -72,8 +76,21 @@ def run_studio(args, host: PluginHost) -> int:
     tick.timeout.connect(lambda: None)
     tick.start()
     try:
-        return app.exec()
+        code = app.exec()
     finally:
         signal.signal(signal.SIGINT, previous)
-        # The window closed without waiting; a stopped training writes its checkpoint now.
-        window.jobs.wait(60_000)
+    return end_process(code)
+
+
+def end_process(code: int) -> int:
+    """After the window closed: a stopped training writes its checkpoint (waited for); other
+    jobs get workers.EXIT_GRACE_S to notice their cancel flag. A job still inside a long torch
+    call cannot, so the process ends without it (nothing it writes is left half-done: every
+    file is written atomically) instead of waiting for it for a minute."""
+    from . import workers
+
+    if workers.end_jobs():
+        return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

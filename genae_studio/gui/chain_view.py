@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer, pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -17,12 +17,15 @@ from PyQt6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
+from superqt.utils import qthrottled
 
 from ..sampling import BN_MODES
-from ..studio.chains import ChainHistory, Frame, chain_generator, chain_task
+from ..studio.chains import ChainHistory, Frame, LiveScore, chain_generator, chain_task, score_task
 from . import theme
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session
+from .workers import call_soon
 
 REDRAW_MS = 33  # at most ~30 redraws a second
 STRIP_FRAMES = 16
@@ -34,23 +37,45 @@ class ChainView(QWidget):
     changed = pyqtSignal()  # the history, t or the selection changed (throttled)
     selected_changed = pyqtSignal(object)  # chain index or None (the GIF export listens)
     chain_finished = pyqtSignal()  # a chain job of the current chain ended
+    chains_reset = pyqtSignal()  # Reset: new z0, the stored chain is gone
 
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
         self.session = session
+        self.settings = session.chain  # the chain's settings: this view edits, others observe
         self.history = ChainHistory()
         self.project = None  # z (n, K) -> (n, 2), set by the latent view
+        self.live_score = LiveScore()  # the data score, applied in the chain's worker
         self.selected: int | None = None
         self.job = None
-        self.waiting = False  # a chain start waiting for precise batch-norm statistics
+        self.step_mode = ""  # the batch-norm mode the last chain job ran with
         self.chain_id = 0
         self.chain_seed = 0  # the seed of the current chain's z0
         self.generator = None
         self._build()
-        self._timer = QTimer(self, singleShot=True, interval=REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        # At most ~30 redraws a second: the requests within REDRAW_MS make one redraw, at the
+        # end of the interval (superqt's throttle, owned by this view: it goes with it).
+        self._throttle = qthrottled(self.redraw, timeout=REDRAW_MS, leading=False, parent=self)
         session.run_changed.connect(self._run_changed)
+        self._bind_settings()
         self._update_enabled()
+
+    def _bind_settings(self) -> None:
+        """The boxes edit ``self.settings``; its events set the boxes (from anywhere)."""
+        st, ev = self.settings, self.settings.events
+        self.bn_combo.setCurrentText(st.bn_mode)
+        self.seed_spin.setValue(st.seed)
+        self.n_spin.setValue(st.n)
+        self.noise_spin.setValue(st.noise_std)
+        self.bn_combo.currentTextChanged.connect(lambda mode: setattr(st, "bn_mode", mode))
+        self.seed_spin.valueChanged.connect(lambda seed: setattr(st, "seed", seed))
+        self.n_spin.valueChanged.connect(lambda n: setattr(st, "n", n))
+        self.noise_spin.valueChanged.connect(lambda std: setattr(st, "noise_std", std))
+        ev.bn_mode.connect(lambda mode: self.bn_combo.setCurrentText(mode))
+        ev.bn_mode.connect(self._bn_changed)
+        ev.seed.connect(lambda seed: self.seed_spin.setValue(seed))
+        ev.n.connect(lambda n: self.n_spin.setValue(n))
+        ev.noise_std.connect(lambda std: self.noise_spin.setValue(std))
 
     # --- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -72,16 +97,16 @@ class ChainView(QWidget):
         self.stop_button = button("Stop", "Stop the running chain (Esc also stops the "
                                           "metrics and interpolation)  [Esc]", self.stop)
         self.reset_button = button("Reset", "New z0 ~ P(Z) with the next seed  [Ctrl+R]",
-                                   lambda: self.reset(self.seed_spin.value() + 1))
+                                   lambda: self.reset(self.settings.seed + 1))
         self.seed_spin = QSpinBox(minimum=0, maximum=2**31 - 1, value=0, prefix="seed ")
         self.seed_spin.setToolTip("Random seed of z0 and of the chain's noise  "
                                   "[Ctrl+L edits it]")
         self.seed_button = button("Seed", "Restart from z0 drawn with this seed "
                                           "(reproducible)  [Ctrl+Shift+R]",
-                                  lambda: self.reset(self.seed_spin.value()))
+                                  lambda: self.reset(self.settings.seed))
         self.compare_box = QCheckBox("Compare t=0 | t")
         self.compare_box.setToolTip("Show t = 0 beside the chosen t (the paper's Figure 4)  [C]")
-        self.compare_box.toggled.connect(self.schedule)
+        self.compare_box.toggled.connect(lambda _on: self.schedule())
         self.compare_box.setFocusPolicy(Qt.FocusPolicy.TabFocus)
 
         self.n_spin = QSpinBox(minimum=1, maximum=1024, value=64, prefix="N = ")
@@ -94,7 +119,6 @@ class ChainView(QWidget):
             "statistics re-estimated on 200 training batches with the weights fixed (once per "
             "model, cached; Esc cancels). With eval and precise every chain is independent")
         self._bn_shown = self.bn_combo.currentText()
-        self.bn_combo.currentTextChanged.connect(self._bn_changed)
         self.noise_spin = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5,
                                          decimals=2)
         self.noise_spin.setToolTip("Corruption std of denoising models: x~ = x + N(0, std^2 I)")
@@ -109,9 +133,10 @@ class ChainView(QWidget):
         for w in (self.n_spin, QLabel("batch norm"), self.bn_combo, self.noise_label,
                   self.noise_spin, self.compare_box):
             row2.addWidget(w)
-        self.info = theme.dim(QLabel(alignment=Qt.AlignmentFlag.AlignRight
-                                     | Qt.AlignmentFlag.AlignVCenter))
-        # The note gives way first: it never makes the window wider.
+        # The note gives way first (it never makes the window wider), cut at its end with
+        # "…" where it does not fit; its tooltip keeps the whole text.
+        self.info = theme.dim(QElidingLabel())
+        self.info.setElideMode(Qt.TextElideMode.ElideRight)
         self.info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row2.addWidget(self.info, 1)
 
@@ -159,7 +184,7 @@ class ChainView(QWidget):
     # --- state -----------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.job is not None or bool(self.waiting)
+        return self.job is not None
 
     @property
     def index(self) -> int:
@@ -189,9 +214,9 @@ class ChainView(QWidget):
             self._update_enabled()
             return
         if run.denoising:
-            self.noise_spin.setValue(run.model.noise_std)
+            self.settings.noise_std = run.model.noise_std
         self.stack.setCurrentIndex(1)
-        self.reset(self.seed_spin.value())
+        self.reset(self.settings.seed)
 
     # --- actions ---------------------------------------------------------------------------
     def reset(self, seed: int | None = None) -> None:
@@ -201,12 +226,14 @@ class ChainView(QWidget):
             return
         self._abort()
         if seed is not None:
-            self.seed_spin.setValue(seed)
+            self.settings.seed = seed
         self.chain_id += 1
         self.history.clear()
+        self.session.jobs.cancel("score")
         self.selected = None
-        self.chain_seed = self.seed_spin.value()
+        self.chain_seed = self.settings.seed
         self.generator = chain_generator(run, self.chain_seed)
+        self.chains_reset.emit()
         self._start(None, 0)
 
     def run_steps(self, k: int | None = None) -> None:
@@ -216,60 +243,82 @@ class ChainView(QWidget):
         self._start(self.history.z[-1], k or self.k_spin.value())
 
     def stop(self) -> None:
-        if self.waiting:  # Stop also stops the precise statistics the chain waits for
-            self.session.jobs.cancel("precise-bn")
         self._abort()
 
+    def edit_seed(self) -> None:
+        """Ctrl+L: the seed box takes the keyboard."""
+        self.seed_spin.setFocus()
+        self.seed_spin.selectAll()
+
     def _abort(self) -> None:
-        """End the chain job; a chain waiting for its batch-norm statistics starts no more."""
-        self.waiting = False
+        """End the chain job."""
         if self.job is not None:
             self.job.abort()
             self.job = None
         self._update_enabled()
 
     def _start(self, z0, steps: int) -> None:
-        """Start a chain job once the batch-norm mode is usable (precise: prepared first)."""
-        mode, chain_id = self.bn_combo.currentText(), self.chain_id
-        self.waiting = token = object()  # Stop, Reset or a new run drop this start
+        """Start a chain job now. Precise batch norm never blocks the chain: until its
+        statistics exist (estimated in a job), the chain runs with batch statistics and says
+        so; when they arrive, the window says so and the next steps use them."""
+        run = self.session.run
+        if run is None:
+            return
+        mode = self.settings.bn_mode
+        if mode == "precise" and not run.has_bn_stats("precise"):
+            self._prepare_precise()
+            mode = "batch"
+        self._launch(z0, steps, mode)
         self._update_enabled()
-
-        def go() -> None:
-            if self.waiting is not token:
-                return
-            self.waiting = False
-            if self.session.run is not None:
-                self._launch(z0, steps, mode)
-            self._update_enabled()
-
-        self.session.with_bn(mode, go, lambda: self._bn_failed(chain_id))
 
     def _launch(self, z0, steps: int, bn_mode: str) -> None:
         run = self.session.run
-        noise = self.noise_spin.value() if run.denoising else None
-        n = self.n_spin.value() if z0 is None else len(z0)
+        noise = self.settings.noise_std if run.denoising else None
+        n = self.settings.n if z0 is None else len(z0)
         chain_id = self.chain_id
+        self.step_mode = bn_mode
         self.job = self.session.jobs.start(
-            "Chain", chain_task, run, self.session.lock, chain_id, z0, n, steps,
-            self.history.last_t, bn_mode, noise, self.generator,
+            "Chain", chain_task, run=run, lock=self.session.lock, chain_id=chain_id, z0=z0,
+            n=n, steps=steps, start_t=self.history.last_t, bn_mode=bn_mode, noise_std=noise,
+            generator=self.generator, score=self.live_score,
             key="chain", on_yield=self._frame, on_finish=lambda: self._job_done(chain_id))
 
+    @property
+    def precise_pending(self) -> bool:
+        """Precise was chosen and its statistics are being estimated."""
+        run = self.session.run
+        return self.settings.bn_mode == "precise" and run is not None \
+            and not run.has_bn_stats("precise")
+
+    def _prepare_precise(self) -> None:
+        run = self.session.run
+        self.session.with_bn("precise", lambda: self._precise_ready(run),
+                             lambda: self._bn_failed(self.chain_id))
+        self.schedule()
+
+    def _precise_ready(self, run) -> None:
+        if run is self.session.run and self.settings.bn_mode == "precise":
+            self.session.message.emit("Precise batch-norm statistics are ready: the next chain "
+                                      "steps use them (Reset starts the chains over with them)")
+        self.schedule()
+
     def _bn_changed(self, mode: str) -> None:
-        """Precise statistics are prepared as soon as the mode is chosen."""
+        """Precise statistics are prepared as soon as the mode is chosen; choosing another
+        mode cancels their estimate."""
         if mode == "precise" and self.session.run is not None:
-            self.session.with_bn(mode, lambda: None, lambda: self._bn_failed(self.chain_id))
+            self._prepare_precise()
+        elif self.session.jobs.running("precise-bn"):
+            self.session.jobs.cancel("precise-bn")
         self._bn_shown = mode if mode != "precise" else self._bn_shown
+        self.schedule()
 
     def _bn_failed(self, chain_id: int) -> None:
         """The precise statistics failed (shown as an error) or were cancelled: back to the
-        mode used before; a chain without its first step starts with it."""
-        self.waiting = False
-        if self.bn_combo.currentText() == "precise":
-            self.bn_combo.setCurrentText(self._bn_shown)
-        if chain_id == self.chain_id and not len(self.history) and not self.running \
-                and self.session.run is not None:
-            self._start(None, 0)
+        mode used before."""
+        if self.settings.bn_mode == "precise":
+            self.settings.bn_mode = self._bn_shown
         self._update_enabled()
+        self.schedule()
 
     def _job_done(self, chain_id: int) -> None:
         if chain_id == self.chain_id and not self.session.jobs.running("chain"):
@@ -283,6 +332,8 @@ class ChainView(QWidget):
             return  # from a chain that was reset or stopped meanwhile
         follow = self.index >= len(self.history) - 1
         self.history.append(frame, self.project(frame.z) if self.project else None)
+        if frame.score is None and self.live_score.current is not None:
+            self._score_stored()
         self.slider.blockSignals(True)
         self.slider.setRange(0, len(self.history) - 1)
         if follow:
@@ -290,10 +341,33 @@ class ChainView(QWidget):
         self.slider.blockSignals(False)
         self.schedule()
 
-    def set_projection(self, project) -> None:
+    def set_projection(self, project, score=None) -> None:
+        """The latent view's projection z -> (x, y) and data score z -> P(data) (None: no
+        fitted view). The stored steps are reprojected here (cheap) and scored in a worker."""
         self.project = project
         self.history.reproject(project)
+        if score is not self.live_score.current:
+            self.live_score.current = score
+            self.history.forget_scores()
+            self.session.jobs.cancel("score")
+        self._score_stored()
         self.schedule()
+
+    def _score_stored(self) -> None:
+        """Score the stored steps that have no data score yet, in a worker."""
+        score, missing = self.live_score.current, self.history.unscored()
+        if score is None or not missing or self.session.jobs.running("score"):
+            return
+        z = [self.history.z[k] for k in missing]
+
+        def scored(scores) -> None:
+            if score is self.live_score.current:
+                self.history.set_scores(z, scores)
+                self.schedule()
+            call_soon(self, self._score_stored)  # steps that arrived meanwhile
+
+        self.session.jobs.start("Score chains", score_task, z=z, score=score, key="score",
+                                on_return=scored)
 
     def select(self, index: int | None) -> None:
         self.selected = index
@@ -317,15 +391,15 @@ class ChainView(QWidget):
     # --- drawing ---------------------------------------------------------------------------
     def schedule(self) -> None:
         """Ask for a redraw; several requests within REDRAW_MS make one."""
-        if not self._timer.isActive():
-            self._timer.start()
+        self._throttle()
 
     def redraw(self) -> None:
-        self._timer.stop()
         h = self.history
-        if not len(h):
+        if not len(h):  # nothing of a previous run or chain stays on screen
             self.grid.clear_images()
             self.t_label.setText("t = –")
+            self.info.setText("")
+            self.strip.setVisible(False)
             self.changed.emit()
             return
         i = min(self.index, len(h) - 1)
@@ -336,9 +410,12 @@ class ChainView(QWidget):
         self.grid.set_panels(panels)
         self.grid.select(self.selected)
         self.t_label.setText(f"t = {h.t[i]}  (T = {h.last_t})")
-        self.info.setText(f"{h.n} chains · {len(h)} stored steps"
+        self.info.setText(f"{h.n} chains · {len(h)} stored steps · batch norm {self.step_mode}"
+                          + (" (precise: estimating its statistics…)" if self.precise_pending
+                             else "")
                           + (f" · chain {self.selected} selected" if self.selected is not None
                              else ""))
+        self.info.setToolTip(self.info.text())
         self._draw_strip()
         self.changed.emit()
 
@@ -364,14 +441,16 @@ class ChainView(QWidget):
 
     # --- settings --------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"n": self.n_spin.value(), "k": self.k_spin.value(),
-                "bn_mode": self.bn_combo.currentText(), "seed": self.seed_spin.value(),
+        st = self.settings
+        return {"n": st.n, "k": self.k_spin.value(), "bn_mode": st.bn_mode, "seed": st.seed,
                 "compare": self.compare_box.isChecked()}
 
     def restore(self, state: dict) -> None:
-        self.n_spin.setValue(int(state.get("n", 64)))
+        st = self.settings
+        st.n = int(state.get("n", 64))
         self.k_spin.setValue(int(state.get("k", 10)))
-        self.bn_combo.setCurrentText(str(state.get("bn_mode", "batch")))
-        self.seed_spin.setValue(int(state.get("seed", 0)))
+        mode = str(state.get("bn_mode", "batch"))
+        st.bn_mode = mode if mode in BN_MODES else "batch"
+        st.seed = int(state.get("seed", 0))
         self.compare_box.setChecked(str(state.get("compare", False)).lower() == "true"
                                     or state.get("compare") is True)

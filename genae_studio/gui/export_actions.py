@@ -1,92 +1,135 @@
-"""The main window's exports, as a mixin of MainWindow: ask for a file name (a name without a
-suffix gets the chosen filter's), write it atomically (gui.export), report the result."""
+"""File ▸ Export: ask for a file name (a name without a suffix gets the chosen filter's), write
+it in a worker (genae_studio.studio.export: atomic, with progress; Esc or the status bar's ✕
+cancels) and report the result. Plots are rendered on the GUI thread (Qt paints only there) and
+only their bytes are written by the worker.
+
+One object the main window holds (``window.exports``), given what it needs at construction.
+"""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
-from PyQt6.QtWidgets import QFileDialog
+from PyQt6.QtCore import QSettings
+from PyQt6.QtWidgets import QFileDialog, QWidget
 
-from . import export
+from ..studio import export as tasks
+from .export import plot_bytes
+from .workers import Job, Jobs
 
 PLOT_FILTERS = "SVG (*.svg);;PNG (*.png)"
 
 
-class ExportActions:
-    """File ▸ Export of MainWindow (which provides settings, the views, log and errors)."""
+class Exports:
+    """The window's exports; each runs as a job named "Export"."""
 
-    def _ask(self, title: str, name: str, filt: str) -> Path | None:
+    def __init__(self, *, parent: QWidget, settings: QSettings, jobs: Jobs, chain_view,
+                 plots: dict[str, QWidget], interpolation_view,
+                 report_error: Callable[[str, Exception], None], log: Callable[[str], None],
+                 show_message: Callable[[str], None]):
+        self.parent, self.settings, self.jobs = parent, settings, jobs
+        self.chain_view, self.plots, self.interpolation_view = chain_view, plots, \
+            interpolation_view
+        self.report_error, self.log, self.show_message = report_error, log, show_message
+        self.running: list[Job] = []
+
+    def ask(self, title: str, name: str, filt: str) -> Path | None:
+        """The file to write, from a save dialog (None: the user cancelled)."""
         folder = str(self.settings.value("export_dir", str(Path.home())))
-        path, chosen = QFileDialog.getSaveFileName(self, title, str(Path(folder) / name), filt)
+        path, chosen = QFileDialog.getSaveFileName(self.parent, title, str(Path(folder) / name),
+                                                   filt)
         if not path:
             return None
         path = with_suffix(Path(path), chosen or filt)
         self.settings.setValue("export_dir", str(path.parent))
         return path
 
-    def _export(self, title: str, name: str, filt: str, write) -> None:
-        path = self._ask(title, name, filt)
+    def _refuse(self, text: str) -> None:
+        self.report_error("Export", ValueError(text))
+
+    def _write(self, title: str, name: str, filt: str, task, **kwargs) -> Job | None:
+        """Ask for the file, then run ``task(path=..., **kwargs)`` in a worker; ``kwargs``
+        may be a callable of the path (a plot rendered once the suffix is known)."""
+        path = self.ask(title, name, filt)
         if path is None:
-            return
+            return None
         try:
-            write(path)
+            args = kwargs["render"](path) if "render" in kwargs else kwargs
         except (OSError, ValueError) as exc:
             self.report_error("Export", exc)
-            return
-        self.statusBar().showMessage(f"Wrote {path}", 5000)
-        self.log(f"wrote {path} ({title[len('Export '):]})")
+            return None
+        what = title[len("Export "):]
+        job = self.jobs.start("Export", task, path=path, **args, key=f"export:{path}",
+                              on_return=lambda p: self._done(p, what),
+                              on_finish=lambda: self._finished(job))
+        self.running.append(job)
+        return job
 
-    def export_grid(self) -> None:
-        mosaic = self.chain_view.grid.mosaic
+    def _done(self, path: Path, what: str) -> None:
+        self.show_message(f"Wrote {path}")
+        self.log(f"wrote {path} ({what})")
+
+    def _finished(self, job: Job) -> None:
+        if job in self.running:
+            self.running.remove(job)
+
+    def cancel(self) -> None:
+        for job in self.running:
+            job.abort()
+
+    # --- the exports ---------------------------------------------------------------------------
+    def grid(self) -> Job | None:
+        cv = self.chain_view
+        if cv.grid.mosaic is None:
+            return self._refuse("no grid to export yet")
+        return self._write("Export grid", f"chain-t{cv.t}.png", "PNG (*.png)", tasks.png_task,
+                           mosaic=cv.grid.mosaic.copy())
+
+    def strip(self) -> Job | None:
+        cv = self.chain_view
+        if cv.strip.mosaic is None or not cv.strip.isVisible():
+            return self._refuse("click a sample first to show its strip")
+        return self._write("Export strip", f"chain-{cv.selected}.png", "PNG (*.png)",
+                           tasks.png_task, mosaic=cv.strip.mosaic.copy())
+
+    def interpolation(self) -> Job | None:
+        mosaic = self.interpolation_view.mosaic
         if mosaic is None:
-            self.report_error("Export", ValueError("no grid to export yet"))
-            return
-        self._export("Export grid", f"chain-t{self.chain_view.t}.png", "PNG (*.png)",
-                     lambda p: export.save_mosaic(mosaic, p))
+            return self._refuse("no interpolation yet")
+        return self._write("Export interpolation", "interpolation.png", "PNG (*.png)",
+                           tasks.png_task, mosaic=mosaic.copy())
 
-    def export_strip(self) -> None:
-        mosaic = self.chain_view.strip.mosaic
-        if mosaic is None or not self.chain_view.strip.isVisible():
-            self.report_error("Export", ValueError("click a sample first to show its strip"))
-            return
-        self._export("Export strip", f"chain-{self.chain_view.selected}.png", "PNG (*.png)",
-                     lambda p: export.save_mosaic(mosaic, p))
+    def plot(self, which: str) -> Job | None:
+        """One of the plots ("latent", "metrics", "losses") as SVG or PNG."""
+        widget = self.plots[which]
+        names = {"latent": ("latent plot", "latent.svg"),
+                 "metrics": ("chain metrics plot", "chain-metrics.svg"),
+                 "losses": ("training losses plot", "losses.svg")}
+        what, name = names[which]
+        return self._write(f"Export {what}", name, PLOT_FILTERS, tasks.bytes_task,
+                           render=lambda p: {"data": plot_bytes(widget, p.suffix, p.stem)})
 
-    def export_latent(self) -> None:
-        self._export("Export latent plot", "latent.svg", PLOT_FILTERS,
-                     lambda p: export.save_plot(self.latent_view.plot, p))
-
-    def export_metrics(self) -> None:
-        self._export("Export chain metrics plot", "chain-metrics.svg", PLOT_FILTERS,
-                     lambda p: export.save_plot(self.metrics_panel.plots, p))
-
-    def export_losses(self) -> None:
-        self._export("Export training losses plot", "losses.svg", PLOT_FILTERS,
-                     lambda p: export.save_plot(self.train_panel.plot, p))
-
-    def export_interp(self) -> None:
-        mosaic = self.interp_panel.view.mosaic
-        if mosaic is None:
-            self.report_error("Export", ValueError("no interpolation yet"))
-            return
-        self._export("Export interpolation", "interpolation.png", "PNG (*.png)",
-                     lambda p: export.save_mosaic(mosaic, p))
-
-    def export_gif(self, selected: bool = False) -> None:
+    def gif(self, selected: bool = False) -> Job | None:
         """All chains (one grid per frame), or only the selected chain."""
         cv = self.chain_view
         if selected and cv.selected is None:
-            self.report_error("Export", ValueError("click a sample first to select its chain"))
-            return
+            return self._refuse("click a sample first to select its chain")
+        if not len(cv.history):
+            return self._refuse("no chain to export yet")
         chain = cv.selected if selected else None
         name = f"chain-{chain}.gif" if selected else "chains.gif"
         what = f"only chain {chain}" if selected else f"all {cv.history.n} chains"
-        self._export(f"Export {what} as GIF", name, "GIF (*.gif)",
-                     lambda p: export.save_chain_gif(cv.history, p, chain=chain))
+        h = cv.history
+        return self._write(f"Export {what} as GIF", name, "GIF (*.gif)", tasks.gif_task,
+                           t=list(h.t), x=list(h.x), chain=chain)
 
-    def export_npz(self) -> None:
-        self._export("Export chain arrays", "chain.npz", "NumPy (*.npz)",
-                     lambda p: export.save_chain_npz(self.chain_view.history, p))
+    def npz(self) -> Job | None:
+        h = self.chain_view.history
+        if not len(h):
+            return self._refuse("no chain to export yet")
+        return self._write("Export chain arrays", "chain.npz", "NumPy (*.npz)", tasks.npz_task,
+                           t=list(h.t), x=list(h.x), z=list(h.z))
 
 
 def with_suffix(path: Path, filters: str) -> Path:

@@ -183,22 +183,35 @@ class FourTarget(QWidget):
 
 
 def gallery_filters(data) -> list[tuple[str, tuple | None]]:
-    """(text, rule) choices for the gallery: all, each label, each attribute's values."""
+    """(text, rule) choices for the gallery: all, each label, each attribute's values, in the
+    dataset's own words where it has them (``label_names``; ``value_names``: attribute ->
+    names of its values)."""
     out: list[tuple[str, tuple | None]] = [("all images", None)]
     if data.labels is not None:
         names = getattr(data.dataset, "label_names", None)
         for v in np.unique(data.labels):
             name = names[int(v)] if names and 0 <= int(v) < len(names) else str(v)
-            out.append((f"label = {name}", ("label", "eq", int(v))))
+            out.append((f"label: {name}", ("label", "eq", int(v))))
+    value_names = getattr(data.dataset, "value_names", None) or {}
     for key, values in sorted(data.attributes.items()):
         values = np.asarray(values)
         uniq = np.unique(values)
+        names = value_names.get(key)
         if values.dtype.kind in "iub" and len(uniq) <= 10:
-            out += [(f"{key} = {v}", (key, "eq", v.item())) for v in uniq if v >= 0]
+            for v in uniq:
+                if v < 0:
+                    continue
+                if names and int(v) < len(names):
+                    text = f"{key}: {names[int(v)]}"
+                elif set(uniq.tolist()) <= {0, 1}:
+                    text = f"{key}: {'yes' if v else 'no'}"
+                else:
+                    text = f"{key}: value {v}"
+                out.append((text, (key, "eq", v.item())))
         elif values.dtype.kind == "f":
             mid = float(np.median(values))
-            out += [(f"{key} < {mid:.2g} (lower half)", (key, "lt", mid)),
-                    (f"{key} ≥ {mid:.2g} (upper half)", (key, "ge", mid))]
+            out += [(f"{key}: lower half (below {mid:.2f})", (key, "lt", mid)),
+                    (f"{key}: upper half ({mid:.2f} and above)", (key, "ge", mid))]
     return out
 
 

@@ -28,16 +28,16 @@ class InterpolationPanel(QWidget):
 
     created = pyqtSignal(object)
 
-    def __init__(self, session: Session, bn_mode, parent=None):
+    def __init__(self, session: Session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.bn_mode = bn_mode  # callable -> a batch-norm mode (the chain view's choice)
         self.images: np.ndarray | None = None  # every loaded held-out image
         self.data = None
         self.result: InterpResult | None = None
         self.enlarged: QDialog | None = None
         self._build()
         session.data_changed.connect(self._data_changed)
+        session.run_changed.connect(self._run_changed)
 
     def _build(self) -> None:
         self.gallery = Gallery()
@@ -115,6 +115,21 @@ class InterpolationPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)
 
+    def _run_changed(self, run) -> None:
+        """Another model: its interpolation is not this one's; it goes, said, not left."""
+        self.session.jobs.cancel("interpolate")
+        old = self.result
+        self.result = None
+        self.view.clear_images()
+        self.enlarge_button.setEnabled(False)
+        name = f" of the {old.run_name} run" if old is not None and old.run_name else ""
+        self.view.set_placeholder(
+            f"The interpolation{name} was cleared: another run is open. Drag a gallery "
+            "image onto another one" if old is not None else
+            "Drag a gallery image onto another one")
+        if self.enlarged is not None:
+            self.enlarged.close()
+
     def _data_changed(self, data) -> None:
         self.four.clear()
         self.data = data
@@ -152,24 +167,30 @@ class InterpolationPanel(QWidget):
         # One encoder batch (batch norm): the gallery's images and the picked ones.
         batch = np.array(sorted(set(self.gallery.indices()) | set(picks)), dtype=np.int64)
         where = {int(i): k for k, i in enumerate(batch)}
-        images, mode = self.images[batch], self.bn_mode()
-        args = ([where[int(i)] for i in picks], self.points_spin.value(),
-                self.steps_spin.value(), self.method_combo.currentText(), mode, four)
+        images, mode = self.images[batch], self.session.chain.bn_mode
+        args = dict(picks=[where[int(i)] for i in picks], points=self.points_spin.value(),
+                    steps=self.steps_spin.value(), method=self.method_combo.currentText(),
+                    bn_mode=mode, four=four)
         self.session.with_bn(mode, lambda: self.session.jobs.start(
-            "Interpolate", interpolation_task, run, self.session.lock, images, *args,
-            key="interpolate", on_return=lambda res, picks=list(picks): self._show(res, picks)))
+            "Interpolate", interpolation_task, run=run, lock=self.session.lock, images=images,
+            **args,
+            key="interpolate",
+            on_return=lambda res, picks=list(picks): self._show(res, picks, run)))
 
     def _panels(self, res: InterpResult) -> list[Panel]:
         k = res.steps
         if res.four:
-            return [Panel(res.before, f"before ({res.method})"),
+            return [Panel(res.before, f"{res.run_name}: before ({res.method})"),
                     Panel(res.after, f"after {k} chain steps")]
         rows = np.concatenate([res.before, res.after])
         a, b = res.picks
-        return [Panel(rows, f"{res.method} #{a} → #{b}: decoded (top), "
+        return [Panel(rows, f"{res.run_name}: {res.method} #{a} → #{b}: decoded (top), "
                             f"after {k} chain steps (bottom)")]
 
-    def _show(self, res: InterpResult, picks: list[int] | None = None) -> None:
+    def _show(self, res: InterpResult, picks: list[int] | None = None, run=None) -> None:
+        if run is not None and run is not self.session.run:
+            return  # cancelled with its run; a result that slipped through is not shown
+        res.run_name = getattr(run, "name", "")
         if picks is not None:
             res.picks = list(picks)  # numbers in the held-out data, not in the batch
         self.result = res

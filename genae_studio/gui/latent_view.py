@@ -113,7 +113,6 @@ class LatentView(QWidget):
         super().__init__(parent)
         self.cloud: LatentCloud | None = None
         self.paths: list[tuple[np.ndarray, np.ndarray]] = []  # (z before, z after)
-        self._scores: list[tuple[np.ndarray, np.ndarray]] = []  # (z of a step, its P(data))
         self._curve_key = None  # the stored steps the score curve was drawn for
         lut = pg.colormap.get(SCORE_MAP).getLookupTable(0.0, 1.0, 256, alpha=False)
         self._score_brushes = [pg.mkBrush(int(r), int(g), int(b)) for r, g, b in lut]
@@ -216,12 +215,14 @@ class LatentView(QWidget):
             "encoded data (cross-validated; 0.5 = not at all). Data score: a classifier of "
             "prior samples against encoded data on the active units and their squares.")
         self.score_plot = pg.PlotWidget(background="w")
-        self.score_plot.setMinimumSize(110, 60)
+        self.score_plot.setMinimumSize(110, 90)
         self.score_plot.setYRange(0, 1, padding=0.02)
         self.score_plot.enableAutoRange(y=False)
         self.score_plot.setMouseEnabled(x=False, y=False)
         self.score_plot.setLabel("left", "P(data)")
         self.score_plot.setLabel("bottom", "t")
+        self.score_plot.getAxis("bottom").enableAutoSIPrefix(False)  # steps, never "×0.001"
+        self.score_plot.setXRange(0, 10, padding=0.02)  # until a chain has steps
         self.score_plot.setToolTip("The data score of the chains against t: mean over chains "
                                    "(line) and 10–90% of chains (band); dashed: encoded data's "
                                    "level, dotted: the prior's")
@@ -269,7 +270,6 @@ class LatentView(QWidget):
     def clear(self, message: str = "") -> None:
         self.cloud = None
         self.paths = []
-        self._scores = []
         self._curve_key = None
         for item in (self.data, self.prior, self.points, self.starts, self.selected_point):
             item.setData([], [])
@@ -405,7 +405,8 @@ class LatentView(QWidget):
         there are any (a short legend leaves the plot its height)."""
         entries = [(self.prior, "prior P(Z)"), (self.data, "encoded P̂(Z)"),
                    (self.lines, "chains z0 → zT"), (self.points, "z_t by P(data)"),
-                   (self.chain_ellipse, "2σ: data, prior, z_t")]
+                   (self.data_ellipse, "2σ data"), (self.prior_ellipse, "2σ prior"),
+                   (self.chain_ellipse, "2σ z_t")]
         if self._selected_shown():
             entries.append((self.selected_line, "selected chain"))
         if self.paths:
@@ -468,21 +469,12 @@ class LatentView(QWidget):
         return [label.text for _sample, label in self.legend.items]
 
     # --- chains ----------------------------------------------------------------------------
-    def scores(self, z_steps: list[np.ndarray]) -> np.ndarray | None:
-        """P(data) of each stored step's codes, (steps, n); computed once per step."""
-        if self.cloud is None or not z_steps:
-            return None
-        known = {id(z): p for z, p in self._scores}
-        self._scores = [(z, known[id(z)] if id(z) in known else self.cloud.score(z))
-                        for z in z_steps]
-        return np.stack([p for _, p in self._scores])
-
     def set_chains(self, traj: np.ndarray | None, index: int, selected: int | None,
-                   z_steps: list[np.ndarray] | None = None,
+                   scores: np.ndarray | None = None,
                    t_steps: list[int] | None = None) -> None:
         """Draw every chain's trajectory ``traj`` (steps, n, 2) and mark step ``index``; with
-        the stored codes ``z_steps`` and their ``t_steps``, colour the points by the data score
-        and plot its mean and band against t."""
+        the data ``scores`` (steps, n) of the stored steps ``t_steps`` (computed in the chain's
+        worker), colour the points by P(data) and plot its mean and band against t."""
         if traj is None or not len(traj):
             for item in (self.lines, self.selected_line, self.chain_ellipse, self.score_mean,
                          self.score_low, self.score_high):
@@ -496,11 +488,10 @@ class LatentView(QWidget):
         x, y = polylines(traj[:index + 1].transpose(1, 0, 2))
         self.lines.setData(x, y)
         self.starts.setData(pos=traj[0])
-        scores = self.scores(z_steps) if z_steps is not None else None
         if scores is not None and len(scores) == len(traj):
             shade = np.clip((scores[index] * 255).round().astype(int), 0, 255)
             self.points.setData(pos=traj[index], brush=[self._score_brushes[k] for k in shade])
-            key = (len(z_steps), id(z_steps[0]), id(z_steps[-1]))
+            key = (scores.shape, tuple(t_steps or ()), float(scores[-1].sum()))
             if key != self._curve_key:  # the curve changes with the stored steps, not with t
                 self._curve_key = key
                 band = score_band(scores)

@@ -29,7 +29,7 @@ from ..runs import read_config
 from ..studio.latent_cloud import fit_latent_task
 from . import theme
 from .chain_view import ChainView
-from .export_actions import ExportActions
+from .export_actions import Exports
 from .interpolation_panel import InterpolationPanel
 from .latent_view import LatentView
 from .menus import WindowMenus
@@ -41,14 +41,15 @@ from .train_panel import TrainPanel
 from .workers import Jobs, call_soon
 
 
-class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
+class MainWindow(WindowMenus, Pickers, QMainWindow):
     """Chain view in the middle; latent space and chain metrics on the right; interpolation,
     training and the log below."""
 
     def __init__(self, host: PluginHost, settings: QSettings | None = None, *,
                  checkpoint: Path | None = None, data: str | None = None,
-                 device: str | None = None):
+                 device: str | None = None, debug: bool = False):
         super().__init__()
+        self.debug = debug  # tracebacks of user errors in the Log too
         self.settings = settings if settings is not None else QSettings()
         self.jobs = Jobs(self)
         self.session = Session(host, self.jobs, self)
@@ -79,7 +80,7 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
 
         self.latent_view = LatentView()
         _polish_latent_view(self.latent_view)
-        self.interp_panel = InterpolationPanel(s, lambda: self.chain_view.bn_combo.currentText())
+        self.interp_panel = InterpolationPanel(s)
         self.train_panel = TrainPanel(s)
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(5000)
@@ -95,25 +96,39 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         self.train_dock = self._dock("Training", _scrolling(self.train_panel),
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.splitDockWidget(self.latent_dock, self.metrics_dock, Qt.Orientation.Vertical)
+        # The docks' sizes follow the window's: the chain grid is square and needs the
+        # height more than the width. On a short screen (1366 x 768, 1280 x 800) the latent
+        # view, the chain metrics and training are tabs of the right column, each as tall as
+        # the window allows; on a tall one the metrics sit below the latent view.
+        width, height = default_size(self.screen())
+        if height >= TALL:
+            self.splitDockWidget(self.latent_dock, self.metrics_dock, Qt.Orientation.Vertical)
+        else:
+            self.tabifyDockWidget(self.latent_dock, self.metrics_dock)
         self.tabifyDockWidget(self.latent_dock, self.train_dock)
         self.tabifyDockWidget(self.interp_dock, self.log_dock)
         self.interp_dock.raise_()
         self.latent_dock.raise_()
-        # The docks' sizes follow the window's: the chain grid is square and needs the
-        # height more than the width; on a short screen (1280 x 800) it keeps most of it.
-        width, height = default_size(self.screen())
         self.resize(width, height)
         self.resizeDocks([self.latent_dock], [min(620, max(440, int(0.42 * width)))],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.latent_dock, self.metrics_dock], [520, 380],
-                         Qt.Orientation.Vertical)
-        self.resizeDocks([self.interp_dock], [270 if height >= 900 else 215],
+        if height >= TALL:
+            self.resizeDocks([self.latent_dock, self.metrics_dock], [520, 380],
+                             Qt.Orientation.Vertical)
+        self.resizeDocks([self.interp_dock], [270 if height >= TALL else 200],
                          Qt.Orientation.Vertical)
         self._default_state = self.saveState()
 
+        self.exports = Exports(
+            parent=self, settings=self.settings, jobs=self.jobs, chain_view=self.chain_view,
+            plots={"latent": self.latent_view.plot, "metrics": self.metrics_panel.plots,
+                   "losses": self.train_panel.plot},
+            interpolation_view=self.interp_panel.view, report_error=self.report_error,
+            log=self.log, show_message=lambda text: self.statusBar().showMessage(text, 5000))
         self._build_toolbar()
         self._build_menus()
+        # The status bar: model, run and data (gives way first), the running jobs, and the
+        # device, which a message or a job never covers (it is the last permanent widget).
         self.status_label = QLabel()
         self.status_label.setSizePolicy(QSizePolicy.Policy.Ignored,
                                         QSizePolicy.Policy.Preferred)
@@ -121,6 +136,10 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label, 1)
         self.job_status = JobStatus(self.jobs)
         self.statusBar().addPermanentWidget(self.job_status)
+        self.device_status = QLabel()
+        self.device_status.setSizePolicy(QSizePolicy.Policy.Minimum,
+                                         QSizePolicy.Policy.Preferred)
+        self.statusBar().addPermanentWidget(self.device_status)
         # The chain view, not an editor, holds the focus at first: single-key shortcuts work.
         self.chain_view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setFocusProxy(self.chain_view)
@@ -143,6 +162,7 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         s.run_changed.connect(self._run_changed)
         s.data_changed.connect(self._data_changed)
         s.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        s.log.connect(self.log)
         s.data_failed.connect(self._data_failed)
         self.jobs.error.connect(self.report_error)
         self.chain_view.changed.connect(self._chains_changed)
@@ -159,6 +179,10 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
     def _open_initial(self, checkpoint: Path | None, data: str | None) -> None:
         if data:
             self.session.data_name = data
+        if checkpoint is None:  # the run open when the studio was last closed
+            last = next(iter(self._recent()), None)
+            if last and Path(last, "config.json").is_file():
+                checkpoint = Path(last)
         if checkpoint is not None:
             self.session.open_run(checkpoint)
             return
@@ -203,18 +227,18 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
 
         def fit(bn_mode: str) -> None:
             if run is self.session.run and data is self.session.data:
-                self.jobs.start("Fit latent view", fit_latent_task, run, self.session.lock,
-                                data, bn_mode, key="pca",
+                self.jobs.start("Fit latent view", fit_latent_task, run=run,
+                                lock=self.session.lock, data=data, bn_mode=bn_mode, key="pca",
                                 on_return=lambda cloud: self._cloud_ready(cloud, run))
 
-        mode = self.chain_view.bn_combo.currentText()
+        mode = self.session.chain.bn_mode
         self.session.with_bn(mode, lambda: fit(mode), lambda: fit("batch"))
 
     def _cloud_ready(self, cloud, run) -> None:
         if run is not self.session.run:
             return
         self.latent_view.set_cloud(cloud)
-        self.chain_view.set_projection(cloud.project)
+        self.chain_view.set_projection(cloud.project, cloud.score)
         # Fit the view once, then keep it: auto-range would move the axes with every chain
         # step, and repainting the axes is most of what blocks the GUI thread while a chain
         # runs. Pyqtgraph's "A" button (or the context menu) fits it again.
@@ -229,13 +253,13 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
     def _latent_view_changed(self) -> None:
         cloud = self.latent_view.cloud
         if cloud is not None:
-            self.chain_view.set_projection(cloud.project)  # reprojects the stored chain
+            self.chain_view.set_projection(cloud.project, cloud.score)  # reprojects
             call_soon(self, lambda: _fit_once(self.latent_view.plot))
 
     def _chains_changed(self) -> None:
         cv = self.chain_view
         self.latent_view.set_chains(cv.history.trajectories(), cv.index, cv.selected,
-                                    cv.history.z, cv.history.t)
+                                    cv.history.scores(), cv.history.t)
 
     def _interpolated(self, res) -> None:
         k = res.z.shape[-1]
@@ -245,8 +269,9 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         for b, a in zip(before, after, strict=True):
             self.latent_view.add_path(b, a)
 
-    def _trained(self, path: Path) -> None:
-        self.log(f"training wrote {path}; opening it")
+    def _trained(self, path: Path, summary: str = "") -> None:
+        """A training ended: its run is offered, not opened (the user's chain stays)."""
+        self.log(f"training wrote {path}" + (f": {summary}" if summary else ""))
         try:
             data = read_config(path).data
         except GenaeError:
@@ -254,7 +279,13 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         if data.get("skipped"):
             self.log(f"warning: {data['skipped']} unreadable images skipped (first: "
                      f"{data.get('first_skipped')})")
-        self.session.data_name = None
+        self.banner.show_message(
+            f"<b>{escape(summary or 'Training ended')}.</b> The run is saved in "
+            f"{escape(str(path))}; your open run and chains stay until you open it.", "info",
+            source="Training", action=("Open the new run", lambda: self.open_trained(path)))
+
+    def open_trained(self, path: Path) -> None:
+        self.session.data_name = None  # the new run's own data
         self.session.open_run(path)
 
     def _settled(self, job_name: str) -> None:
@@ -265,6 +296,8 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
 
     def _update_status(self) -> None:
         self.status_label.setText(self.session.status_text())
+        self.status_label.setToolTip(self.session.status_text())
+        self.device_status.setText(f"Device: {self.session.device_label()}")
 
     def _stop(self) -> None:
         """Esc: stop the chain, the metrics (feature-network training too) and interpolation.
@@ -274,6 +307,7 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         self.metrics_panel.cancel()
         self.jobs.cancel("interpolate")
         self.jobs.cancel("precise-bn")
+        self.exports.cancel()
 
     def _measure(self) -> None:
         self.metrics_dock.show()
@@ -281,22 +315,36 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         self.metrics_panel.measure()
 
     def _start_training(self) -> None:
+        """Ctrl+T: the Training panel, its settings shown and Start focused; nothing starts
+        before the user has seen what will be trained."""
         self.train_dock.show()
         self.train_dock.raise_()
-        self.train_panel.start()
+        self.train_panel.start_button.setFocus()
+        self.statusBar().showMessage("Check the training settings, then Start training "
+                                     "(Enter)", 8000)
 
     def _edit_seed(self) -> None:
-        self.chain_view.seed_spin.setFocus()
-        self.chain_view.seed_spin.selectAll()
+        self.chain_view.edit_seed()
 
     # --- errors and log --------------------------------------------------------------------
     def report_error(self, job_name: str, exc: Exception) -> None:
-        """Show a worker's exception in the window: banner, status bar and log."""
-        text = str(exc) if isinstance(exc, GenaeError) else f"{type(exc).__name__}: {exc}"
+        """Show a worker's exception in the window: banner, status bar and log. A user's
+        error (a GenaeError: a folder that is no run, data that does not fit) is one line;
+        a bug keeps its traceback in the log, and --debug keeps every traceback."""
+        user_error = isinstance(exc, GenaeError)
+        text = str(exc) if user_error else f"{type(exc).__name__}: {exc}"
+        fits_not = getattr(exc, "fits_not", None)
+        action = ("Train a model on it", lambda: self.train_on(fits_not)) if fits_not else None
         self.banner.show_message(f"<b>{job_name} failed:</b> {escape(text, quote=False)}",
-                                 source=job_name)
+                                 source=job_name, action=action)
         self.statusBar().showMessage(f"{job_name} failed: {text}", 10000)
-        self.log(f"error in {job_name}: {text}\n{getattr(exc, 'traceback_text', '')}".rstrip())
+        trace = getattr(exc, "traceback_text", "") if self.debug or not user_error else ""
+        self.log(f"error in {job_name}: {text}\n{trace}".rstrip())
+
+    def train_on(self, data: str) -> None:
+        """The Training panel, set to train a model on ``data`` (the user starts it)."""
+        self.train_panel.data_combo.setCurrentText(data)
+        self._start_training()
 
     def log(self, text: str) -> None:
         self.log_view.appendPlainText(f"[{time.strftime('%H:%M:%S')}] {text}")
@@ -347,6 +395,9 @@ class MainWindow(WindowMenus, Pickers, ExportActions, QMainWindow):
         self.save_settings()
         self.jobs.shutdown(0)
         super().closeEvent(event)
+
+
+TALL = 900  # window height from which the chain metrics get their own place below the latent view
 
 
 def default_size(screen) -> tuple[int, int]:

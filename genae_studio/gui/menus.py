@@ -67,7 +67,7 @@ class WindowMenus:
                                          Qt.ItemDataRole.ToolTipRole)
 
     def _build_menus(self) -> None:
-        cv = self.chain_view
+        cv, ex_ = self.chain_view, self.exports
         menu = self.menuBar().addMenu("&File")
         menu.addAction(self.open_action)
         menu.addAction(self._action("Open dataset folder…", self._open_data_dialog))
@@ -76,19 +76,22 @@ class WindowMenus:
         self.recent_menu = menu.addMenu("Recent runs")
         menu.addSeparator()
         ex = menu.addMenu("Export")
-        ex.addAction(self._action("Grid as PNG…", self.export_grid, "Ctrl+E"))
-        ex.addAction(self._action("Chain strip as PNG…", self.export_strip))
-        ex.addAction(self._action("Interpolation as PNG…", self.export_interp))
+        ex.addAction(self._action("Grid as PNG…", ex_.grid, "Ctrl+E"))
+        ex.addAction(self._action("Chain strip as PNG…", ex_.strip))
+        ex.addAction(self._action("Interpolation as PNG…", ex_.interpolation))
         ex.addSeparator()
-        ex.addAction(self._action("Latent plot as SVG or PNG…", self.export_latent))
-        ex.addAction(self._action("Chain metrics plot as SVG or PNG…", self.export_metrics))
-        ex.addAction(self._action("Training losses plot as SVG or PNG…", self.export_losses))
+        ex.addAction(self._action("Latent plot as SVG or PNG…",
+                                    lambda: ex_.plot("latent")))
+        ex.addAction(self._action("Chain metrics plot as SVG or PNG…",
+                                    lambda: ex_.plot("metrics")))
+        ex.addAction(self._action("Training losses plot as SVG or PNG…",
+                                    lambda: ex_.plot("losses")))
         ex.addSeparator()
-        ex.addAction(self._action("All chains as animated GIF…", self.export_gif, "Ctrl+G"))
+        ex.addAction(self._action("All chains as animated GIF…", ex_.gif, "Ctrl+G"))
         self.gif_selected_action = self._action("Selected chain as animated GIF…",
-                                                lambda: self.export_gif(selected=True))
+                                                lambda: ex_.gif(selected=True))
         ex.addAction(self.gif_selected_action)
-        ex.addAction(self._action("Chain arrays as .npz…", self.export_npz))
+        ex.addAction(self._action("Chain arrays as .npz…", ex_.npz))
         menu.addSeparator()
         menu.addAction(self._action("Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -97,9 +100,9 @@ class WindowMenus:
                                 ("Run k steps", cv.run_steps, "R"),
                                 ("Stop (every job but training)", self._stop, "Esc"),
                                 ("Reset (new z0, next seed)",
-                                 lambda: cv.reset(cv.seed_spin.value() + 1), "Ctrl+R"),
+                                 lambda: cv.reset(cv.settings.seed + 1), "Ctrl+R"),
                                 ("Restart from the seed in the box",
-                                 lambda: cv.reset(cv.seed_spin.value()), "Ctrl+Shift+R"),
+                                 lambda: cv.reset(cv.settings.seed), "Ctrl+Shift+R"),
                                 ("Edit the seed", self._edit_seed, "Ctrl+L"),
                                 (None, None, None),
                                 ("Previous step", lambda: cv.step_t(-1), "Left"),

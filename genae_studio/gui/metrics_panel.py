@@ -51,10 +51,16 @@ class MetricsPanel(QWidget):
         self.chain_id = None
         self.job = None
         self.building = None  # the key of the reference being built
+        self.measured_seed = 0
+        self._progress_text = False
+        self._reference_error = None
         self._build()
-        session.run_changed.connect(lambda _run: self.invalidate())
-        session.data_changed.connect(lambda _data: (self.invalidate(), self._chain_finished()))
-        chain_view.bn_combo.currentTextChanged.connect(lambda _mode: self.invalidate())
+        session.run_changed.connect(lambda _run: self.invalidate("another run was opened"))
+        session.data_changed.connect(lambda _data: (self.invalidate("the data changed"),
+                                                    self._chain_finished()))
+        session.chain.events.bn_mode.connect(
+            lambda mode: self.invalidate(f"the batch-norm mode changed to {mode}"))
+        chain_view.chains_reset.connect(self._chains_reset)
         chain_view.chain_finished.connect(self._chain_finished)
         chain_view.changed.connect(self._move_cursor)
         session.jobs.changed.connect(self._jobs_changed)
@@ -94,6 +100,10 @@ class MetricsPanel(QWidget):
             plot.getAxis("left").setWidth(52)
             plot.setMinimumHeight(110)
         self.fd_plot.setLabel("bottom", "chain step t")
+        for plot in (self.mmd_plot, self.fd_plot):  # empty plots: t from 0, no "×0.001"
+            plot.getAxis("bottom").enableAutoSIPrefix(False)
+            plot.setXRange(0, 10, padding=0.02)
+            plot.setYRange(0, 1, padding=0.05)
         for key, colour in CURVES:
             plot = self.fd_plot if key == "fd" else self.mmd_plot
             low, high = pg.PlotDataItem([], [], pen=None), pg.PlotDataItem([], [], pen=None)
@@ -117,12 +127,28 @@ class MetricsPanel(QWidget):
         self._say("Measures its own chains when the grid's chain stops (M: now). The first "
                   "use per dataset trains a feature network (cached; Esc cancels).")
 
-    def _say(self, text: str) -> None:
+    def _say(self, text: str, progress: bool = False) -> None:
+        """Show ``text``; ``progress``: it describes a running job and goes when it ends."""
         self.info.setText(text)
+        self._progress_text = progress
+
+    def _cancelled(self, what: str, why: str) -> None:
+        """A running job of the old state was cancelled: said here and in the log."""
+        text = f"{what} cancelled: {why}."
+        self._say(text + " Measure (M) starts again.")
+        self.session.log.emit(f"chain metrics: {text}")
 
     # --- state ---------------------------------------------------------------------------------
-    def invalidate(self) -> None:
-        """The run, data or batch-norm mode changed: the reference and curves are stale."""
+    def invalidate(self, why: str = "") -> None:
+        """The run, data or batch-norm mode changed: the reference and curves are stale; a
+        running measurement or reference is cancelled, and that is said."""
+        jobs = self.session.jobs
+        if why and jobs.running("metrics"):
+            self._cancelled("The measurement", why)
+        elif why and jobs.running("metrics-ref"):
+            self._cancelled("The reference", why)
+        elif self.values and why:
+            self._say(f"Curves cleared: {why}. Measure (M) measures again.")
         self.cancel()
         self.reference = self.reference_key = self.building = None
         self.clear()
@@ -146,15 +172,20 @@ class MetricsPanel(QWidget):
         s = self.session
         if s.run is None or s.data is None:
             return None
-        return (id(s.run), s.data.name, self.chain_view.bn_combo.currentText())
+        return (id(s.run), s.data.name, s.chain.bn_mode)
 
     def _jobs_changed(self) -> None:
         self.measure_button.setText("Cancel" if self.busy else "Measure")
         jobs = self.session.jobs
         job = jobs.job("metrics-ref")
-        p = jobs.last_progress.get(job) if job is not None else None
+        if job is None:
+            job = jobs.job("metrics")
+        p = jobs.last_progress.get(job) if job is not None and not job.aborted else None
         if p is not None and p.text:
-            self._say(p.text[0].upper() + p.text[1:] + " … (Esc cancels)")
+            self._say(p.text[0].upper() + p.text[1:] + " … (Esc cancels)", progress=True)
+        elif not self.busy and self._progress_text:  # the job it described has ended
+            self._say(self._summary() if self.values else
+                      "Measures its own chains when the grid's chain stops (M: now).")
 
     # --- measuring -----------------------------------------------------------------------------
     def _chain_finished(self) -> None:
@@ -177,17 +208,19 @@ class MetricsPanel(QWidget):
         s, cv = self.session, self.chain_view
         key = self._key()
         if key is None or not len(cv.history):
-            self._say("Nothing to measure: open a run and its data, then run a chain.")
+            self._say(self._nothing_to_measure())
             return
         if self.reference is None or self.reference_key != key:
             if self.building == key:
                 return  # measures when the reference is ready
             self.building = key
             self._say("Preparing the reference: the dataset's feature network (trained once, "
-                      "then cached) and held-out codes…")
+                      "then cached) and held-out codes…", progress=True)
             s.with_bn(key[2], lambda: self.session.jobs.start(
-                "Metrics reference", reference_task, s.run, s.lock, s.host, s.data, key[2],
+                "Metrics reference", reference_task, run=s.run, lock=s.lock, host=s.host,
+                data=s.data, bn_mode=key[2],
                 key="metrics-ref", on_return=lambda ref: self._reference_ready(ref, key),
+                on_error=lambda exc: setattr(self, "_reference_error", exc),
                 on_finish=lambda: self._reference_done(key)),
                 lambda: self._reference_done(key))
             return
@@ -195,7 +228,7 @@ class MetricsPanel(QWidget):
             self.clear()
             self.chain_id = cv.chain_id
         run = s.run
-        noise = cv.noise_spin.value() if run.denoising else None
+        noise = s.chain.noise_std if run.denoising else None
         n, seed = self.n_spin.value(), cv.chain_seed
         chains_key = (key, n, seed, noise)
         if chains_key != self.chains_key:
@@ -210,12 +243,15 @@ class MetricsPanel(QWidget):
         state = self.chains
         if state is not None and state.t >= min(missing):
             state = None  # an earlier step is wanted: run the chains again from z0
-        self._say(f"Measuring {len(missing)} steps of {n} chains against "
-                  f"{len(self.reference.codes)} held-out images…")
+        self._say(f"Measuring t = {', '.join(map(str, missing[:4]))}"
+                  f"{'…' if len(missing) > 4 else ''} ({len(missing)} of the grid's stored steps) "
+                  f"on {n} chains of this panel's own, against {len(self.reference.codes)} "
+                  "held-out images…", progress=True)
         generation = self.generation
         self.job = s.jobs.start(
-            "Chain metrics", measure_task, run, s.lock, self.reference, state, n, missing,
-            cv.bn_combo.currentText(), noise, seed, key="metrics",
+            "Chain metrics", measure_task, run=run, lock=s.lock, reference=self.reference,
+            state=state, n=n, wanted=missing, bn_mode=s.chain.bn_mode,
+            noise_std=noise, seed=seed, key="metrics",
             on_yield=lambda item, g=generation: self._measured(item, g),
             on_finish=self._finished)
 
@@ -223,8 +259,11 @@ class MetricsPanel(QWidget):
         if self.building == key:
             self.building = None
         if self.reference is None and key == self._key():  # failed or cancelled
-            self._say("No reference: the feature network was cancelled or failed (see the "
-                      "log). Measure tries again.")
+            error, self._reference_error = self._reference_error, None
+            if error is not None:  # the window shows it and writes it to the log
+                self._say(f"The reference failed: {error}. Measure (M) tries again.")
+            else:
+                self._say("The reference was cancelled (Esc). Measure (M) starts it again.")
 
     def _reference_ready(self, reference, key) -> None:
         if key != self._key():
@@ -234,22 +273,43 @@ class MetricsPanel(QWidget):
 
     def _measured(self, item, generation) -> None:
         if generation != self.generation:
-            return
+            return  # its chains were reset or its state changed: cancelled, and said so
         if isinstance(item, ChainState):
             self.chains = item
             return
         self.values[item.t] = item.row
         self.bands[item.t] = item.bands
         self.measured_n = item.n
+        self.measured_seed = self.chains_key[2] if self.chains_key else 0
         self._redraw()
 
     def _finished(self) -> None:
         self.job = None
         if self.values:
-            ref = len(self.reference.codes) if self.reference is not None else 0
-            self._say(f"{self.measured_n} chains (seed {self.chain_view.chain_seed}) vs {ref} "
-                      "held-out images: unbiased MMD², FD in the dataset's feature net; bands: "
-                      "bootstrap 95% over the chains")
+            self._say(self._summary())
+
+    def _summary(self) -> str:
+        ref = len(self.reference.codes) if self.reference is not None else 0
+        return (f"{self.measured_n} chains (seed {self.measured_seed}) vs {ref} held-out images: "
+                "unbiased MMD², FD in the dataset's feature net; bands: bootstrap 95% over the "
+                "chains")
+
+    def _nothing_to_measure(self) -> str:
+        s = self.session
+        if s.run is None:
+            return "Nothing to measure: no run is open."
+        if s.data is None:
+            return "Waiting for the held-out data to load; then Measure (M)."
+        return "The chains have no step yet: Step (S) or Run (R), then Measure (M)."
+
+    def _chains_reset(self) -> None:
+        """Reset: the panel's chains start from the new seed; a measurement of the old ones
+        is cancelled, and that is said."""
+        if self.session.jobs.running("metrics"):
+            self._cancelled("The measurement of the previous chains", "the chains were reset")
+            self.session.jobs.cancel("metrics")
+        self.clear()
+        self.chain_id = self.chain_view.chain_id
 
     def _redraw(self) -> None:
         ts = sorted(self.values)

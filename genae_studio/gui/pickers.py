@@ -39,16 +39,23 @@ class Pickers:
         self.session.load_data(text, explicit=True)
 
     def _open_data_dialog(self, folder: bool = True) -> None:
-        if folder:
-            path = QFileDialog.getExistingDirectory(self, "Open a dataset folder")
-        else:
-            path, _ = QFileDialog.getOpenFileName(
-                self, "Open a dataset file", "", "Datasets (*.mat *.npz *-ubyte *-ubyte.gz "
-                "*.png *.jpg *.jpeg);;All files (*)")
-        if path:
-            self.session.load_data(path, explicit=True)
+        """A dataset folder or file; its format is a choice of the dialog's file-type list
+        (the command line's --data-format), detected unless the user picks one."""
+        formats = data_formats(self.session.host)
+        dialog = QFileDialog(self, "Open a dataset folder" if folder else "Open a dataset file")
+        dialog.setOption(QFileDialog.Option.DontUseNativeDialog)  # the format list everywhere
+        dialog.setFileMode(QFileDialog.FileMode.Directory if folder
+                           else QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilters(list(formats))
+        if self.dialog_answer(dialog):
+            name = formats.get(dialog.selectedNameFilter())
+            self.session.load_data(dialog.selectedFiles()[0], explicit=True, data_format=name)
         elif self.session.data is not None:
             self.data_combo.setCurrentText(self.session.data.name)
+
+    def dialog_answer(self, dialog: QFileDialog) -> bool:
+        """Run a file dialog (tests replace this)."""
+        return bool(dialog.exec())
 
     def open_run_dialog(self) -> None:
         start = str(self.session.run.path.parent) if self.session.run and \
@@ -99,3 +106,15 @@ class Pickers:
             self.log(f"could not use data {name!r}; showing {shown} instead")
         else:
             self.data_combo.setCurrentIndex(-1)
+
+
+DETECT = "Detect the format (*)"
+
+
+def data_formats(host) -> dict[str, str | None]:
+    """The Open dataset dialogs' file-type list: name filter -> data format (None: detect)."""
+    out: dict[str, str | None] = {DETECT: None}
+    for name, spec in host.datasets.items():
+        if spec.detect is not None:
+            out[f"{name}: {spec.description.rstrip('.')} (*)"] = name
+    return out

@@ -12,6 +12,7 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..plugins import PluginHost
+from ..studio.chain_settings import ChainSettings
 from ..studio.loading import LoadedData, load_data_task, load_run_task
 from .workers import Jobs
 
@@ -22,7 +23,8 @@ class Session(QObject):
     run_changed = pyqtSignal(object)  # Run or None
     data_changed = pyqtSignal(object)  # LoadedData or None
     status_changed = pyqtSignal()
-    message = pyqtSignal(str)
+    message = pyqtSignal(str)  # a short note for the status bar
+    log = pyqtSignal(str)  # a line for the Log
     data_failed = pyqtSignal(str, str)  # the name that failed, what is shown instead ("": none)
 
     def __init__(self, host: PluginHost, jobs: Jobs, parent=None):
@@ -30,6 +32,7 @@ class Session(QObject):
         self.host = host
         self.jobs = jobs
         self.run = None
+        self.chain = ChainSettings()  # what the next chain runs with; views observe it
         self.data: LoadedData | None = None
         self.data_name: str | None = None  # the user's choice; None: the run's own data
         self.working_choice: str | None = None  # the data_name that loaded last
@@ -42,7 +45,8 @@ class Session(QObject):
     # --- runs ------------------------------------------------------------------------------
     def open_run(self, path: Path | str | None = None, model: str | None = None) -> None:
         """Open a run folder, or the bundled run of ``model``, in a worker."""
-        self.jobs.start("Open run", load_run_task, self.host, path, model, self.device,
+        self.jobs.start("Open run", load_run_task, host=self.host, path=path, model=model,
+                        device=self.device,
                         key="run", on_return=self._run_loaded, on_error=self._run_failed)
 
     def bundled(self) -> list[str]:
@@ -58,6 +62,7 @@ class Session(QObject):
 
     def _run_loaded(self, run) -> None:
         self.run = run
+        self.chain.model = run.name
         self.note = ""
         self.data = None  # reloaded below at the run's image size
         self.data_changed.emit(None)
@@ -88,7 +93,8 @@ class Session(QObject):
         from ..studio.precise import precise_bn_task
 
         self._bn_run = run
-        self.jobs.start("Precise batch norm", precise_bn_task, run, self.lock, self.host,
+        self.jobs.start("Precise batch norm", precise_bn_task, run=run, lock=self.lock,
+                        host=self.host,
                         key="precise-bn", on_finish=lambda: self._bn_done(run))
 
     def _bn_done(self, run) -> None:
@@ -113,8 +119,10 @@ class Session(QObject):
             return self.run.config.data.get("data") or default
         return default
 
-    def load_data(self, name: str | None = None, *, explicit: bool = False) -> None:
-        """Load the test split of ``name`` (None: the run's dataset) at the run's image size."""
+    def load_data(self, name: str | None = None, *, explicit: bool = False,
+                  data_format: str | None = None) -> None:
+        """Load the test split of ``name`` (None: the run's dataset) at the run's image size,
+        in ``data_format`` (None: detected)."""
         if explicit:
             self.data_name = name
         name = name or self.default_data()
@@ -122,7 +130,8 @@ class Session(QObject):
         size = model.image_size if model is not None else None
         channels = model.channels if model is not None else None
         choice = self.data_name
-        self.jobs.start("Load data", load_data_task, self.host, name, size, channels, key="data",
+        self.jobs.start("Load data", load_data_task, host=self.host, name=name, image_size=size,
+                        channels=channels, data_format=data_format, key="data",
                         on_return=lambda data: self._data_loaded(data, choice),
                         on_error=lambda _exc: self._data_failed(name, choice))
 
@@ -163,5 +172,4 @@ class Session(QObject):
             data = f"{self.data.name} (test, {len(self.data.images)} images)"
         else:
             data = self.data_name or "none"
-        return f"Model: {model}   |   Run: {path}   |   Data: {data}   |   " \
-               f"Device: {self.device_label()}"
+        return f"Model: {model}   |   Run: {path}   |   Data: {data}"

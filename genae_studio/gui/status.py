@@ -25,20 +25,38 @@ class NoticeBanner(QFrame):
         close = QToolButton(text="✕")
         close.setToolTip("Dismiss")
         close.clicked.connect(self.hide)
+        self.action_button = QToolButton()  # the notice's offer ("Open it"), when it has one
+        self.action_button.clicked.connect(self._act)
+        self.details = details
         lay = QHBoxLayout(self)
         lay.setContentsMargins(8, 4, 4, 4)
         lay.addWidget(self.label, 1)
+        lay.addWidget(self.action_button)
         lay.addWidget(details)
         lay.addWidget(close)
         self.kind = ""
         self.source = ""  # the job whose failure is shown
+        self._action = None
         self.hide()
 
-    def show_message(self, text: str, kind: str = "error", source: str = "") -> None:
+    def show_message(self, text: str, kind: str = "error", source: str = "",
+                     action: tuple[str, object] | None = None) -> None:
+        """``action``: (button text, callable) offered beside the text; the notice goes
+        when it is used."""
         self.kind, self.source = kind, source
         self.setStyleSheet(f"NoticeBanner {{ {self.STYLES[kind]} border-radius: 4px; }}")
         self.label.setText(text)
+        self._action = action[1] if action else None
+        self.action_button.setText(action[0] if action else "")
+        self.action_button.setVisible(action is not None)
+        self.details.setVisible(kind == "error")
         self.show()
+
+    def _act(self) -> None:
+        action, self._action = self._action, None
+        self.hide()
+        if action is not None:
+            action()
 
 
 class JobStatus(QWidget):

@@ -46,7 +46,7 @@ def runs_root() -> Path:
 class TrainPanel(QWidget):
     """Train a model; the finished (or stopped) run is announced with ``trained(path)``."""
 
-    trained = pyqtSignal(object)  # Path of the run folder
+    trained = pyqtSignal(object, str)  # Path of the run folder, what was done
 
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
@@ -276,8 +276,10 @@ class TrainPanel(QWidget):
         self.bar_label.setText(f"Starting: {settings.model} on {settings.data} → {self.out}")
         self._started = time.perf_counter()
         self.job = self.session.jobs.start(
-            "Training", train_task, settings, self.out, self.session.host, key="train",
-            on_yield=self._update, on_return=self._done, on_finish=self._finished)
+            "Training", train_task, settings=settings, out=self.out, host=self.session.host,
+            key="train",
+            on_yield=self._update, on_return=self._done, on_finish=self._finished,
+            essential=True)
         self._update_enabled()
 
     def stop(self) -> None:
@@ -327,17 +329,32 @@ class TrainPanel(QWidget):
 
     def _done(self, result) -> None:
         self._draw_curves()
-        what = "stopped" if result.stopped else "finished"
-        self.bar_label.setText(f"Training {what} after {result.epochs_done} epoch(s) in "
-                               f"{_duration(time.perf_counter() - self._started)}; "
-                               f"run saved to {result.out}")
+        summary = trained_summary(result.stopped, self.last_progress,
+                                  time.perf_counter() - self._started)
+        self.bar_label.setText(f"{summary}; run saved to {result.out}")
         if not result.stopped:
             self.bar.setValue(self.bar.maximum())
-        self.trained.emit(Path(result.out))
+        self.trained.emit(Path(result.out), summary)
 
     def _finished(self) -> None:
         self.job = None
         self._update_enabled()
+
+
+def trained_summary(stopped: bool, progress, seconds: float) -> str:
+    """"Training stopped after 8 of 8 batches (1 epoch) in 3:05": batches counted from the
+    last progress report, whole epochs from them (a stop after an epoch's last batch counts
+    that epoch)."""
+    what = "stopped" if stopped else "finished"
+    if progress is None:
+        return f"Training {what} before its first batch, in {_duration(seconds)}"
+    per = max(1, progress.steps_per_epoch)
+    done = progress.epoch * per + progress.step
+    total = progress.epochs * per
+    epochs, rest = divmod(done, per)
+    count = f"{epochs} epoch{'s' if epochs != 1 else ''}" + (f" and {rest} batches" if rest
+                                                              else "")
+    return f"Training {what} after {done} of {total} batches ({count}) in {_duration(seconds)}"
 
 
 def _duration(seconds: float) -> str:

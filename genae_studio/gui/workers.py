@@ -13,6 +13,18 @@ worker thread still uses. What a job delivers goes to a ``_Delivery``, a child Q
 the deliveries, and a deleted window takes them with it; Qt then drops what the worker still
 queued, so nothing reaches a deleted object. The pool is shared and owned by no window:
 deleting a window never waits for a job either.
+
+Why not superqt's ``thread_worker``: its generator workers are what this module copies (yield
+progress, abort between yields, started/yielded/returned/errored/finished signals), and the
+studio uses superqt where it fits (``qthrottled`` throttles the chain view's redraws). Four
+things it does not do, which the studio needs: a job started with a ``key`` cancels the
+running job of that key (a new chain, fit or load replaces the old one); a task that works
+through callbacks (training, precise batch norm) gets ``report`` and ``should_stop`` and can
+be stopped within a batch, where superqt's function workers cannot be aborted; what a job
+delivers goes through a child of the window's ``Jobs`` and dies with the window, where
+superqt's signals stay connected to the callbacks of a closed window; and at exit an
+essential job (training saving its checkpoint) is waited for while the others are abandoned
+(``end_jobs``).
 """
 from __future__ import annotations
 
@@ -45,10 +57,14 @@ class WorkerSignals(QObject):
 
 
 class Job:
-    """A running task as the GUI sees it: its name, its signals and its cancel flag."""
+    """A running task as the GUI sees it: its name, its signals and its cancel flag.
 
-    def __init__(self, name: str):
+    ``essential``: its end writes what the user keeps (a stopped training saves its checkpoint
+    after its batch), so the process waits for it at exit; other jobs are abandoned."""
+
+    def __init__(self, name: str, essential: bool = False):
         self.name = name
+        self.essential = essential
         self.signals = WorkerSignals()
         self._abort = threading.Event()
 
@@ -152,16 +168,30 @@ def _callbacks_for(func: Callable, job: Job) -> dict:
 
 _RUNNING: set[Worker] = set()  # started workers, until REAP_S after they ended
 _POOL: QThreadPool | None = None
-EXIT_WAIT_S = 60  # at exit, cancelled jobs get this long to end (a training saves its state)
+EXIT_WAIT_S = 60  # at exit, an essential job (training saving its state) gets this long
+EXIT_GRACE_S = 1.5  # and the others this long: a window closes within 2 s (issue 21)
+
+
+def end_jobs(grace_s: float = EXIT_GRACE_S, essential_s: float = EXIT_WAIT_S) -> bool:
+    """Cancel every running job; wait for the essential ones (up to ``essential_s``) and for
+    the others up to ``grace_s``. False when a job still runs (a long torch call that cannot
+    notice its cancel flag): the caller ends the process without it."""
+    workers = list(_RUNNING)
+    for worker in workers:
+        worker.job.abort()
+    start = time.monotonic()
+    ended = True
+    for worker in sorted(workers, key=lambda w: not w.job.essential):
+        limit = essential_s if worker.job.essential else grace_s
+        if not worker.done.wait(max(0.0, start + limit - time.monotonic())):
+            ended = False
+    return ended
 
 
 @atexit.register
 def _end_jobs_at_exit() -> None:
     """Cancel what still runs and let it end before the interpreter goes away under it."""
-    for worker in list(_RUNNING):
-        worker.job.abort()
-    for worker in list(_RUNNING):
-        worker.done.wait(EXIT_WAIT_S)
+    end_jobs()
 
 
 def _start(worker: Worker) -> None:
@@ -258,13 +288,13 @@ class Jobs(QObject):
         self.failed: dict[str, bool] = {}  # job name -> whether its last run failed
         self.closed = False
 
-    def start(self, name: str, func: Callable, *args, key: str | None = None,
+    def start(self, name: str, func: Callable, /, *args, key: str | None = None,
               on_yield: Callable | None = None, on_return: Callable | None = None,
               on_error: Callable | None = None, on_finish: Callable | None = None,
-              **kwargs) -> Job:
+              essential: bool = False, **kwargs) -> Job:
         """Run the task ``func(*args, **kwargs)`` (see the module's docstring); the callbacks
-        run on the GUI thread."""
-        job = Job(name)
+        run on the GUI thread. ``essential``: the process waits for it at exit (Job)."""
+        job = Job(name, essential)
         worker = Worker(job, func, *args, **kwargs)
         if self.closed:  # a closed window runs nothing and hears nothing
             job.abort()

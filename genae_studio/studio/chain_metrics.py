@@ -23,8 +23,8 @@ N_BOOT = 200  # bootstrap resamples per measured step
 PROGRESS_S = 0.1  # feature-training progress at most 10 times a second
 
 
-def reference_task(run, lock, host, data, bn_mode: str, n: int | None = None,
-                   feature_steps: int | None = None, *,
+def reference_task(*, run, lock, host, data, bn_mode: str, n: int | None = None,
+                   feature_steps: int | None = None,
                    report: Callable[[object], None] | None = None,
                    should_stop: Callable[[], bool] | None = None):
     """The evaluate.Reference of ``data``'s held-out images (a LoadedData) for ``run``."""
@@ -72,7 +72,7 @@ class Measured:
     n: int
 
 
-def measure_task(run, lock, reference, state: ChainState | None, n: int,
+def measure_task(*, run, lock, reference, state: ChainState | None, n: int,
                  wanted: list[int], bn_mode: str, noise_std: float | None, seed: int,
                  n_boot: int = N_BOOT):
     """Run ``n`` chains on to max(wanted), measuring each wanted step.

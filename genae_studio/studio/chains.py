@@ -1,6 +1,7 @@
 """The studio's chain: stepped in a worker frame by frame, kept as a bounded history."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,20 @@ class Frame:
     t: int
     z: np.ndarray  # float32 (n, K)
     x: np.ndarray  # uint8 (n, C, H, W)
+    score: np.ndarray | None = None  # float (n,): P(data) of each z, None without a data score
+
+
+class LiveScore:
+    """The data score a running chain applies to each frame, in its worker. The studio sets
+    ``current`` when the latent view's fit arrives (or goes), so a chain started before that
+    scores its later frames too. Reading one attribute is safe across threads."""
+
+    def __init__(self, score: Callable[[np.ndarray], np.ndarray] | None = None):
+        self.current = score
+
+    def __call__(self, z: np.ndarray) -> np.ndarray | None:
+        score = self.current
+        return None if score is None else np.asarray(score(z), np.float32)
 
 
 def chain_generator(run, seed: int):
@@ -27,14 +42,19 @@ def chain_generator(run, seed: int):
     return torch.Generator(run.device).manual_seed(int(seed))
 
 
-def chain_task(run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps: int,
-               start_t: int, bn_mode: str, noise_std: float | None, generator):
+def chain_task(*, run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps: int,
+               start_t: int, bn_mode: str, noise_std: float | None, generator,
+               score: Callable[[np.ndarray], np.ndarray | None] | None = None):
     """Yield Frames t = start_t + 1 .. start_t + steps (and t = 0 when z0 is None), each after
-    a Progress. ``lock`` is held while the model runs."""
+    a Progress, with the data ``score`` of their codes. ``lock`` is held while the model runs."""
     import torch
 
     from ..imaging import to_uint8
     from ..sampling import markov_chain
+
+    def frame(t, z, x) -> Frame:
+        z = z.float().cpu().numpy()
+        return Frame(chain_id, t, z, to_uint8(x), score(z) if score is not None else None)
 
     if z0 is not None:
         z0 = torch.from_numpy(z0).to(run.device)
@@ -43,12 +63,21 @@ def chain_task(run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps: i
                              noise_std=noise_std, generator=generator)
         first = next(chain)  # decodes z0; a continued chain already has it
     if z0 is None:
-        yield Frame(chain_id, 0, first.z.float().cpu().numpy(), to_uint8(first.x))
+        yield frame(0, first.z, first.x)
     for k in range(steps):
         with lock:
             step = next(chain)
         yield Progress(k + 1, steps, f"chain step {start_t + step.t}")
-        yield Frame(chain_id, start_t + step.t, step.z.float().cpu().numpy(), to_uint8(step.x))
+        yield frame(start_t + step.t, step.z, step.x)
+
+
+def score_task(*, z: list[np.ndarray], score: Callable[[np.ndarray], np.ndarray]):
+    """The data score of each stored step's codes (the latent view's fit arrived after them)."""
+    out = []
+    for k, codes in enumerate(z):
+        yield Progress(k, len(z), f"scoring {len(z)} stored chain steps")
+        out.append(np.asarray(score(codes), np.float32))
+    return out
 
 
 class ChainHistory:
@@ -63,6 +92,7 @@ class ChainHistory:
         self.z: list[np.ndarray] = []
         self.x: list[np.ndarray] = []
         self.xy: list[np.ndarray | None] = []
+        self.score: list[np.ndarray | None] = []  # P(data) of each step's chains
 
     def __len__(self) -> int:
         return len(self.t)
@@ -80,12 +110,33 @@ class ChainHistory:
         self.z.append(frame.z)
         self.x.append(frame.x)
         self.xy.append(xy)
+        self.score.append(frame.score)
         if len(self.t) > self.limit:  # keep step 0, drop the oldest after it
-            for seq in (self.t, self.z, self.x, self.xy):
+            for seq in (self.t, self.z, self.x, self.xy, self.score):
                 del seq[1]
 
     def reproject(self, project) -> None:
         self.xy = [project(z) if project else None for z in self.z]
+
+    def unscored(self) -> list[int]:
+        """Indices of the stored steps without a data score."""
+        return [k for k, p in enumerate(self.score) if p is None]
+
+    def set_scores(self, z: list[np.ndarray], scores: list[np.ndarray]) -> None:
+        """Scores computed for the codes ``z`` (matched by identity: steps dropped or added
+        meanwhile are left alone)."""
+        by_id = {id(codes): p for codes, p in zip(z, scores, strict=True)}
+        self.score = [by_id.get(id(codes), p) for codes, p in zip(self.z, self.score,
+                                                                   strict=True)]
+
+    def forget_scores(self) -> None:
+        self.score = [None] * len(self.t)
+
+    def scores(self) -> np.ndarray | None:
+        """(steps, n) P(data), or None while a step has none."""
+        if not self.score or any(p is None for p in self.score):
+            return None
+        return np.stack(self.score)
 
     def trajectories(self) -> np.ndarray | None:
         """(steps, n, 2) projected points, or None without a projection."""

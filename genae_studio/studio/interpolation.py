@@ -19,9 +19,10 @@ class InterpResult:
     z_after: np.ndarray
     steps: int
     method: str
+    run_name: str = ""  # the run it was made with (the panel labels it)
 
 
-def interpolation_task(run, lock, images: np.ndarray, picks: list[int], points: int,
+def interpolation_task(*, run, lock, images: np.ndarray, picks: list[int], points: int,
                        steps: int, method: str, bn_mode: str, four: bool, seed: int = 0):
     """Encode ``images`` (one batch, for batch norm), interpolate between the ``picks`` (two,
     or four corners with ``four``), apply ``steps`` chain steps; returns an InterpResult."""

@@ -79,7 +79,7 @@ def encode_images(run, lock, images: np.ndarray, bn_mode: str, sample: bool = Fa
     return np.concatenate(out)
 
 
-def fit_latent_task(run, lock, data, bn_mode: str, seed: int = 0, *,
+def fit_latent_task(*, run, lock, data, bn_mode: str, seed: int = 0,
                     report: Callable[[object], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> LatentCloud:
     """Encode held-out ``data`` (a LoadedData: posterior means and samples of P^(Z)), draw as

@@ -55,22 +55,31 @@ class _Reports:
         self.sent = 0.0
         self.previewed = time.perf_counter()
         self.images = self.z = None
+        self.last = None  # the latest TrainProgress
 
     def on_progress(self, p) -> None:
         self.pending.append((p.epoch * p.steps_per_epoch + p.step, p.losses))
+        self.last = p
         now = time.perf_counter()
         last = p.epoch + 1 == p.epochs and p.step == p.steps_per_epoch
         if now - self.sent >= UPDATE_S or last:
             self.sent = now
-            steps, losses = zip(*self.pending, strict=True)
-            self.pending.clear()
-            self.report(TrainUpdate(list(steps), list(losses), p))
-            self.report(Progress(steps[-1], p.epochs * p.steps_per_epoch,
+            self.flush()
+            self.report(Progress((p.epoch * p.steps_per_epoch + p.step),
+                                 p.epochs * p.steps_per_epoch,
                                  f"training {self.settings.model}: epoch "
                                  f"{p.epoch + 1}/{p.epochs}"))
         if now - self.previewed >= PREVIEW_S:
             self.previewed = now
             self.preview(p)
+
+    def flush(self) -> None:
+        """Report the records not reported yet (the last ones, when training stops)."""
+        if not self.pending:
+            return
+        steps, losses = zip(*self.pending, strict=True)
+        self.pending.clear()
+        self.report(TrainUpdate(list(steps), list(losses), self.last))
 
     def preview(self, progress) -> None:
         model = self.model
@@ -91,7 +100,7 @@ class _Reports:
         self.report(Preview(recon, samples, progress.epoch, progress.step))
 
 
-def train_task(settings, out: Path, host, *, report: Callable[[object], None] | None = None,
+def train_task(*, settings, out: Path, host, report: Callable[[object], None] | None = None,
                should_stop: Callable[[], bool] | None = None):
     """Run genae_studio.training.train; reports TrainUpdate, Progress and Preview values.
     Returns the TrainResult without its model (the studio opens the run folder instead)."""
@@ -106,5 +115,6 @@ def train_task(settings, out: Path, host, *, report: Callable[[object], None] | 
                    should_stop=should_stop,
                    on_checkpoint=lambda _model, progress: reports.preview(progress),
                    on_model=on_model)
+    reports.flush()  # a stop between two reports: the last batches are counted too
     result.model = None
     return result

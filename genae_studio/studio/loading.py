@@ -28,7 +28,7 @@ class LoadedData:
         return {k: np.asarray(v)[:len(self.images)] for k, v in attrs.items()}
 
 
-def load_run_task(host, path, model: str | None, device: str):
+def load_run_task(*, host, path, model: str | None, device: str):
     """The run folder ``path``, or the bundled run of ``model``; returns a genae_studio Run."""
     from ..api import load_run
 
@@ -36,15 +36,32 @@ def load_run_task(host, path, model: str | None, device: str):
     return load_run(path, model=model, device=device, host=host)
 
 
-def load_data_task(host, name: str, image_size: int | None, channels: int | None):
-    """The test split of dataset ``name`` at ``image_size``; checked against ``channels``."""
+#: What the command line calls --data-format is a choice of the studio's Open dialogs.
+FORMAT_HINT = "choose its format in the Open dataset dialog's file-type list"
+
+
+def load_data_task(*, host, name: str, image_size: int | None, channels: int | None,
+                   data_format: str | None = None):
+    """The test split of dataset ``name`` (in ``data_format``, None: detected) at
+    ``image_size``; checked against ``channels``. A dataset that loads but does not fit the
+    run raises a DataError with ``fits_not`` set to ``name`` (the window offers to train a
+    model on it)."""
     from ..data import check_fits, resolve_dataset
+    from ..errors import DataError
 
     yield Progress(0, 0, f"loading {name}")
-    dataset = resolve_dataset(name, host.datasets, split="test", image_size=image_size,
-                              limit=DATA_LIMIT)
+    try:
+        dataset = resolve_dataset(name, host.datasets, data_format=data_format, split="test",
+                                  image_size=image_size, limit=DATA_LIMIT)
+    except DataError as exc:
+        raise DataError(str(exc).replace("choose one with --data-format", FORMAT_HINT)) \
+            from None
     yield Progress(0, 0, f"reading {name}")
     if channels is not None:
-        check_fits(dataset, channels, name=name, hint="; choose another dataset")
+        try:
+            check_fits(dataset, channels, name=name, hint="; choose another dataset")
+        except DataError as exc:
+            exc.fits_not = name
+            raise
     n = min(len(dataset), DATA_LIMIT)
     return LoadedData(name, dataset, dataset.batch(np.arange(n)))

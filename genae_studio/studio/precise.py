@@ -6,7 +6,7 @@ from collections.abc import Callable
 from .progress import Progress, raise_if_stopped, reporter
 
 
-def precise_bn_task(run, lock, host, *, report: Callable[[object], None] | None = None,
+def precise_bn_task(*, run, lock, host, report: Callable[[object], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> None:
     """Estimate the run's precise batch-norm statistics on its training data, or load them
     from the cache; they are installed on the model, so it is done once per loaded model."""

@@ -37,6 +37,13 @@ HAIR_COLOURS = [(30, 25, 25), (95, 60, 35), (200, 160, 80), (170, 70, 35), (150,
                 (60, 90, 190)]
 BACKGROUNDS = [(120, 170, 220), (140, 200, 140), (235, 225, 150), (215, 150, 160),
                (175, 160, 215), (205, 205, 205)]
+#: Names of the attributes' values, for people (the studio's gallery filters).
+VALUE_NAMES = {
+    "sunglasses": ["no sunglasses", "sunglasses"],
+    "skin": ["very light", "light", "medium", "brown", "dark"],
+    "hair": ["black", "brown", "blond", "red", "grey", "blue"],
+    "background": ["blue", "green", "yellow", "pink", "lilac", "grey"],
+}
 SHIRTS = [(200, 60, 60), (60, 100, 170), (70, 140, 90), (240, 240, 240), (60, 60, 70),
           (220, 170, 50)]
 
@@ -264,5 +271,7 @@ def load_toyfaces(source=None, *, split: str = "train", image_size: int | None =
         images, attrs = generate(range(start, start + count), seed)
     if image_size is not None and image_size != SIZE:
         images = resize_images(images, int(image_size))
-    return ArrayDataset(np.ascontiguousarray(images), name="toyfaces", attributes=attrs,
-                        source="toyfaces")
+    dataset = ArrayDataset(np.ascontiguousarray(images), name="toyfaces", attributes=attrs,
+                           source="toyfaces")
+    dataset.value_names = VALUE_NAMES
+    return dataset

@@ -160,9 +160,10 @@ def test_export_adds_the_filters_suffix(qtbot, window, tmp_path, monkeypatch):
                     (str(tmp_path / "latent-raster"), "PNG (*.png)")])
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         staticmethod(lambda *args, **kwargs: next(answers)))
-    window.export_grid()
-    window.export_latent()
-    window.export_latent()
+    window.exports.grid()
+    window.exports.plot("latent")
+    window.exports.plot("latent")
+    wait_idle(qtbot, window)
     assert not window.banner.isVisible(), window.banner.label.text()
     assert Image.open(tmp_path / "grid.png").size[0] > 10
     assert "<svg" in (tmp_path / "latent.svg").read_text()
@@ -175,8 +176,9 @@ def test_npz_export_uses_the_cli_layout(qtbot, window, tmp_path, monkeypatch):
     cv.run_steps(2)
     qtbot.waitUntil(lambda: cv.history.last_t == 2, timeout=30_000)
     wait_idle(qtbot, window)
-    monkeypatch.setattr(window, "_ask", lambda title, name, filt: tmp_path / "chain.npz")
-    window.export_npz()
+    monkeypatch.setattr(window.exports, "ask", lambda title, name, filt: tmp_path / "chain.npz")
+    window.exports.npz()
+    wait_idle(qtbot, window)
     data = np.load(tmp_path / "chain.npz")
     assert sorted(data.files) == ["steps", "x", "z"]  # as `genae-studio sample --npz`
     assert list(data["steps"]) == [0, 1, 2]
@@ -198,16 +200,17 @@ def test_gif_export_says_which_chains_it_holds(qtbot, window, tmp_path, monkeypa
         asked.append(title)
         return tmp_path / name
 
-    monkeypatch.setattr(window, "_ask", ask)
+    monkeypatch.setattr(window.exports, "ask", ask)
     cv.select(4)
-    window.export_gif()  # all chains, even with one selected
-    window.export_gif(selected=True)
+    window.exports.gif()  # all chains, even with one selected
+    window.exports.gif(selected=True)
+    wait_idle(qtbot, window)
     assert "all 64 chains" in asked[0] and "only chain 4" in asked[1]
     with Image.open(tmp_path / "chains.gif") as every, Image.open(tmp_path / "chain-4.gif") as one:
         assert every.n_frames == one.n_frames == 3
         assert every.size[0] > 4 * one.size[0]
     cv.select(None)
-    window.export_gif(selected=True)  # nothing selected: said, not guessed
+    window.exports.gif(selected=True)  # nothing selected: said, not guessed
     assert window.banner.isVisible() and "select" in window.banner.label.text()
 
 

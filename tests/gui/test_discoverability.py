@@ -76,8 +76,8 @@ def test_the_gallery_filters_by_label_and_attribute(qtbot, window):
     panel = window.interp_panel
     combo = panel.filter_combo
     texts = [combo.itemText(i) for i in range(combo.count())]
-    assert texts[0] == "all images" and "label = 3" in texts
-    combo.setCurrentText("label = 3")
+    assert texts[0] == "all images" and "label: 3" in texts
+    combo.setCurrentText("label: 3")
     labels = window.session.data.labels
     shown = panel.gallery.indices()
     assert shown and all(labels[i] == 3 for i in shown)
@@ -89,15 +89,20 @@ def test_the_gallery_filters_by_label_and_attribute(qtbot, window):
     images = rng.integers(0, 256, (100, 1, 32, 32), np.uint8)
     glasses = (np.arange(100) % 3 == 0).astype(np.int64)
     yaw = rng.normal(size=100).astype(np.float32)
-    data = LoadedData("faces", ArrayDataset(images, attributes={"sunglasses": glasses,
-                                                                "yaw": yaw}), images)
+    hair = np.arange(100) % 3
+    dataset = ArrayDataset(images, attributes={"sunglasses": glasses, "yaw": yaw,
+                                               "hair": hair})
+    dataset.value_names = {"hair": ["black", "brown", "blond"]}  # as toyfaces names them
+    data = LoadedData("faces", dataset, images)
     panel._data_changed(data)
     texts = [combo.itemText(i) for i in range(combo.count())]
-    assert {"sunglasses = 0", "sunglasses = 1"} <= set(texts)
-    combo.setCurrentText("sunglasses = 1")
+    # Issue 21: the filters read "hair = 3" and "yaw < 0.0089 (lower half)".
+    assert {"sunglasses: no", "sunglasses: yes", "hair: black", "hair: blond"} <= set(texts)
+    assert not any("=" in t for t in texts)
+    combo.setCurrentText("sunglasses: yes")
     shown = panel.gallery.indices()
     assert len(shown) == min(34, 48) and all(glasses[i] == 1 for i in shown)
-    combo.setCurrentIndex(next(i for i, t in enumerate(texts) if t.startswith("yaw ≥")))
+    combo.setCurrentIndex(next(i for i, t in enumerate(texts) if t.startswith("yaw: upper half")))
     assert all(yaw[i] >= np.median(yaw) for i in panel.gallery.indices())
 
 
@@ -129,11 +134,12 @@ def test_plots_export_as_svg_and_png(qtbot, window, tmp_path, monkeypatch):
     from PIL import Image
 
     wait_idle(qtbot, window)
-    for export in (window.export_latent, window.export_metrics, window.export_losses):
+    for which in ("latent", "metrics", "losses"):
         for suffix in (".svg", ".png"):
-            path = tmp_path / f"{export.__name__}{suffix}"
-            monkeypatch.setattr(window, "_ask", lambda title, name, filt, p=path: p)
-            export()
+            path = tmp_path / f"{which}{suffix}"
+            monkeypatch.setattr(window.exports, "ask", lambda title, name, filt, p=path: p)
+            window.exports.plot(which)
+            wait_idle(qtbot, window)
             if suffix == ".svg":
                 text = path.read_text()
                 assert "<svg" in text and ("<path" in text or "<polyline" in text)

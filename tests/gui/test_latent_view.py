@@ -108,3 +108,28 @@ def test_studio_points_are_coloured_by_the_data_score_and_the_score_is_plotted(q
     assert "Active units" in lv.info.text()
     np.testing.assert_allclose(lv.score_curve()[1], mean, atol=1e-6)
     shots(lv, "latent-view-score")
+
+
+def test_the_data_score_is_never_computed_on_the_gui_thread(qtbot, window):
+    """Issue 18 §5 / issue 21: scoring (scikit-learn) runs in the chain's worker per frame, and
+    for steps stored before the view was fitted, in a scoring job."""
+    import threading
+
+    from .test_studio import run_chain
+
+    cv, lv = window.chain_view, window.latent_view
+    cloud = lv.cloud
+    threads = []
+    original = cloud.score
+
+    def score(z):
+        threads.append(threading.current_thread() is threading.main_thread())
+        return original(z)
+
+    cv.set_projection(cloud.project, score)  # as a new fit does: the stored steps are rescored
+    run_chain(qtbot, window, 3)
+    qtbot.waitUntil(lambda: cv.history.scores() is not None, timeout=30_000)
+    wait_idle(qtbot, window)
+    assert threads and not any(threads)
+    t, mean = lv.score_curve()
+    np.testing.assert_allclose(mean, cv.history.scores().mean(axis=1), atol=1e-6)

@@ -17,7 +17,8 @@ def _check_latent_plot(lv) -> None:
     data_area = item.getViewBox().sceneBoundingRect()
     legend = lv.legend.sceneBoundingRect()
     visible = _visible_scene_rect(lv.plot)
-    assert data_area.height() >= 80 and data_area.width() >= 150, data_area
+    # Issue 21: at 1366 x 768 the plot was about 90 px tall and the trajectories hard to see.
+    assert data_area.height() >= 220 and data_area.width() >= 200, data_area
     assert visible.contains(data_area), (data_area, visible)
     assert not legend.intersects(data_area), (legend, data_area)
     assert visible.contains(legend), (legend, visible)  # no entry cut off
@@ -55,5 +56,46 @@ def test_the_latent_legend_and_axis_titles_fit_small_screens(qtbot, host, bundle
     QApplication.processEvents()
     assert {"selected chain", "after k steps"} <= set(lv.legend_names())
     _check_latent_plot(lv)
+    _check_status_bar(window)
+    _check_grid_fills_its_area(window)
     shots(window, f"window-{size[0]}x{size[1]}")
+    window.close()
+
+
+def _check_status_bar(window) -> None:
+    """The device stays visible beside a long job text and a status-bar message."""
+    window.statusBar().showMessage("a long message " * 20, 5000)
+    QApplication.processEvents()
+    bar, device = window.statusBar(), window.device_status
+    assert device.isVisible() and device.text().startswith("Device: ")
+    geometry = device.geometry()
+    assert bar.rect().contains(geometry), (geometry, bar.rect())
+    assert geometry.width() >= device.fontMetrics().horizontalAdvance(device.text())
+    for other in (window.status_label, window.job_status):
+        if other.isVisible():
+            assert not other.geometry().intersects(geometry)
+
+
+def _check_grid_fills_its_area(window) -> None:
+    """The chain grid scales up to the room it has (height or width, whichever binds)."""
+    grid = window.chain_view.grid
+    shown = grid.image.mapRectToScene(grid.image.boundingRect())
+    room = grid.view.sceneBoundingRect()
+    assert shown.height() >= 0.85 * room.height() or shown.width() >= 0.95 * room.width(), \
+        (shown, room)
+
+
+def test_a_tall_screen_shows_the_metrics_below_the_latent_view(qtbot, host, bundled, settings,
+                                                               monkeypatch, shots):
+    from genae_studio.gui import main_window
+
+    monkeypatch.setattr(main_window, "default_size", lambda screen: (1920, 1050))
+    window = open_window(qtbot, host, settings)
+    wait_idle(qtbot, window)
+    assert window.metrics_panel.isVisible() and window.latent_view.isVisible()
+    assert window.tabifiedDockWidgets(window.metrics_dock) == []
+    _check_latent_plot(window.latent_view)
+    _check_status_bar(window)
+    _check_grid_fills_its_area(window)
+    shots(window, "window-1920x1050")
     window.close()

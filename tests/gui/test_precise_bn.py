@@ -48,23 +48,54 @@ def test_precise_chains_do_not_depend_on_their_batch_mates(qtbot, window):
     assert started == []
 
 
-def test_choosing_precise_shows_progress_and_esc_cancels_it(qtbot, window, monkeypatch):
+def test_precise_never_blocks_the_chain_and_esc_cancels_it(qtbot, window, monkeypatch):
+    """Issue 21: while the precise statistics are estimated the chain runs with batch
+    statistics and says so; Esc cancels the estimate."""
     monkeypatch.setattr(precise_bn, "PreciseSettings",
                         functools.partial(precise_bn.PreciseSettings, batches=1_000_000))
     wait_idle(qtbot, window)
     cv = window.chain_view
     cv.bn_combo.setCurrentText("precise")
-    cv.run_steps(3)  # waits for the statistics: Run is disabled, Stop enabled
+    cv.run_steps(3)  # runs at once, in batch mode
     qtbot.waitUntil(lambda: "training batches" in window.job_status.label.text(),
                     timeout=60_000)
-    assert not cv.run_button.isEnabled() and cv.stop_button.isEnabled()
+    qtbot.waitUntil(lambda: cv.history.last_t == 3, timeout=60_000)
+    cv.redraw()
+    assert cv.step_mode == "batch" and "estimating" in cv.info.text()
+    assert window.jobs.running("precise-bn")
     window.activateWindow()
     qtbot.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not window.jobs.active(), timeout=30_000)
     assert cv.bn_combo.currentText() == "batch"  # back to the mode that works
     assert not window.session.run.has_bn_stats("precise")
     assert not window.banner.isVisible()  # a cancel is no error
-    assert cv.run_button.isEnabled() and cv.history.last_t == 0  # the chain did not run
+    cv.redraw()
+    assert "estimating" not in cv.info.text()
+
+
+def test_choosing_another_mode_cancels_the_precise_estimate(qtbot, window, monkeypatch):
+    monkeypatch.setattr(precise_bn, "PreciseSettings",
+                        functools.partial(precise_bn.PreciseSettings, batches=1_000_000))
+    wait_idle(qtbot, window)
+    cv = window.chain_view
+    cv.bn_combo.setCurrentText("precise")
+    qtbot.waitUntil(lambda: "training batches" in window.job_status.label.text(),
+                    timeout=60_000)
+    cv.bn_combo.setCurrentText("eval")
+    qtbot.waitUntil(lambda: not window.jobs.running("precise-bn"), timeout=30_000)
+    assert cv.bn_combo.currentText() == "eval" and not window.session.run.has_bn_stats("precise")
+    cv.run_steps(1)
+    qtbot.waitUntil(lambda: cv.history.last_t == 1, timeout=60_000)
+    assert cv.step_mode == "eval"
+
+
+def test_the_window_says_when_the_precise_statistics_arrive(qtbot, window):
+    wait_idle(qtbot, window)
+    messages = []
+    window.session.message.connect(messages.append)
+    window.chain_view.bn_combo.setCurrentText("precise")
+    qtbot.waitUntil(lambda: any("ready" in m for m in messages), timeout=120_000)
+    assert window.session.run.has_bn_stats("precise")
 
 
 def test_a_failing_precise_estimate_is_shown_and_the_mode_goes_back(qtbot, window, monkeypatch):

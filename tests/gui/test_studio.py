@@ -42,7 +42,8 @@ def test_window_opens_on_the_bundled_run(window, bundled, shots):
     assert s.run is not None and s.run.path == bundled and s.run.name == "vae"
     assert s.data is not None and s.data.name == "digits"  # the run's own data
     status = window.status_label.text()
-    for part in ("Model: vae", str(bundled), "Data: digits", "Device: cpu"):
+    assert window.device_status.text() == "Device: cpu"  # its own label, never covered
+    for part in ("Model: vae", str(bundled), "Data: digits"):
         assert part in status
     assert window.chain_view.stack.currentIndex() == 1  # the chain view, not the placeholder
     assert window.chain_view.history.n == 64  # N = 64 chains by default
@@ -347,14 +348,15 @@ def test_exports(qtbot, window, tmp_path, monkeypatch):
         paths[name] = tmp_path / name
         return paths[name]
 
-    monkeypatch.setattr(window, "_ask", ask)
-    window.export_grid()
-    window.export_latent()
-    window.export_gif()
-    window.export_npz()
+    monkeypatch.setattr(window.exports, "ask", ask)
+    window.exports.grid()
+    window.exports.plot("latent")
+    window.exports.gif()
+    window.exports.npz()
     cv.select(2)
     cv.redraw()
-    window.export_strip()
+    window.exports.strip()
+    wait_idle(qtbot, window)
     assert not window.banner.isVisible(), window.banner.label.text()
     grid = np.asarray(Image.open(paths["chain-t3.png"]))
     assert grid.shape[:2] == cv.grid.mosaic.shape[:2]

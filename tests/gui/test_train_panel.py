@@ -1,4 +1,4 @@
-"""The training panel: start -> progress -> stop leaves a usable run that becomes active."""
+"""The training panel: start -> progress -> stop leaves a usable run, offered, not forced."""
 import time
 
 from PyQt6.QtCore import Qt
@@ -52,7 +52,12 @@ def test_start_progress_stop_leaves_a_usable_run(qtbot, window, tmp_path, shots)
     assert (out / "config.json").is_file() and checkpoint_file(out).is_file()
     run = load_run(out, device="cpu", host=window.session.host)
     assert run.name == "dvae" and run.model.latent_dim == 16 and run.denoising
-    # The new model becomes the active run.
+    # The new run is offered, not opened: the user's run and chains stay (issue 21).
+    qtbot.waitUntil(lambda: window.banner.isVisible() and "Open the new run"
+                    == window.banner.action_button.text(), timeout=30_000)
+    assert window.session.run.path != out and window.session.run.name == "vae"
+    assert "batches" in window.banner.label.text()
+    qtbot.mouseClick(window.banner.action_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.run is not None and window.session.run.path == out,
                     timeout=30_000)
     assert window.model_combo.currentText() == "dvae"
@@ -128,3 +133,46 @@ def test_precision_choice_is_passed_kept_and_refused_where_unsupported(qtbot, wi
     qtbot.waitUntil(lambda: not panel.running, timeout=30_000)
     assert "Training failed" in window.banner.label.text()
     assert "no native bfloat16" in window.banner.label.text()
+
+
+def test_the_training_summary_counts_batches_and_epochs():
+    from types import SimpleNamespace
+
+    from genae_studio.gui.train_panel import trained_summary
+
+    def progress(epoch, step, per=8, epochs=1):
+        return SimpleNamespace(epoch=epoch, step=step, steps_per_epoch=per, epochs=epochs)
+
+    # Issue 21: "stopped after 0 epoch(s)" although 8 of 8 batches had run.
+    assert trained_summary(True, progress(0, 8), 185) == \
+        "Training stopped after 8 of 8 batches (1 epoch) in 3:05"
+    assert trained_summary(True, progress(1, 3, epochs=3), 5) == \
+        "Training stopped after 11 of 24 batches (1 epoch and 3 batches) in 0:05"
+    assert "finished after 16 of 16 batches (2 epochs)" in \
+        trained_summary(False, progress(1, 8, epochs=2), 5)
+    assert "before its first batch" in trained_summary(True, None, 1)
+
+
+def test_ctrl_t_shows_the_training_settings_and_starts_nothing(qtbot, window):
+    window._start_training()
+    assert window.train_dock.isVisible() and not window.train_panel.running
+    assert not window.jobs.running("train")
+
+
+def test_the_studio_reopens_the_last_run(qtbot, host, bundled, settings, tmp_path):
+    import shutil
+
+    from .gui_helpers import open_window
+
+    copy = tmp_path / "my-run"
+    shutil.copytree(bundled, copy)
+    first = open_window(qtbot, host, settings)
+    first.session.open_run(copy)
+    qtbot.waitUntil(lambda: first.session.run.path == copy, timeout=60_000)
+    wait_idle(qtbot, first)
+    first.close()
+    again = open_window(qtbot, host, settings)
+    qtbot.waitUntil(lambda: again.session.run is not None, timeout=60_000)
+    assert again.session.run.path == copy
+    wait_idle(qtbot, again)
+    again.close()

@@ -149,8 +149,44 @@ def test_a_callback_task_is_given_report_and_should_stop(qtbot, jobs):
     jobs.cancel()
     qtbot.waitUntil(lambda: not jobs.active(), timeout=5000)
     assert seen[:3] == [0, 1, 2] and stopped_at and stopped_at[0] < 10_000
-    assert progress[0].done == 1 and progress[0].text == "looping"
+    # Connected after the start: the first reports may come before the connection.
+    done = [p.done for p in progress]
+    assert progress[0].text == "looping" and done == list(range(done[0], done[0] + len(done)))
     plain = []
     jobs.start("plain", lambda *args, **kwargs: plain.append((args, kwargs)))
     qtbot.waitUntil(lambda: bool(plain) and not jobs.active(), timeout=5000)
     assert plain == [((), {})]
+
+
+def test_at_exit_essential_jobs_are_waited_for_and_stuck_ones_abandoned(qtbot, jobs,
+                                                                        monkeypatch):
+    """Closing the studio ends the process soon (issue 21): a job stuck in a call that never
+    looks at its cancel flag is abandoned after the grace time (end_process then calls
+    os._exit), while a training (essential) is waited for until it has saved."""
+    from genae_studio.gui import app, workers
+
+    release, saved, began = threading.Event(), threading.Event(), threading.Semaphore(0)
+
+    def stuck():
+        began.release()
+        release.wait(30)  # a long torch call: the cancel flag is not seen
+
+    def training(should_stop):
+        began.release()
+        while not should_stop():
+            time.sleep(0.01)
+        time.sleep(0.3)  # the last batch, then the checkpoint
+        saved.set()
+
+    jobs.start("stuck", stuck)
+    jobs.start("Training", training, essential=True)
+    assert began.acquire(timeout=5) and began.acquire(timeout=5)
+    assert workers.end_jobs(grace_s=0.2) is False
+    assert saved.is_set()  # the essential job ended before end_jobs returned
+    exits = []
+    monkeypatch.setattr(app.os, "_exit", exits.append)
+    assert app.end_process(0) is None and exits == [0]  # the stuck job does not hold it
+    release.set()
+    qtbot.waitUntil(lambda: not jobs.active(), timeout=5000)
+    monkeypatch.setattr(workers, "EXIT_GRACE_S", 5.0)
+    assert workers.end_jobs() is True and app.end_process(3) == 3
