@@ -47,6 +47,7 @@ _LAZY = {
     "resize_images": "genae_studio.data.base",
     "DataError": "genae_studio.errors",
     "PluginError": "genae_studio.errors",
+    "UsageError": "genae_studio.errors",
     "check_model": "genae_studio.testing",
     "check_dataset": "genae_studio.testing",
     "check_sampler": "genae_studio.testing",
@@ -57,13 +58,14 @@ __all__ = [
     "DatasetLoader", "VAE", "VAEConfig",
     "DatasetSpec", "FileDataset", "GenerativeAutoencoder", "ImageDataset", "ModelConfig",
     "ModelFactory", "ModelSpec", "PluginError", "SamplerFactory", "SamplerSpec", "StepFn",
+    "UsageError",
     "__version__", "check_dataset", "check_model", "check_sampler", "hookimpl", "hookspec",
     "preprocess", "reconstruction_loss", "resize_images",
 ]
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load lazily
     from .data.base import ArrayDataset, FileDataset, ImageDataset, preprocess, resize_images
-    from .errors import DataError, PluginError
+    from .errors import DataError, PluginError, UsageError
     from .hookspecs import hookimpl, hookspec
     from .models import (
         DCGANDecoder,

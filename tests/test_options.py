@@ -7,14 +7,15 @@ from genae_studio.sampling import _chain as chain
 
 
 def test_steps_keep_their_order_and_sorted_steps_sorts_them():
-    assert parse_steps("10, 0,5,,1") == [10, 0, 5, 1]
+    assert parse_steps("10, 0,5, 1") == [10, 0, 5, 1]
     assert sorted_steps("10,0,5,0") == [0, 5, 10]
 
 
 @pytest.mark.parametrize("text,message", [
     ("1,x", "--steps must be comma-separated integers"),
     ("-1,2", "--steps must be non-negative"),
-    (",", "--steps must be non-negative"),
+    (",", "--steps must be comma-separated integers"),
+    ("0,,1", "--steps must be comma-separated integers"),
     (str(MAX_STEPS + 1), f"more than {MAX_STEPS}"),
 ])
 def test_bad_steps_are_one_usage_error(text, message):

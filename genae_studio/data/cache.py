@@ -249,9 +249,9 @@ def use_cache(dataset, split: str = "", *, build: bool = True,
             entry = (_wait_for_local_rank_0(folder) if _local_rank() > 0 else
                      build_cache(dataset, folder, progress=progress, cancel=cancel,
                                  workers=workers))
-    except OSError as exc:
+    except (OSError, DataError) as exc:  # DataError: the cache folder cannot be a folder
         _say(f"genae-studio: warning: cannot use the decoded-image cache "
-             f"({exc.strerror or exc}); decoding images on access")
+             f"({getattr(exc, 'strerror', None) or exc}); decoding images on access")
         return dataset
     if entry is not None:
         dataset.attach_cache(entry)
@@ -632,16 +632,16 @@ def resized(images: np.ndarray, image_size: int, name: str = "array",
         {"format": FORMAT_VERSION, "pillow": PIL.__version__, "shape": images.shape,
          "dtype": str(images.dtype), "size": image_size}).encode(), digest_size=16)
     digest.update(memoryview(images.reshape(-1).view(np.uint8)))
-    folder = cache_root() / f"{safe_name(name)}-resized-{image_size}px{images.shape[1]}-" \
-                            f"{digest.hexdigest()}"
     try:
+        folder = cache_root() / f"{safe_name(name)}-resized-{image_size}px{images.shape[1]}-" \
+                                f"{digest.hexdigest()}"
         if open_entry(folder) is None:
             out = resize_images(images, image_size)
             _write_entry(folder, out, {"name": name, "source": source})
         return np.load(folder / IMAGES, mmap_mode="r")
-    except OSError as exc:
+    except (OSError, DataError) as exc:
         _say(f"genae-studio: warning: cannot use the decoded-image cache "
-             f"({exc.strerror or exc}); resizing in memory")
+             f"({getattr(exc, 'strerror', None) or exc}); resizing in memory")
         return resize_images(images, image_size)
 
 

@@ -57,7 +57,7 @@ def parse_weights_file(text: str) -> WeightsFile:
                          f"{', '.join(ARCHITECTURES)}); write ARCH:PATH@SHA256")
     if not at or not path or not SHA256.fullmatch(sha):
         raise UsageError(f"{where}: write {arch}:PATH@SHA256, with the file's SHA-256 as 64 "
-                         "hex digits (sha256sum PATH)")
+                         "hexadecimal characters (sha256sum PATH)")
     return WeightsFile(arch, Path(path), sha.lower())
 
 

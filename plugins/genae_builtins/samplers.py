@@ -27,7 +27,7 @@ class PriorSampler:
 
 
 def build_prior(context, *, temperature=1.0):
-    from genae_studio.errors import UsageError
+    from genae_studio import UsageError
 
     if not temperature > 0:
         raise UsageError(f"prior: temperature must be positive, got {temperature}")
@@ -65,7 +65,7 @@ class MixtureSampler:
 
 
 def build_gmm(context, *, n_components=10, covariance_type="full"):
-    from genae_studio.errors import UsageError
+    from genae_studio import UsageError
 
     if covariance_type not in COVARIANCE_TYPES:
         raise UsageError(f"gmm: covariance_type must be one of {', '.join(COVARIANCE_TYPES)}, "
@@ -151,7 +151,7 @@ def adversary_log_ratio(model):
 
 
 def build_reweighted(context, *, power=0.5, draws=20, classifier="score"):
-    from genae_studio.errors import UsageError
+    from genae_studio import UsageError
 
     if not 0 <= power:
         raise UsageError(f"reweighted: power must be >= 0, got {power}")
