@@ -57,6 +57,8 @@ _NAMES = {
     "genae_studio.sampling._chain:PRECISIONS": "genae_studio.sampling:CHAIN_PRECISIONS",
     "genae_studio.runs:library_versions": "genae_studio.runs:run_versions",
     "genae_studio.runs._format:library_versions": "genae_studio.runs:run_versions",
+    # the GENAE_STUDIO_* variables' names, now all in genae_studio.env
+    "genae_studio.api:RESOURCES_ENV": "genae_studio.env:RESOURCES_ENV",
     # re-exports that sat in a front module
     "genae_studio.runs:atomic_write": "genae_studio.fileio:atomic_write",
     "genae_studio.training:Prefetcher": "genae_studio.data:Prefetcher",
