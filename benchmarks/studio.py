@@ -27,7 +27,7 @@ def _make_run(cfg: Config, folder: Path) -> Path:
     import torch
 
     from genae_studio.plugins import load_plugins
-    from genae_studio.runs import RunConfig, library_versions, save_run
+    from genae_studio.runs import RunConfig, run_versions, save_run
 
     host = load_plugins([], autoload=False)
     spec = host.model("vae")
@@ -38,7 +38,7 @@ def _make_run(cfg: Config, folder: Path) -> Path:
     config = RunConfig(plugin=spec.plugin, model="vae", hparams=hparams,
                        data={"data": "bench", "image_size": cfg.image_size,
                              "channels": cfg.channels},
-                       training={"batch_size": cfg.batch}, versions=library_versions())
+                       training={"batch_size": cfg.batch}, versions=run_versions())
     save_run(folder, config, model)
     return folder
 

@@ -42,6 +42,8 @@ _MODULES = {
     "genae_studio.precise_bn": "genae_studio.sampling._precise_bn",
     "genae_studio.interpolate": "genae_studio.sampling._interpolate",
     "genae_studio.options": "genae_studio.sampling._options",
+    # renamed: it is statistical bands, not start-up
+    "genae_studio.bootstrap": "genae_studio.confidence_bands",
     # the VAE and AAE classes moved into the core; their configs stay public in the plugin
     "genae_builtins.vae_model": "genae_studio.models._vae",
     "genae_builtins.aae_model": "genae_studio.models._aae",
@@ -51,8 +53,12 @@ _MODULES = {
 }
 
 _NAMES = {
-    # names renamed where they live
+    # names renamed where they live (two PRECISIONS, two library_versions)
     "genae_studio.sampling._chain:PRECISIONS": "genae_studio.sampling:CHAIN_PRECISIONS",
+    "genae_studio.runs:library_versions": "genae_studio.runs:run_versions",
+    "genae_studio.runs._format:library_versions": "genae_studio.runs:run_versions",
+    # the GENAE_STUDIO_* variables' names, now all in genae_studio.env
+    "genae_studio.api:RESOURCES_ENV": "genae_studio.env:RESOURCES_ENV",
     # re-exports that sat in a front module
     "genae_studio.runs:atomic_write": "genae_studio.fileio:atomic_write",
     "genae_studio.training:Prefetcher": "genae_studio.data:Prefetcher",

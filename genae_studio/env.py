@@ -34,12 +34,14 @@ SETTINGS_ENV = "GENAE_STUDIO_SETTINGS"
 
 def resources_dir() -> Path:
     """The folder whose runs/ holds the bundled runs and features/ the bundled feature
-    networks: $GENAE_STUDIO_RESOURCES, else the package data genae_studio/resources
-    (installed with the package, wheels included)."""
+    networks: $GENAE_STUDIO_RESOURCES; else the package data genae_studio/resources (where a
+    wheel installs the top-level resources/ folder); else, in a checkout, resources/ itself."""
     env = os.environ.get(RESOURCES_ENV)
     if env:
         return Path(env)
-    return Path(str(importlib.resources.files("genae_studio") / "resources"))
+    package = Path(str(importlib.resources.files("genae_studio")))
+    installed = package / "resources"
+    return installed if installed.is_dir() else package.parent / "resources"
 
 
 def cache_dir() -> Path:

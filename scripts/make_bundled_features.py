@@ -1,4 +1,4 @@
-"""Rebuilds the feature networks shipped in genae_studio/resources/features/.
+"""Rebuilds the feature networks shipped in resources/features/.
 
     OMP_NUM_THREADS=1 python scripts/make_bundled_features.py
 
@@ -26,7 +26,7 @@ def main() -> int:
         from genae_studio.plugins import load_plugins
 
         host = load_plugins()
-        out = ROOT / "genae_studio" / "resources" / "features"
+        out = ROOT / "resources" / "features"
         out.mkdir(parents=True, exist_ok=True)
         for name, size in BUNDLED.items():
             train = resolve_dataset(name, host.datasets, split="train", image_size=size)

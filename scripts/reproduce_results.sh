@@ -7,7 +7,7 @@
 # Settings (environment variables):
 #   TRAIN_SEEDS        digits training seeds (default "0 1 2"); models go to runs/digits/seedS/M
 #   FACES_TRAIN_SEEDS  toyfaces training seeds (default "0 1 2"); seed 0 is the bundled runs in
-#                      genae_studio/resources/runs, other seeds are trained into runs/toyfaces/seedS/M
+#                      resources/runs, other seeds are trained into runs/toyfaces/seedS/M
 #                      (about 12 minutes per model on one idle core)
 #   CHAIN_SEEDS        eval seeds per trained model (default "0 1"): chains, held-out subset
 #   N, FACES_N         chains per eval (default 2000; digits' test split caps it at 360)
@@ -78,7 +78,7 @@ EOF
 }
 
 run_dir() {  # run_dir DATA SEED MODEL
-  if [ "$1" = toyfaces ] && [ "$2" = 0 ]; then echo "genae_studio/resources/runs/$3"; else echo "runs/$1/seed$2/$3"; fi
+  if [ "$1" = toyfaces ] && [ "$2" = 0 ]; then echo "resources/runs/$3"; else echo "runs/$1/seed$2/$3"; fi
 }
 
 into() {  # into FILE CMD...: CMD's output becomes FILE whole, or FILE is left as it was

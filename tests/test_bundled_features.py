@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from genae_studio import features
 from genae_studio.data import resolve_dataset
+from genae_studio.env import resources_dir
 from genae_studio.features import FeatureSettings, cache_paths, feature_extractor
 
-BUNDLED = Path(features.__file__).parent / "resources" / "features"
+BUNDLED = resources_dir() / "features"
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def test_a_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc", "training_state.pt")
-    for name in ("genae_studio", "plugins"):
+    for name in ("genae_studio", "plugins", "resources"):
         shutil.copytree(ROOT / name, src / name, ignore=skip)
     wheels = tmp_path / "wheels"
     # The installed setuptools builds it when there is one (no download).
@@ -63,9 +63,23 @@ def test_a_wheel_installs_and_runs_outside_the_checkout(tmp_path):
 def test_bundled_runs_are_package_data():
     from genae_studio.api import bundled_models, bundled_run_dir, resources_dir
 
-    assert resources_dir() == Path(__file__).resolve().parents[1] / "genae_studio" / "resources"
+    assert resources_dir() == ROOT / "resources"  # the checkout's top-level folder
     assert bundled_models() == ["aae", "daae", "dvae", "vae"]
     assert (bundled_run_dir("vae") / "model.safetensors").is_file()
+
+
+def test_the_wheel_lists_every_package_and_maps_the_resources_folder():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    folders = {".".join(p.relative_to(ROOT).parts) for p in (ROOT / "genae_studio").rglob("*")
+               if (p / "__init__.py").is_file()} | {"genae_studio"}
+    builtins = {"genae_builtins"} | {f"genae_builtins.{p.name}"
+                                     for p in (ROOT / "plugins" / "genae_builtins").iterdir()
+                                     if (p / "__init__.py").is_file()}
+    assert set(config["packages"]) == folders | builtins | {"genae_studio.resources"}
+    assert config["package-dir"]["genae_studio.resources"] == "resources"
+    assert (ROOT / "resources" / "runs" / "vae" / "config.json").is_file()
 
 
 def test_the_resources_folder_can_be_overridden(tmp_path, monkeypatch):
@@ -79,7 +93,7 @@ def test_gitignore_covers_what_the_readme_commands_write():
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
     paths = ["grid.png", "interp.png", "chain.npz", "runs/vae/model.safetensors",
-             "genae_studio/resources/runs/vae/training_state.pt"]
+             "resources/runs/vae/training_state.pt"]
     result = subprocess.run(["git", "check-ignore", *paths], cwd=ROOT, capture_output=True,
                             text=True)
     assert result.stdout.split() == paths

@@ -4,7 +4,7 @@ The same measures as ``genae-studio eval`` (genae_studio.evaluate), on a batch o
 the panel's own (default 500, in a worker), separate from the grid's N: at the grid's N = 64
 the statistics are mostly noise. The panel's chains start from the grid's seed and are
 measured at the grid's stored steps; each value gets a bootstrap 95% band over the chains
-(genae_studio.bootstrap).
+(genae_studio.confidence_bands).
 
 The reference (codes and features of held-out images, and the dataset's feature network,
 trained once and cached) is built in a worker per run, dataset and batch-norm mode

@@ -19,11 +19,11 @@ still load. Loading never unpickles arbitrary objects: weights are safetensors a
 training state is read with ``torch.load(weights_only=True)`` after its zip directory
 has been checked.
 
-This module is the public front; each part has its own home:
+This package's front; each part has its own private module:
 
-- genae_studio.run_format: the names, ``RunConfig``, ``Checkpoint``, ``check_finite``;
-- genae_studio.run_save: ``save_run``, ``clean_run_folder``, ``run_lock`` (writing);
-- genae_studio.run_load: ``read_config``, ``read_checkpoint``, ``load_weights``,
+- ``_format``: the names, ``RunConfig``, ``Checkpoint``, ``check_finite``;
+- ``_save``: ``save_run``, ``clean_run_folder``, ``run_lock`` (writing);
+- ``_load``: ``read_config``, ``read_checkpoint``, ``load_weights``,
   ``fit_weights``, ``load_training_state``, ``checkpoint_file`` (reading and validation).
 """
 from __future__ import annotations
@@ -40,7 +40,7 @@ from ._format import (
     RunConfig,
     check_finite,
     digest,
-    library_versions,
+    run_versions,
 )
 from ._load import (
     checkpoint_file,
@@ -61,7 +61,7 @@ from ._save import (
 )
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "CONFIG", "WEIGHTS", "STATE", "CHECKPOINTS", "LOCK",
-           "RunConfig", "Checkpoint", "library_versions", "save_run",
+           "RunConfig", "Checkpoint", "run_versions", "save_run",
            "read_config", "read_checkpoint", "load_weights", "load_training_state",
            "clean_run_folder", "run_lock", "is_run_folder", "check_finite", "checkpoint_file",
            "fit_weights", "lock_holder", "new_parts", "remove_uncommitted", "digest"]

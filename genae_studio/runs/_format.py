@@ -1,6 +1,6 @@
 """The run-folder format: names, the config (RunConfig) and one snapshot of a run (Checkpoint).
 
-Shared by the writer (genae_studio.run_save) and the reader (genae_studio.run_load); the
+Shared by the writer (``_save``) and the reader (``_load``); the
 layout is described in genae_studio.runs. Nothing here touches the disk.
 """
 from __future__ import annotations
@@ -59,7 +59,8 @@ class Checkpoint:
         return int(self.config.progress.get("epoch", 0))
 
 
-def library_versions() -> dict[str, str]:
+def run_versions() -> dict[str, str]:
+    """The versions a run's config records: genae_studio, torch, numpy, Python."""
     import numpy
     import torch
 

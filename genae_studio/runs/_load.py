@@ -5,7 +5,7 @@ read with ``torch.load(weights_only=True)`` after its zip directory has been che
 whose size or SHA-256 disagrees with the manifest in config.json is refused, naming the run;
 a save that replaces the checkpoint while it is being read makes the reader start over.
 Format 1 folders (files side by side, no manifest) still load. The layout is described in
-genae_studio.runs; the writer is genae_studio.run_save.
+genae_studio.runs; the writer is ``_save``.
 """
 from __future__ import annotations
 

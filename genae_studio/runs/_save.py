@@ -4,7 +4,7 @@ A save writes a new checkpoint folder under a temporary name, fsyncs it, renames
 place, then replaces config.json atomically; config.json names the checkpoint folder and
 holds the size and SHA-256 of each of its files. Only then are older checkpoint folders
 removed. A crash at any instant therefore leaves the old or the new checkpoint, complete.
-Checkpoint folders are never modified once committed, so readers (genae_studio.run_load)
+Checkpoint folders are never modified once committed, so readers (``_load``)
 need no lock. The layout is described in genae_studio.runs.
 """
 from __future__ import annotations

@@ -21,8 +21,8 @@ What the chain is depends on the model:
 Batch norm: in ``batch`` mode (the paper's) each step normalises with the statistics of the
 current batch, so a chain's path depends on the other chains in the batch and on the batch
 size. ``eval`` (running averages from training) and ``precise`` (statistics re-estimated on
-training data with the weights fixed, :mod:`genae_studio.precise_bn`) make every chain
-independent of the others.
+training data with the weights fixed, ``_precise_bn``) make every chain independent of the
+others.
 
 Step t of a chain holds z_t and the image shown for it, x_t = decoder mean of z_t
 (the paper's x_{t+1} ~ P(X|z_t)); step 0 is the plain prior sample.
@@ -56,7 +56,7 @@ def sampling_mode(model: nn.Module, bn_mode: str = "batch"):
     """Eval mode for everything; batch norm uses minibatch statistics ("batch",
     the paper's choice) without touching the running averages, the running
     statistics ("eval"), or the precise statistics installed by
-    :func:`genae_studio.precise_bn.prepare` ("precise"; batch-independent).
+    :func:`genae_studio.sampling.prepare` ("precise"; batch-independent).
 
     It changes the model's state while inside, so it is not thread-safe: two threads must
     not sample one model at once (the studio serialises model calls with a lock)."""
@@ -99,7 +99,7 @@ def markov_chain(model: GenerativeAutoencoder, z0: torch.Tensor | None = None, *
 
     ``corrupt`` defaults to the model's ``denoising``; ``noise_std`` to the model's. With
     ``fast`` (the default), built-in DCGAN networks run as compiled plans
-    (``genae_studio.compiled_plans``): the same numbers up to float rounding, faster on the
+    (``genae_studio.models.cached_plan``): the same numbers up to float rounding, faster on the
     CPU. The model's own ``encode``/``decode``/``corrupt`` still run, so stochastic encoders
     draw as before.
     ``precision="bf16"`` runs the networks under bfloat16 autocast (opt-in: about 3x faster

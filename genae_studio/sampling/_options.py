@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..errors import UsageError
 
 # Batch norm while sampling: minibatch statistics (the paper's choice), running statistics, or
-# statistics re-estimated on training data (genae_studio.precise_bn; see genae_studio.chain).
+# statistics re-estimated on training data (``_precise_bn``; see ``_chain``).
 BN_MODES = ("batch", "eval", "precise")
 MAX_STEPS = 10_000  # the longest chain a --steps list may ask for
 

@@ -67,7 +67,7 @@ def install(model: nn.Module, stats: dict[str, tuple[torch.Tensor, torch.Tensor]
 
 def missing_message() -> str:
     return ("batch-norm mode 'precise' needs statistics estimated on training data first: "
-            "run.prepare_bn('precise') or genae_studio.precise_bn.prepare(model, dataset)")
+            "run.prepare_bn('precise') or genae_studio.sampling.prepare(model, dataset)")
 
 
 def estimate(model, dataset, settings: PreciseSettings | None = None, *,

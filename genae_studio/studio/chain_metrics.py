@@ -83,7 +83,7 @@ def measure_task(*, run, lock, reference, state: ChainState | None, n: int,
     """
     import torch
 
-    from ..bootstrap import step_bands
+    from ..confidence_bands import step_bands
     from ..evaluation import step_metrics
     from ..sampling import markov_chain
 

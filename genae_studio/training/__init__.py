@@ -5,16 +5,16 @@ Checkpoints are written at the end of every epoch and when stopped, as one atomi
 when a checkpoint is due, stop training and keep the last good checkpoint. A training holds
 the run folder's lock; it refuses to replace an existing run unless asked to.
 
-This module is the public front; each part has its own home:
+This package's front; each part has its own private module:
 
-- genae_studio.train_config: ``TrainSettings``, ``TrainProgress``, ``TrainResult``,
+- ``_config``: ``TrainSettings``, ``TrainProgress``, ``TrainResult``,
   ``TrainCallbacks`` and ``validate_settings`` (no torch);
-- genae_studio.train_resume: a resumed run back into settings and state
+- ``_resume``: a resumed run back into settings and state
   (``resume_conflicts``, ``StartPoint``);
-- genae_studio.train_speed: precision, memory layout and torch.compile;
-- genae_studio.trainer: ``Trainer``, the loop (data, model, optimisers, steps, checkpoints);
+- ``_speed``: precision, memory layout and torch.compile;
+- ``_trainer``: ``Trainer``, the loop (data, model, optimisers, steps, checkpoints);
 - genae_studio.distributed: data-parallel training under torchrun;
-- genae_studio.data.prefetch: ``Prefetcher``, batches prepared one step ahead.
+- genae_studio.data: ``Prefetcher``, batches prepared one step ahead.
 """
 from __future__ import annotations
 

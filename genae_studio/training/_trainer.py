@@ -1,10 +1,10 @@
 """The training loop, in parts that read and test alone.
 
 ``Trainer.build`` prepares one training (genae_studio.training.train calls it with the run
-folder locked): the data and the model's hyperparameters (``load_data``, ``model_hparams``),
-the model and, under torchrun, its replica on this process (genae_studio.distributed), the
-speed options (genae_studio.train_speed), the optimisers and, on resume, the state it
-continues from (genae_studio.train_resume). ``Trainer.run`` then runs the epochs: every
+folder locked): the data and the model's hyperparameters (``load_training_data``,
+``model_hparams``), the model and, under torchrun, its replica on this process
+(genae_studio.distributed), the speed options (``_speed``), the optimisers and, on resume,
+the state it continues from (``_resume``). ``Trainer.run`` then runs the epochs: every
 update is checked (a loss that is not finite, then weights and optimiser state at each
 checkpoint), every step is reported to the TrainCallbacks, and every epoch ends with a
 committed checkpoint (genae_studio.runs).
@@ -26,13 +26,13 @@ from ..data.prefetch import Prefetcher
 from ..errors import CheckpointError, TrainingDiverged, UsageError
 from ..fileio import OutputError
 from ..preflight import check_run
-from ..runs import RunConfig, check_finite, library_versions, read_config, save_run
+from ..runs import RunConfig, check_finite, read_config, run_versions, save_run
 from ._config import TrainCallbacks, TrainProgress, TrainResult, TrainSettings
 from ._resume import StartPoint, read_resume, restore
 from ._speed import Speed, speed_options
 
 
-def load_data(settings: TrainSettings, host, world: int = 1):
+def load_training_data(settings: TrainSettings, host, world: int = 1):
     """The training split, and the settings with the default dataset filled in. Refuses a
     global batch that does not split evenly over ``world`` processes, or a dataset smaller
     than one batch."""
@@ -74,7 +74,7 @@ def run_config(spec, settings: TrainSettings, dataset, hparams: dict, precision:
               "limit": settings.limit, "images": len(dataset)},
         training={**{k: v for k, v in asdict(settings).items() if k in kept},
                   "precision": precision, "processes": processes},
-        versions=library_versions())
+        versions=run_versions())
 
 
 def reduce_losses(raw: dict, stop: bool, ctx) -> tuple[dict[str, float], bool]:
@@ -130,7 +130,7 @@ class Trainer:
         if resume is not None:
             check_run(resume, host)  # the weights' header against the model, before building
             settings, snapshot = read_resume(resume, settings)
-        settings, dataset = load_data(settings, host, world)
+        settings, dataset = load_training_data(settings, host, world)
         spec = host.model(settings.model)
         hparams = snapshot.config.hparams if snapshot else model_hparams(spec, settings, dataset)
 

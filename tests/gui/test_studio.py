@@ -8,6 +8,7 @@ from PyQt6.QtCore import QPointF, Qt
 from PyQt6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
 from PyQt6.QtWidgets import QApplication
 
+from genae_studio.env import SETTINGS_ENV
 from genae_studio.gui import chain_view as chain_module
 from genae_studio.gui.gallery import mime_for
 
@@ -202,7 +203,6 @@ def test_plugin_model_appears_in_the_pickers(qtbot, bundled, settings, tmp_path)
 def test_cli_opens_the_studio_with_a_plugin(qtbot, bundled, monkeypatch, tmp_path):
     """``genae-studio --plugin PATH --checkpoint DIR --data digits --device cpu``."""
     from genae_studio import cli
-    from genae_studio.gui import app as app_module
     from genae_studio.gui.main_window import MainWindow
 
     plugin = tmp_path / "other_plugin.py"
@@ -212,7 +212,7 @@ def test_cli_opens_the_studio_with_a_plugin(qtbot, bundled, monkeypatch, tmp_pat
         "@hookimpl\n"
         "def register_models(register):\n"
         "    register(ModelSpec('othervae', 'Another plugin VAE', make_vae))\n")
-    monkeypatch.setenv(app_module.SETTINGS_ENV, str(tmp_path / "settings.ini"))
+    monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "settings.ini"))
     seen = {}
 
     def fake_exec(app):

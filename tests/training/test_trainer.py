@@ -13,7 +13,7 @@ from genae_studio.runs import read_config
 from genae_studio.training import TrainCallbacks, TrainSettings, train
 from genae_studio.training._resume import read_resume, restore
 from genae_studio.training._speed import Speed, speed_options
-from genae_studio.training._trainer import Trainer, load_data, model_hparams, reduce_losses
+from genae_studio.training._trainer import Trainer, load_training_data, model_hparams, reduce_losses
 
 TINY = dict(data="digits", batch_size=32, width=8, latent_dim=8, limit=128, device="cpu")
 CPU = torch.device("cpu")
@@ -59,17 +59,17 @@ def test_train_takes_one_callbacks_object_or_the_functions_but_not_both(host, tm
 
 # --- data and hyperparameters ------------------------------------------------------------
 def test_the_global_batch_must_split_evenly_and_fit_the_data(host):
-    settings, dataset = load_data(TrainSettings(**TINY), host, world=4)
+    settings, dataset = load_training_data(TrainSettings(**TINY), host, world=4)
     assert settings.data == "digits" and len(dataset) == 128
     with pytest.raises(UsageError, match="divisible by the number of processes, 3"):
-        load_data(TrainSettings(**TINY), host, world=3)
+        load_training_data(TrainSettings(**TINY), host, world=3)
     with pytest.raises(UsageError, match="16 training images, fewer than one batch of 32"):
-        load_data(TrainSettings(**{**TINY, "limit": 16}), host)
+        load_training_data(TrainSettings(**{**TINY, "limit": 16}), host)
 
 
 def test_hyperparameters_are_the_defaults_the_data_and_what_the_settings_choose(host):
     spec = host.model("vae")
-    _, dataset = load_data(TrainSettings(**TINY), host)
+    _, dataset = load_training_data(TrainSettings(**TINY), host)
     hparams = model_hparams(spec, TrainSettings(width=8), dataset)
     assert hparams["width"] == 8 and hparams["latent_dim"] == spec.defaults["latent_dim"]
     assert hparams["noise_std"] == spec.defaults["noise_std"]

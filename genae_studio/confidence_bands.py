@@ -1,4 +1,5 @@
-"""Bootstrap bands for the per-step chain metrics: how much would a value move with other chains?
+"""Confidence bands (bootstrap) for the per-step chain metrics: how much would a value move
+with other chains?
 
 The chains of one step are resampled with replacement ``n_boot`` times; the reference (codes
 and features of held-out images, prior draws) stays fixed, so a band shows the spread that
