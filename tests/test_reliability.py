@@ -574,3 +574,41 @@ def test_case_a_failed_fresh_training_leaves_nothing(capsys, tmp_path):
     one_line(capsys, ["train", *TINY[:-4], "--limit", "4", "--device", "cpu", "--epochs", "1",
                       "--out", str(existing)], "fewer than one batch")
     assert sorted(p.name for p in existing.iterdir()) == ["notes.txt"]
+
+
+def test_the_check_process_ends_with_its_parent(tmp_path):
+    """A hung plugin's check process must not outlive a killed ``plugins --check``."""
+    marker = tmp_path / "sleeping"
+    plugin = write_plugin(tmp_path, "sleeps_forever",
+                          f"import time\nopen({str(marker)!r}, 'w').close()\ntime.sleep(600)\n")
+    parent = subprocess.Popen([sys.executable, "-m", "genae_studio", "-p", str(plugin),
+                               "plugins", "--check", "vae", "--timeout", "600"], env=ENV,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children")
+    if not children.exists():
+        parent.kill()
+        pytest.skip("no /proc children list here")
+    _wait_for(marker.exists, parent)
+    child = int(children.read_text().split()[0])
+    parent.kill()
+    parent.communicate(timeout=60)
+    _wait_for(lambda: _gone(child), _Alive(), limit_s=60)
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+class _Alive:
+    """A stand-in for a process that never ends (for ``_wait_for``)."""
+
+    stderr = None
+
+    def poll(self):
+        return None
+
+    def kill(self):
+        pass
