@@ -283,7 +283,7 @@ def test_unlabelled_data_falls_back_to_rotation_features(host, digits_run, tmp_p
     (["--checkpoint", "/no/such/run"], "/no/such/run: no such run folder"),
     (["--steps", "0,x"], "--steps must be comma-separated integers"),
     (["--steps=-1,2"], "--steps must be non-negative"),
-    (["--steps", ","], "--steps must be non-negative"),
+    (["--steps", ","], "--steps must be comma-separated integers"),
     (["--n", "3"], "--n must be at least 10"),
     (["--points", "2"], "--points must be at least 3"),
     (["--data", "/no/such/data"], "/no/such/data: no such dataset or path"),

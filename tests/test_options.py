@@ -7,14 +7,15 @@ from genae_studio.options import BN_MODES, MAX_STEPS, parse_steps
 
 
 def test_steps_keep_their_order_and_evaluate_sorts_them():
-    assert parse_steps("10, 0,5,,1") == [10, 0, 5, 1]
+    assert parse_steps("10, 0,5, 1") == [10, 0, 5, 1]
     assert evaluate.parse_steps("10,0,5,0") == [0, 5, 10]
 
 
 @pytest.mark.parametrize("text,message", [
     ("1,x", "--steps must be comma-separated integers"),
     ("-1,2", "--steps must be non-negative"),
-    (",", "--steps must be non-negative"),
+    (",", "--steps must be comma-separated integers"),
+    ("0,,1", "no empty item"),
     (str(MAX_STEPS + 1), f"more than {MAX_STEPS}"),
 ])
 def test_bad_steps_are_one_usage_error(text, message):
