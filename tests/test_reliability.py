@@ -476,7 +476,9 @@ def test_case_scratch_left_by_a_killed_run_is_removed_by_the_next(run_dir, tmp_p
             "--columns", "2000"]
     child = subprocess.Popen([*argv, "--n", "200000", "--out", str(out / "g.png")], env=ENV,
                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    _wait_for(lambda: len(hidden(out)) >= 2, child)
+    # both scratch folders made and owned (a folder killed before it has an owner is
+    # removed only once it is a minute old: it could be another process's, being made)
+    _wait_for(lambda: len([p for p in out.glob(".*/.owner")]) >= 2, child)
     child.kill()  # kill -9: nothing can clean up
     child.communicate(timeout=60)
     assert len(hidden(out)) >= 2
