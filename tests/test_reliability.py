@@ -478,7 +478,9 @@ def test_case_scratch_left_by_a_killed_run_is_removed_by_the_next(run_dir, tmp_p
                              stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     # both scratch folders made and owned (a folder killed before it has an owner is
     # removed only once it is a minute old: it could be another process's, being made)
-    _wait_for(lambda: len([p for p in out.glob(".*/.owner")]) >= 2, child)
+    _wait_for(lambda: len(hidden(out)) >= 2 and all(
+        (out / name / ".owner").exists() for name in hidden(out) if name.endswith(".scratch")),
+        child)
     child.kill()  # kill -9: nothing can clean up
     child.communicate(timeout=60)
     assert len(hidden(out)) >= 2
