@@ -12,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import tempfile
+import threading
 import time
+import weakref
 from pathlib import Path
 
 from .fileio import OutputError
@@ -73,23 +76,50 @@ def remove_stale(folder: Path) -> list[Path]:
     return removed
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold Ctrl-C, SIGTERM and SIGHUP back (they arrive when the block ends): a folder
+    made and not yet known to its owner would otherwise be left behind."""
+    held = {getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)}
+    mask = getattr(signal, "pthread_sigmask", None)
+    if mask is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = mask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        mask(signal.SIG_SETMASK, before)
+
+
+def _remove(path: Path, fd: int | None) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+    if fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
 class Scratch:
     """A hidden scratch folder beside ``output`` (``.path``), locked while this process
-    lives; ``close()`` removes it. Stale scratch folders in the same place are removed first."""
+    lives; ``close()`` removes it. Stale scratch folders in the same place are removed first.
+
+    The folder also goes when the object is dropped or the interpreter exits (an exception
+    between its creation and the owner's ``try``: a signal, say); only a kill -9 leaves it,
+    for the next run to remove."""
 
     def __init__(self, output: Path):
         output = Path(output)
-        self.fd = None
         try:
             output.parent.mkdir(parents=True, exist_ok=True)
             remove_stale(output.parent)
-            self.path = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=SUFFIX,
-                                              dir=output.parent))
-        except OSError as exc:
-            raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-        try:
-            self.fd = os.open(self.path / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
-            _try_lock(self.fd)
+            with _signals_held():
+                self.path = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=SUFFIX,
+                                                  dir=output.parent))
+                self._removal = weakref.finalize(self, _remove, self.path, None)
+                fd = os.open(self.path / OWNER, os.O_RDWR | os.O_CREAT, 0o600)
+                self._removal.detach()
+                self._removal = weakref.finalize(self, _remove, self.path, fd)
+                _try_lock(fd)
         except OSError as exc:
             self.close()
             raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
@@ -99,7 +129,6 @@ class Scratch:
 
     def close(self) -> None:
         """Remove the folder (the lock goes with its file descriptor)."""
-        shutil.rmtree(self.path, ignore_errors=True)
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+        removal = getattr(self, "_removal", None)
+        if removal is not None:
+            removal()

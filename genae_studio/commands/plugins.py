@@ -222,10 +222,28 @@ def _kill(child) -> None:
 
 # --- the child: loads the plugins and runs the checks, reporting each step -----------------
 
+def _exit_with_parent() -> None:
+    """End this child if the parent dies (it runs in its own session, which a kill -9 of
+    the parent would not reach): a hung plugin must not outlive the command."""
+    import threading
+
+    from ..errors import _real_exit
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        _real_exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def child_main() -> int:
     request = json.loads(sys.argv[1])
     sys.path[:] = request["path"]
     os.chdir(request["cwd"])
+    _exit_with_parent()
     out = os.fdopen(request["fd"], "w", buffering=1)
 
     def send(**event) -> None:

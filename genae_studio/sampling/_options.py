@@ -14,8 +14,12 @@ MAX_STEPS = 10_000  # the longest chain a --steps list may ask for
 
 def parse_steps(text: str) -> list[int]:
     """"0,1,5,10" -> [0, 1, 5, 10], in the order given; a UsageError naming --steps otherwise."""
+    items = str(text).split(",")
+    if not all(item.strip() for item in items):  # "0,,1" is a typo, not 0,1
+        raise UsageError(f"--steps must be comma-separated integers like 0,1,5,10, with "
+                         f"no empty item; got {text!r}")
     try:
-        steps = [int(s) for s in str(text).split(",")]  # an empty item ("0,,1") too
+        steps = [int(s) for s in items]
     except ValueError:
         raise UsageError(f"--steps must be comma-separated integers like 0,1,5,10, "
                          f"got {text!r}") from None
