@@ -132,16 +132,19 @@ def _dataloader_row(root: Path, n: int, cores: int, decode_rate: float) -> Row:
     transform = transforms.Compose([transforms.CenterCrop(178), transforms.Resize(IMAGE_SIZE),
                                     transforms.ToTensor()])
     folder = datasets.ImageFolder(str(root), transform=transform)
-    loader = torch.utils.data.DataLoader(folder, batch_size=BATCH, shuffle=True,
+    m = min(n, 4000)  # an epoch of 4,000 random images: the rate, in a quarter of the time
+    part = torch.utils.data.Subset(folder, np.random.default_rng(0).permutation(n)[:m].tolist())
+    loader = torch.utils.data.DataLoader(part, batch_size=BATCH, shuffle=True,
                                          num_workers=cores, persistent_workers=True)
     for _ in loader:  # the first epoch starts the workers
         pass
     t0 = time.perf_counter()
     for _ in loader:
         pass
-    rate = n / (time.perf_counter() - t0)
+    rate = m / (time.perf_counter() - t0)
     return Row(SECTION, name, rate, "images/s", f"{rate / decode_rate:.2f}x (a)",
-               note="second epoch (persistent workers); CenterCrop + Resize + ToTensor")
+               note=f"second epoch of {m:,} random images (persistent workers); CenterCrop "
+                    f"+ Resize + ToTensor")
 
 
 def _cached_epoch_rate(dataset) -> float:
