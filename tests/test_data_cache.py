@@ -432,3 +432,17 @@ def test_the_data_benchmark_runs_in_quick_mode(tmp_path):
         assert needle in out.stdout, needle
     crashed = re.findall(r"not available: \w*(?:Error|Exception)[^|]*", out.stdout)
     assert not crashed, crashed
+
+
+def test_a_20000_image_split_opens_lazily(tmp_path, monkeypatch):
+    """The studio's gallery: opening a large split and showing what is visible decodes only
+    that (and with cache=False, resolve_dataset never starts a first pass)."""
+    from genae_studio.data import base
+
+    one = next(jpeg_folder(tmp_path / "faces", n=1).iterdir())
+    calls = []
+    real = base.decode_image
+    monkeypatch.setattr(base, "decode_image", lambda *a: calls.append(a) or real(*a))
+    split = FileDataset([one] * 20_000, image_size=16)
+    visible = split.batch(np.arange(100, 164))
+    assert visible.shape == (64, 3, 16, 16) and len(calls) == 64

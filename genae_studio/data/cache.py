@@ -312,9 +312,9 @@ def build_cache(dataset: FileDataset, folder: Path, *,
     chunk = chunk or int(np.clip(n // (workers * 16), 8, 256))
     tmp = folder.parent / f".{folder.name}.{safe_name(socket.gethostname())}-{os.getpid()}-" \
                           f"{secrets.token_hex(4)}.tmp"
-    tmp.mkdir()
     report = progress or (_ProgressBar(dataset, n, workers) if n >= ANNOUNCE_FROM
                           else (lambda p: None))
+    tmp.mkdir()
     started = time.perf_counter()
     try:
         offset = _create_images_file(tmp / IMAGES, (n, dataset.channels, dataset.image_size,
