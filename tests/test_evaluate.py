@@ -87,7 +87,7 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     data_row = run["rows"][-1]
     assert data_row["kind"] == "data" and score["prior_level"] < data_row["data_score"] <= 1
     assert doc["version"] == 4 and run["samplers"][0]["label"] == "prior"
-    assert run["samplers"][0]["diagnostics"]["summaries"]["norm"]["ess"] > 0
+    assert run["samplers"][0]["diagnostics"]["summaries"]["norm"]["rhat"] > 0
 
 
 @pytest.mark.slow
