@@ -217,9 +217,10 @@ def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tm
     assert doc["version"] == 4 and stored["attribute_column"] == "sunglasses"
     assert all("sunglasses" in r and "glasses" not in r for r in stored["rows"])
     paths = evaluation.save_figures(result, tmp_path)
-    assert [p.name for p in paths] == ["toyfaces-aae-chains.png", "toyfaces-aae-sunglasses.png"]
+    assert [p.name for p in paths] == ["toyfaces-aae-chains.png", "toyfaces-aae-samplers.png",
+                                       "toyfaces-aae-sunglasses.png"]
     assert Image.open(paths[0]).size == (12 * 34 + 2, 2 * 34 + 2)
-    assert Image.open(paths[1]).size == (4 * 34 + 2, 4 * 2 * 34 + 2)  # 4 pairs x 2 steps
+    assert Image.open(paths[2]).size == (4 * 34 + 2, 4 * 2 * 34 + 2)  # 4 pairs x 2 steps
 
 
 def test_heldout_codes_do_not_share_random_draws_with_the_chain(digits_run, host, cache):
