@@ -262,7 +262,7 @@ def test_chain_metrics_give_one_value_per_step_for_scripts(digits_run, host, cac
 @pytest.mark.slow
 def test_unlabelled_data_falls_back_to_rotation_features(host, digits_run, tmp_path, cache,
                                                          capsys):
-    digits = resolve_dataset("digits", host.datasets, split="train", limit=200)
+    digits = resolve_dataset("digits", host.datasets, split="train", limit=300)
     unlabelled = ArrayDataset(digits.images, name="plain")
     mode, heads, targets = heads_for(unlabelled)
     assert mode == "rotation" and heads[0].classes == 4 and targets == {}
@@ -272,7 +272,7 @@ def test_unlabelled_data_falls_back_to_rotation_features(host, digits_run, tmp_p
     # End to end: a flat folder of images has no labels and no attributes.
     folder = tmp_path / "plain"
     folder.mkdir()
-    for i, img in enumerate(digits.images[:150]):
+    for i, img in enumerate(digits.images[:300]):  # a test split of 30: n = 15 and 15 more
         Image.fromarray(img[0]).convert("RGB").save(folder / f"{i:03d}.png")
     run_dir = tmp_path / "run"
     train(TrainSettings(model="vae", data=str(folder), image_size=32, limit=64, **TINY),
