@@ -51,9 +51,33 @@ def test_nested_rhat_sees_superchains_that_share_a_start():
 
 
 def test_too_short_or_constant_traces_give_none():
-    assert diagnostics.ess(np.ones((4, 10))) is None
-    assert diagnostics.ess(ar1(4, 3, 0.5)) is None
+    assert diagnostics.ess(np.ones((4, 100))) is None
+    assert diagnostics.ess(ar1(500, 6, 0.5)) is None  # arviz would say ~10,000: its cap
     assert diagnostics.rhat(np.ones((4, 10))) is None
+    assert diagnostics.rhat(ar1(4, 3, 0.5)) is None
+
+
+def test_many_short_chains_measure_their_autocorrelation_across_chains():
+    """500 chains of 6 draws (eval's steps 0..5): the lag-k correlation across chains is
+    phi^k, and the last step's correlation with the start is phi^5."""
+    trace = ar1(500, 6, 0.8, seed=8)
+    acf = diagnostics.autocorrelation(trace, max_lag=3)
+    assert acf == pytest.approx([1.0, 0.8, 0.64, 0.512], abs=0.05)
+    assert diagnostics.lagged_correlation(trace, 5) == pytest.approx(0.8 ** 5, abs=0.1)
+    out = diagnostics.chain_diagnostics({"norm": trace}, diagnostics.batch_ids(500, None))
+    assert out["ess_method"].startswith("across chains")
+    assert out["max_start_correlation"] == pytest.approx(0.8 ** 5, abs=0.1)
+    # tau summed over 5 lags only (1 + 2 (0.8 + ... + 0.8^5) = 6.4 of the full 9): an upper
+    # bound, within 1.6x of the closed form
+    closed = 500 * 6 * (1 - 0.8) / (1 + 0.8)
+    assert closed < out["min_ess"] < 1.6 * closed
+
+
+@pytest.mark.parametrize("phi", [0.3, 0.6])
+def test_ess_across_many_short_chains_matches_the_closed_form(phi):
+    trace = ar1(1000, 30, phi, seed=9)
+    expected = 1000 * 30 * (1 - phi) / (1 + phi)
+    assert diagnostics.ess_across_chains(trace) == pytest.approx(expected, rel=0.15)
 
 
 def test_the_stopping_step_waits_for_the_summaries_and_the_fd():
@@ -74,11 +98,11 @@ def test_the_stopping_step_waits_for_the_summaries_and_the_fd():
 def test_chain_diagnostics_reports_each_summary_and_the_extremes():
     batches = diagnostics.batch_ids(40, 10)
     assert list(np.bincount(batches)) == [10, 10, 10, 10]
-    traces = {"norm": ar1(40, 12, 0.5, seed=6), "data_score": ar1(40, 12, 0.2, seed=7)}
+    traces = {"norm": ar1(40, 60, 0.5, seed=6), "data_score": ar1(40, 60, 0.2, seed=7)}
     out = diagnostics.chain_diagnostics(traces, batches, {0: 3.0, 5: 2.0})
-    assert out["chains"] == 40 and out["draws"] == 12 and out["superchains"] == 4
+    assert out["chains"] == 40 and out["draws"] == 60 and out["superchains"] == 4
     norm = out["summaries"]["norm"]
-    assert len(norm["mean"]) == 12 and norm["autocorrelation"][0] == pytest.approx(1.0)
+    assert len(norm["mean"]) == 60 and norm["autocorrelation"][0] == pytest.approx(1.0)
     assert out["min_ess"] == min(s["ess"] for s in out["summaries"].values())
     assert out["max_rhat_nested"] is not None and out["stopping"]["t_star"] == 5
     one = diagnostics.chain_diagnostics(traces, diagnostics.batch_ids(40, None))

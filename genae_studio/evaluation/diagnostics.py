@@ -4,7 +4,11 @@ For every chain, a few scalar summaries of z_t at every step t (:data:`SUMMARIES
 norm, the data score (P(looks like encoded data)) and the projections on the latent view's
 two axes (PCA of the held-out codes' posterior means). From these traces (chains x steps):
 
-* autocorrelation and effective sample size (bulk ESS, arviz-stats), per summary;
+* autocorrelation and effective sample size per summary: arviz-stats' bulk ESS for chains of
+  at least :data:`MIN_ESS_DRAWS` draws (for shorter ones it comes out far too high), else the
+  same formula with the autocorrelation measured across the many chains
+  (:func:`ess_across_chains`); and the correlation across chains between the first and the
+  last step (``start_correlation``: how much the chains still remember their start);
 * rank-normalised split R-hat (arviz-stats), which assumes independent chains;
 * nested R-hat (Margossian et al. 2024; arviz-stats ``rhat_nested``) with each batch-norm
   batch as a superchain: in ``batch`` mode the chains of one batch share its statistics, so
@@ -13,7 +17,7 @@ two axes (PCA of the held-out codes' posterior means). From these traces (chains
 * a recommended stopping step t* (:func:`stopping_step`), with the rule that chose it.
 
 Traces are short (a chain of T steps gives T + 1 draws), so these numbers describe how far the
-chains have settled, not a long-run equilibrium; with fewer than 4 draws they are None.
+chains have settled, not a long-run equilibrium; with fewer than 4 draws R-hat is None.
 """
 from __future__ import annotations
 
@@ -25,7 +29,10 @@ if TYPE_CHECKING:
     import numpy as np
 
 SUMMARIES = ("norm", "data_score", "axis1", "axis2")
-MIN_DRAWS = 4
+MIN_DRAWS = 4  # R-hat needs this many draws per chain
+# arviz-stats' ESS needs long chains: with hundreds of chains of 6 to 30 draws its estimate
+# runs 2 to 20 times too high (up to its cap, draws x log10(draws)); below this it is None
+MIN_ESS_DRAWS = 50
 SETTLED = 0.1  # t* needs every summary's mean within this share of the chains' spread
 NEAR_BEST = 0.05  # ... and FD within 5% of the best measured FD
 MAX_LAG = 10
@@ -78,14 +85,15 @@ def _quiet(function, *args, **kwargs):
 
 
 def ess(trace) -> float | None:
-    """Bulk effective sample size of a (chains, draws) trace (arviz-stats), None if too short
-    or constant."""
+    """Bulk effective sample size of a (chains, draws) trace (arviz-stats); None for chains
+    shorter than :data:`MIN_ESS_DRAWS` draws (the estimate is unreliable there) or a
+    constant trace."""
 
     import numpy as np
     from arviz_stats.base import array_stats
 
     trace = np.asarray(trace, np.float64)
-    if trace.shape[1] < MIN_DRAWS or np.ptp(trace) == 0:
+    if trace.shape[1] < MIN_ESS_DRAWS or np.ptp(trace) == 0:
         return None
     return _finite(_quiet(array_stats.ess, trace, chain_axis=0, draw_axis=1, method="bulk"))
 
@@ -121,17 +129,58 @@ def rhat_nested(trace, superchains) -> float | None:
 
 
 def autocorrelation(trace, max_lag: int = MAX_LAG) -> list[float]:
-    """Mean over chains of each chain's autocorrelation at lags 0..max_lag (arviz-stats)."""
-
+    """Autocorrelation at lags 0..max_lag: with chains of at least :data:`MIN_ESS_DRAWS`
+    draws the mean over chains of each chain's own (arviz-stats); with shorter chains, the
+    correlation across chains of the summary at step t and at step t + lag, averaged over t
+    (:func:`lagged_correlation`): many short chains estimate it well, and for a stationary
+    chain both equal the autocorrelation."""
     import numpy as np
     from arviz_stats.base import array_stats
 
     trace = np.asarray(trace, np.float64)
     if trace.shape[1] < 2:
         return []
-    acf = _quiet(array_stats.autocorr, trace, axis=-1)
     lags = min(max_lag, trace.shape[1] - 1) + 1
+    if trace.shape[1] < MIN_ESS_DRAWS:
+        return [lagged_correlation(trace, k) for k in range(lags)]
+    acf = _quiet(array_stats.autocorr, trace, axis=-1)
     return [_finite(v) for v in np.nanmean(acf[:, :lags], axis=0)]
+
+
+def ess_across_chains(trace) -> float | None:
+    """ESS of many short chains: chains x draws / tau, tau = 1 + 2 sum_k rho_k, with rho_k
+    the lag-k correlation measured across chains (:func:`lagged_correlation`), summed until
+    the first lag where it is not positive (Geyer's initial positive sequence, as arviz does
+    within chains). The sum stops at the chains' length too, so a correlation that lasts
+    longer makes this an upper bound. None for a constant trace or a single chain."""
+    import numpy as np
+
+    trace = np.asarray(trace, np.float64)
+    chains, draws = trace.shape
+    if chains < 3 or np.ptp(trace) == 0:
+        return None
+    tau = 1.0
+    for k in range(1, draws):
+        rho = lagged_correlation(trace, k)
+        if rho is None or rho <= 0:
+            break
+        tau += 2.0 * rho
+    return _finite(chains * draws / tau)
+
+
+def lagged_correlation(trace, lag: int, start: int = 0) -> float | None:
+    """Mean over steps t >= start of the correlation across chains between the summary at
+    t and at t + lag; None when no step pair varies across chains. ``lag`` = last step with
+    ``start`` = 0 is how much the chains still remember where they started."""
+    import numpy as np
+
+    trace = np.asarray(trace, np.float64)
+    values = []
+    for t in range(start, trace.shape[1] - lag):
+        a, b = trace[:, t], trace[:, t + lag]
+        if a.std() > 0 and b.std() > 0:
+            values.append(np.corrcoef(a, b)[0, 1])
+    return _finite(np.mean(values)) if values else None
 
 
 def settled_step(traces: dict[str, np.ndarray], tolerance: float = SETTLED) -> int | None:
@@ -195,14 +244,28 @@ def chain_diagnostics(traces: dict[str, np.ndarray], superchains=None,
                                    "chains in batches, --chain-batch, to get superchains)"
                                    if superchains is not None else "no superchains given")
     for name, trace in traces.items():
+        short = trace.shape[1] < MIN_ESS_DRAWS
         out["summaries"][name] = {
-            "ess": ess(trace), "rhat": rhat(trace),
+            "ess": ess_across_chains(trace) if short else ess(trace), "rhat": rhat(trace),
             "rhat_nested": rhat_nested(trace, superchains) if groups >= 2 else None,
             "autocorrelation": autocorrelation(trace),
+            "start_correlation": lagged_correlation(trace, trace.shape[1] - 1)
+            if trace.shape[1] > 1 else None,
             "mean": [_finite(v) for v in trace.mean(axis=0)],
             "sd": [_finite(v) for v in trace.std(axis=0)]}
-    values = [s[k] for s in out["summaries"].values() for k in ("ess",) if s[k] is not None]
+    values = [s["ess"] for s in out["summaries"].values() if s["ess"] is not None]
     out["min_ess"] = min(values) if values else None
+    out["ess_method"] = "arviz-stats bulk ESS within chains"
+    if out["draws"] < MIN_ESS_DRAWS:
+        out["ess_method"] = (f"across chains: chains of {out['draws']} draws are too short for "
+                             f"arviz's within-chain estimate (needs {MIN_ESS_DRAWS}); chains x "
+                             "draws / (1 + 2 sum of the positive lag correlations measured "
+                             "across chains), an upper bound when correlation outlasts the "
+                             "chain; start_correlation is how much the last step still "
+                             "depends on the start")
+    starts = [abs(s["start_correlation"]) for s in out["summaries"].values()
+              if s["start_correlation"] is not None]
+    out["max_start_correlation"] = max(starts) if starts else None
     rhats = [s["rhat"] for s in out["summaries"].values() if s["rhat"] is not None]
     out["max_rhat"] = max(rhats) if rhats else None
     nested = [s["rhat_nested"] for s in out["summaries"].values() if s["rhat_nested"] is not None]

@@ -47,7 +47,7 @@ def is_file_space(text: str) -> bool:
 
 
 def parse_weights_file(text: str) -> WeightsFile:
-    """``inception:/path/w.safetensors@<64 hex digits>`` -> WeightsFile; a UsageError (one
+    """``inception:/path/w.safetensors@<SHA-256 in hex>`` -> WeightsFile; a UsageError (one
     line) for an unknown architecture or a missing/malformed SHA-256. Does not read the file."""
     arch, _, rest = text.partition(":")
     path, at, sha = rest.rpartition("@")

@@ -179,6 +179,9 @@ class SamplerContext:
         import numpy as np
 
         if self.images is None:
+            if not self.run.config.data.get("data"):
+                raise UsageError(f"{self.run.path or self.run.name}: the run does not name its "
+                                 "training data, which this sampler fits on")
             data = self.run.training_data(self.host)
             count = min(len(data), self.max_codes)
             pick = np.sort(np.random.default_rng(self.seed).permutation(len(data))[:count])
