@@ -374,7 +374,7 @@ def _action_rows(cfg: Config, window, tmp: Path, run_dir: Path, probe: Probe) ->
                             min_s=2.0, note="switching back cancels the estimate"))
     if "aae" in s.bundled():
         rows.append(_action_row(probe, "switch model (the bundled aae run)",
-                                lambda: window._model_picked("aae"),
+                                lambda: window.pickers.model_picked("aae"),
                                 lambda: s.run is not None and s.run.name == "aae" and settled(),
                                 600, note="opens the run, its data, the latent fit, step 0"))
     rows.append(_action_row(probe, "open a run folder", lambda: s.open_run(run_dir),

@@ -87,7 +87,7 @@ def widget_map(window) -> dict:
             centres.append([centre.x(), centre.y()])
     run = window.session.run
     return {"widgets": {"window": rect(window), "grid": rect(cv.grid),
-                        "step": rect(cv.step_button), "model": rect(window.model_combo),
+                        "step": rect(cv.step_button), "model": rect(window.pickers.model_combo),
                         "gallery": rect(gallery)},
             "gallery": centres,
             "state": {"run": run.name if run is not None else None,
