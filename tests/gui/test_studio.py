@@ -381,7 +381,7 @@ def test_settings_are_remembered(qtbot, host, bundled, settings):
     assert again.chain_view.bn_combo.currentText() == "eval"
     assert again.train_panel.epochs.value() == 3
     assert again.chain_view.history.n == 16
-    assert str(bundled) in again._recent()
+    assert str(bundled) in again.pickers.recent()
     again.close()
 
 
