@@ -351,6 +351,7 @@ def _action_rows(cfg: Config, window, tmp: Path, run_dir: Path, probe: Probe) ->
 
     s, cv, jobs = window.session, window.chain_view, window.jobs
     rows: list[Row] = []
+    wait = 60 if cfg.quick else 600  # seconds an action may take before it is reported late
 
     def settled() -> bool:
         return not jobs.active() and window.latent_view.cloud is not None \
@@ -359,10 +360,10 @@ def _action_rows(cfg: Config, window, tmp: Path, run_dir: Path, probe: Probe) ->
     window.exports.ask = lambda title, name, filt: tmp / name
     steps = len(cv.history)
     rows.append(_action_row(probe, f"export GIF ({steps} steps of {cv.history.n} chains)",
-                            window.exports.gif, lambda: not window.exports.running, 600,
+                            window.exports.gif, lambda: not window.exports.running, wait,
                             note="written in a worker, progress per frame"))
     rows.append(_action_row(probe, "switch batch-norm mode to eval", lambda:
-                            cv.bn_combo.setCurrentText("eval"), settled, 300, min_s=1.0))
+                            cv.bn_combo.setCurrentText("eval"), settled, wait, min_s=1.0))
 
     def precise_and_back():
         cv.bn_combo.setCurrentText("precise")
@@ -370,17 +371,17 @@ def _action_rows(cfg: Config, window, tmp: Path, run_dir: Path, probe: Probe) ->
 
     rows.append(_action_row(probe, "switch batch-norm mode to precise, back to batch after "
                             "1.5 s", precise_and_back, lambda: cv.bn_combo.currentText() ==
-                            "batch" and not jobs.running("precise-bn") and settled(), 300,
+                            "batch" and not jobs.running("precise-bn") and settled(), wait,
                             min_s=2.0, note="switching back cancels the estimate"))
-    if "aae" in s.bundled():
+    if "aae" in s.bundled() and not cfg.quick:  # quick: the bench images fit no bundled run
         rows.append(_action_row(probe, "switch model (the bundled aae run)",
-                                lambda: window._model_picked("aae"),
+                                lambda: window.pickers.model_picked("aae"),
                                 lambda: s.run is not None and s.run.name == "aae" and settled(),
-                                600, note="opens the run, its data, the latent fit, step 0"))
+                                wait, note="opens the run, its data, the latent fit, step 0"))
     rows.append(_action_row(probe, "open a run folder", lambda: s.open_run(run_dir),
                             lambda: s.run is not None and s.run.path is not None
                             and Path(s.run.path).resolve() == run_dir.resolve() and settled(),
-                            600, note="the bench run: load, data, latent fit, step 0"))
+                            wait, note="the bench run: load, data, latent fit, step 0"))
     panel = window.train_panel
     panel.model_combo.setCurrentText("vae")
     panel.data_combo.setCurrentText("bench")
@@ -395,15 +396,15 @@ def _action_rows(cfg: Config, window, tmp: Path, run_dir: Path, probe: Probe) ->
         QTimer.singleShot(3000, panel.stop)
 
     rows.append(_action_row(probe, "start training, stop it after 3 s", start_then_stop,
-                            lambda: not panel.running, 600, min_s=3.0,
+                            lambda: not panel.running, wait, min_s=3.0,
                             note="the run is saved when it stops"))
-    _spin(60, lambda: not jobs.active())
+    _spin(wait, lambda: not jobs.active())
     window.metrics_panel.measure()
-    if _spin(300, lambda: jobs.running("metrics") or jobs.running("metrics-ref")):
+    if _spin(wait, lambda: jobs.running("metrics") or jobs.running("metrics-ref")):
         rows.append(_action_row(probe, "Reset while the chain metrics work",
                                 lambda: cv.reset(cv.seed_spin.value() + 1),
                                 lambda: len(cv.history) == 1 and not jobs.running("chain"),
-                                300, min_s=1.0))
+                                wait, min_s=1.0))
     else:
         rows.append(unavailable(SECTION, "Reset while the chain metrics work",
                                 "the metrics did not start"))

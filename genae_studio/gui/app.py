@@ -61,6 +61,57 @@ def reserve_gui_core() -> None:
     workers.WORKER_NICENESS = 10
 
 
+#: A file the running studio keeps up to date with where its controls are on the screen and
+#: what it shows (JSON): the Xvfb smoke test (tests/gui/test_xvfb_smoke.py) reads it to aim
+#: real xdotool clicks and drags, as a person aims with their eyes. Unset: nothing is written.
+WIDGET_MAP_ENV = "GENAE_STUDIO_WIDGET_MAP"
+
+
+def widget_map(window) -> dict:
+    """Screen rectangles [x, y, w, h] of the controls a smoke test uses, the centres of the
+    gallery images in view, and a little state."""
+    from PyQt6.QtCore import QPoint
+
+    def rect(widget):
+        if widget is None or not widget.isVisible():
+            return None
+        top_left = widget.mapToGlobal(QPoint(0, 0))
+        return [top_left.x(), top_left.y(), widget.width(), widget.height()]
+
+    cv, gallery = window.chain_view, window.interp_panel.gallery
+    centres = []
+    for k in range(min(16, gallery.count())):
+        cell = gallery.visualItemRect(gallery.item(k))
+        if gallery.viewport().rect().contains(cell.center()):  # only what can be seen
+            centre = gallery.viewport().mapToGlobal(cell.center())
+            centres.append([centre.x(), centre.y()])
+    run = window.session.run
+    return {"widgets": {"window": rect(window), "grid": rect(cv.grid),
+                        "step": rect(cv.step_button), "model": rect(window.pickers.model_combo),
+                        "gallery": rect(gallery)},
+            "gallery": centres,
+            "state": {"run": run.name if run is not None else None,
+                      "last_t": cv.history.last_t if len(cv.history) else None,
+                      "interpolated": window.interp_panel.result is not None,
+                      "latent": window.latent_view.cloud is not None,
+                      "jobs": [job.name for job in window.jobs.active()]}}
+
+
+def _keep_widget_map(window, path: str) -> None:
+    import json
+
+    from PyQt6.QtCore import QTimer
+
+    from ..fileio import atomic_write_bytes
+
+    def write():
+        atomic_write_bytes(path, json.dumps(widget_map(window)).encode())
+
+    timer = QTimer(window, interval=300)
+    timer.timeout.connect(write)
+    timer.start()
+
+
 def run_studio(args, host: PluginHost) -> int:
     """Entry point of ``genae-studio`` without a command; returns the exit code."""
     app = application()
@@ -69,6 +120,8 @@ def run_studio(args, host: PluginHost) -> int:
                            device=None if args.device == "auto" else args.device,
                            debug=bool(getattr(args, "debug", False)))
     window.show()
+    if os.environ.get(WIDGET_MAP_ENV):
+        _keep_widget_map(window, os.environ[WIDGET_MAP_ENV])
     # Ctrl+C in the terminal closes the window cleanly (settings saved, jobs stopped);
     # the timer lets Python run its signal handler while Qt's loop is busy.
     previous = signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -67,11 +67,11 @@ class InterpolationPanel(QWidget):
                                        "it)")
         self.enlarge_button.clicked.connect(self.enlarge)
         self.enlarge_button.setEnabled(False)
-        hint = theme.dim(QLabel("Drag one test image onto another: an interpolation between "
-                                "their codes, before and after k chain steps (the paper's "
-                                "Figure 2). Drop four images on the 2x2 target for the "
-                                "four-corner grid."))
-        hint.setWordWrap(True)
+        # One short line: on a 768-pixel screen the gallery keeps the room for its images.
+        hint = theme.dim(QLabel("Drag an image onto another (Figure 2)"))
+        hint.setToolTip("Drag one test image onto another: an interpolation between their "
+                        "codes, before and after k chain steps (the paper's Figure 2). Drop "
+                        "four images on the 2x2 target for the four-corner grid.")
         self.view = MosaicView()
         self.view.setMinimumHeight(120)
         self.view.set_placeholder("Drag a gallery image onto another one")

@@ -32,7 +32,7 @@ from .chain_view import ChainView
 from .export_actions import Exports
 from .interpolation_panel import InterpolationPanel
 from .latent_view import LatentView
-from .menus import WindowMenus
+from .menus import Menus
 from .metrics_panel import MetricsPanel
 from .pickers import Pickers
 from .session import Session
@@ -41,9 +41,10 @@ from .train_panel import TrainPanel
 from .workers import Jobs, call_soon
 
 
-class MainWindow(WindowMenus, Pickers, QMainWindow):
+class MainWindow(QMainWindow):
     """Chain view in the middle; latent space and chain metrics on the right; interpolation,
-    training and the log below."""
+    training and the log below. Composed of objects: the session, the jobs, the views and
+    panels, ``exports``, ``pickers`` (the toolbar) and ``menus``."""
 
     def __init__(self, host: PluginHost, settings: QSettings | None = None, *,
                  checkpoint: Path | None = None, data: str | None = None,
@@ -125,8 +126,8 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
                    "losses": self.train_panel.plot},
             interpolation_view=self.interp_panel.view, report_error=self.report_error,
             log=self.log, show_message=lambda text: self.statusBar().showMessage(text, 5000))
-        self._build_toolbar()
-        self._build_menus()
+        self.pickers = Pickers(self)
+        self.menus = Menus(self)
         # The status bar: model, run and data (gives way first), the running jobs, and the
         # device, which a message or a job never covers (it is the last permanent widget).
         self.status_label = QLabel()
@@ -163,7 +164,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         s.data_changed.connect(self._data_changed)
         s.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         s.log.connect(self.log)
-        s.data_failed.connect(self._data_failed)
+        s.data_failed.connect(self.pickers.data_failed)
         self.jobs.error.connect(self.report_error)
         self.chain_view.changed.connect(self._chains_changed)
         self.chain_view.chain_finished.connect(lambda: self._settled("Chain"))
@@ -171,8 +172,8 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         self.interp_panel.created.connect(self._interpolated)
         self.train_panel.trained.connect(self._trained)
         self.chain_view.selected_changed.connect(
-            lambda index: self.gif_selected_action.setEnabled(index is not None))
-        self.gif_selected_action.setEnabled(False)
+            lambda index: self.menus.gif_selected_action.setEnabled(index is not None))
+        self.menus.gif_selected_action.setEnabled(False)
         theme.style_all(self)
         self._update_status()
 
@@ -180,7 +181,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
         if data:
             self.session.data_name = data
         if checkpoint is None:  # the run open when the studio was last closed
-            last = next(iter(self._recent()), None)
+            last = next(iter(self.pickers.recent()), None)
             if last and Path(last, "config.json").is_file():
                 checkpoint = Path(last)
         if checkpoint is not None:
@@ -203,21 +204,21 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
                                else "No run: nothing to project.")
         self.chain_view.set_projection(None)
         if run is None:
-            self.model_combo.setCurrentIndex(-1)  # the box says what the status bar says
+            self.pickers.model_combo.setCurrentIndex(-1)  # the box says what the status bar says
             return
         self.banner.hide()  # a run opened: earlier errors and notices are settled
-        self.model_combo.setCurrentText(run.name)
+        self.pickers.model_combo.setCurrentText(run.name)
         self.train_panel.model_combo.setCurrentText(run.name)
         self.setWindowTitle(f"genae-studio — {run.name} ({run.path})")
         if run.path is not None:
-            self._remember_run(Path(run.path))
+            self.pickers.remember_run(Path(run.path))
         self.log(f"opened {run.name} run {run.path} on {run.device}")
 
     def _data_changed(self, data) -> None:
         run = self.session.run
         if data is None:
             return
-        self._show_data_name(data.name)
+        self.pickers.show_data_name(data.name)
         if self.banner.kind == "error" and self.banner.source == "Load data" \
                 and data.name == self.session.data_name:
             self.banner.hide()  # the user's next choice worked
@@ -362,7 +363,7 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
             self.restoreState(st.value("window_state"))
         self.chain_view.restore(_group(st, "chain"))
         self.train_panel.restore(_group(st, "train"))
-        self._fill_recent()
+        self.menus.fill_recent()
 
     def save_settings(self) -> None:
         st = self.settings
@@ -377,6 +378,18 @@ class MainWindow(WindowMenus, Pickers, QMainWindow):
 
     def reset_layout(self) -> None:
         self.restoreState(self._default_state)
+
+    # --- drag and drop of run folders and datasets -----------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if not paths:
+            return
+        event.acceptProposedAction()
+        self.pickers.open_path(paths[0])
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

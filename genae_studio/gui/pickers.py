@@ -1,19 +1,81 @@
-"""What the toolbar's pickers, File ▸ Open and drops onto the window do, as a mixin of
-MainWindow: open a run (a folder or a bundled model's run) or load held-out data, and keep the
-pickers showing what is loaded."""
+"""The toolbar's pickers (model, data, device, Open run) and what they, File ▸ Open and drops
+onto the window do: open a run (a folder or a bundled model's run) or load held-out data, and
+keep the pickers showing what is loaded. An object the main window holds (``window.pickers``).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-from PyQt6.QtWidgets import QFileDialog
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QComboBox, QFileDialog, QLabel
 
-from .menus import OPEN_FILE, OPEN_FOLDER
+from ..studio.system import cuda_available
+
+OPEN_FOLDER, OPEN_FILE = "Open folder…", "Open file…"
 
 
 class Pickers:
-    """Model, data and run choices of MainWindow (which provides the session and the views)."""
+    """The toolbar of ``window`` (a MainWindow: its session, settings, banner, log and the
+    Training dock) and the open-run and open-data actions."""
 
-    def _model_picked(self, name: str) -> None:
+    def __init__(self, window):
+        self.window = window
+        self.session = window.session
+        self.settings = window.settings
+        self._build_toolbar()
+
+    def _build_toolbar(self) -> None:
+        bar = self.window.addToolBar("Pickers")
+        bar.setObjectName("pickers")
+        bar.setMovable(False)
+        self.model_combo = QComboBox(minimumContentsLength=10, placeholderText="(no run)")
+        self.model_combo.setToolTip("Model: opens its bundled run (every loaded plugin's "
+                                    "models are listed)")
+        self._fill_models()
+        self.model_combo.activated.connect(
+            lambda i: self.model_picked(self.model_combo.itemText(i)))
+        self.data_combo = QComboBox(minimumContentsLength=14)
+        self.data_combo.setToolTip("Held-out data for the latent view and the gallery")
+        self.data_combo.addItems([n for n, spec in self.session.host.datasets.items()
+                                  if spec.detect is None])
+        self.data_combo.insertSeparator(self.data_combo.count())
+        self.data_combo.addItems([OPEN_FOLDER, OPEN_FILE])
+        self.data_combo.activated.connect(
+            lambda i: self.data_picked(self.data_combo.itemText(i)))
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cpu", "cuda"])
+        self.device_combo.setToolTip("Where models run: auto picks cuda, then mps, then cpu")
+        if not cuda_available():
+            self.device_combo.model().item(2).setEnabled(False)
+            self.device_combo.setItemData(2, "CUDA is not available here",
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.device_combo.setCurrentText(self.session.device)
+        self.device_combo.activated.connect(
+            lambda i: self.session.set_device(self.device_combo.itemText(i)))
+        self.open_action = QAction("Open run…", self.window, shortcut=QKeySequence.StandardKey.Open,
+                                   toolTip="Open a run folder (or drop one onto the window)",
+                                   triggered=self.open_run_dialog)
+        for label, widget in (("Model ", self.model_combo), (None, self.open_action),
+                              ("  Data ", self.data_combo), ("  Device ", self.device_combo)):
+            if isinstance(widget, QAction):
+                bar.addAction(widget)
+                continue
+            bar.addWidget(QLabel(label))
+            bar.addWidget(widget)
+
+    def _fill_models(self) -> None:
+        bundled = set(self.session.bundled())
+        self.model_combo.clear()
+        for spec in self.session.host.models.values():
+            self.model_combo.addItem(spec.name)
+            note = "bundled run available" if spec.name in bundled else \
+                "no bundled run: train one or open a run folder"
+            self.model_combo.setItemData(self.model_combo.count() - 1,
+                                         f"{spec.description}\nplugin {spec.plugin}; {note}",
+                                         Qt.ItemDataRole.ToolTipRole)
+
+    def model_picked(self, name: str) -> None:
         from ..api import bundled_run_dir
 
         run = self.session.run
@@ -26,23 +88,24 @@ class Pickers:
             return
         if run is not None:
             self.model_combo.setCurrentText(run.name)
-        self.train_panel.model_combo.setCurrentText(name)
-        self.train_dock.show()
-        self.train_dock.raise_()
-        self.banner.show_message(f"There is no bundled run for {name!r}. Train one in the "
+        self.window.train_panel.model_combo.setCurrentText(name)
+        self.window.train_dock.show()
+        self.window.train_dock.raise_()
+        self.window.banner.show_message(f"There is no bundled run for {name!r}. Train one in the "
                                  "Training panel (now set to it) or open a run folder.", "info")
 
-    def _data_picked(self, text: str) -> None:
+    def data_picked(self, text: str) -> None:
         if text in (OPEN_FOLDER, OPEN_FILE):
-            self._open_data_dialog(folder=text == OPEN_FOLDER)
+            self.open_data_dialog(folder=text == OPEN_FOLDER)
             return
         self.session.load_data(text, explicit=True)
 
-    def _open_data_dialog(self, folder: bool = True) -> None:
+    def open_data_dialog(self, folder: bool = True) -> None:
         """A dataset folder or file; its format is a choice of the dialog's file-type list
         (the command line's --data-format), detected unless the user picks one."""
         formats = data_formats(self.session.host)
-        dialog = QFileDialog(self, "Open a dataset folder" if folder else "Open a dataset file")
+        title = "Open a dataset folder" if folder else "Open a dataset file"
+        dialog = QFileDialog(self.window, title)
         dialog.setOption(QFileDialog.Option.DontUseNativeDialog)  # the format list everywhere
         dialog.setFileMode(QFileDialog.FileMode.Directory if folder
                            else QFileDialog.FileMode.ExistingFile)
@@ -60,30 +123,18 @@ class Pickers:
     def open_run_dialog(self) -> None:
         start = str(self.session.run.path.parent) if self.session.run and \
             self.session.run.path else ""
-        path = QFileDialog.getExistingDirectory(self, "Open a run folder", start)
+        path = QFileDialog.getExistingDirectory(self.window, "Open a run folder", start)
         if path:
             self.session.open_run(path)
 
-    def _remember_run(self, path: Path) -> None:
-        recent = [str(path)] + [p for p in self._recent() if p != str(path)]
+    def remember_run(self, path: Path) -> None:
+        recent = [str(path)] + [p for p in self.recent() if p != str(path)]
         self.settings.setValue("recent_runs", recent[:8])
-        self._fill_recent()
+        self.window.menus.fill_recent()
 
-    def _recent(self) -> list[str]:
+    def recent(self) -> list[str]:
         value = self.settings.value("recent_runs", [])
         return [value] if isinstance(value, str) else list(value or [])
-
-    # --- drag and drop of run folders and datasets -----------------------------------------
-    def dragEnterEvent(self, event) -> None:
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
-            event.acceptProposedAction()
-
-    def dropEvent(self, event) -> None:
-        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
-        if not paths:
-            return
-        event.acceptProposedAction()
-        self.open_path(paths[0])
 
     def open_path(self, path: Path) -> None:
         """A run folder opens as the run; anything else is tried as a dataset."""
@@ -92,18 +143,18 @@ class Pickers:
         else:
             self.session.load_data(str(path), explicit=True)
 
-    def _show_data_name(self, name: str) -> None:
+    def show_data_name(self, name: str) -> None:
         self.data_combo.blockSignals(True)
         if self.data_combo.findText(name) < 0:
             self.data_combo.insertItem(self.data_combo.count() - 3, name)
         self.data_combo.setCurrentText(name)
         self.data_combo.blockSignals(False)
 
-    def _data_failed(self, name: str, shown: str) -> None:
+    def data_failed(self, name: str, shown: str) -> None:
         """A data choice failed: the pickers go back to what is (or will be) loaded."""
         if shown:
-            self._show_data_name(shown)
-            self.log(f"could not use data {name!r}; showing {shown} instead")
+            self.show_data_name(shown)
+            self.window.log(f"could not use data {name!r}; showing {shown} instead")
         else:
             self.data_combo.setCurrentIndex(-1)
 

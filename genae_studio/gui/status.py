@@ -26,6 +26,7 @@ class NoticeBanner(QFrame):
         close.setToolTip("Dismiss")
         close.clicked.connect(self.hide)
         self.action_button = QToolButton()  # the notice's offer ("Open it"), when it has one
+        self.action_button.setToolTip("Do what the notice offers")
         self.action_button.clicked.connect(self._act)
         self.details = details
         lay = QHBoxLayout(self)

@@ -169,7 +169,7 @@ def _callbacks_for(func: Callable, job: Job) -> dict:
 _RUNNING: set[Worker] = set()  # started workers, until REAP_S after they ended
 _POOL: QThreadPool | None = None
 EXIT_WAIT_S = 60  # at exit, an essential job (training saving its state) gets this long
-EXIT_GRACE_S = 1.5  # and the others this long: a window closes within 2 s (issue 21)
+EXIT_GRACE_S = 0.5  # and the others this long: the process ends within 2 s (issue 21)
 
 
 def end_jobs(grace_s: float = EXIT_GRACE_S, essential_s: float = EXIT_WAIT_S) -> bool:

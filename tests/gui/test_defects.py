@@ -16,10 +16,10 @@ def _loaded(window) -> bool:
 
 def test_a_failed_data_choice_returns_to_the_working_state(qtbot, window, bundled, tmp_path):
     """Data → toyfaces on a 1-channel digits model fails; the box and later runs keep digits."""
-    combo = window.data_combo
+    combo = window.pickers.data_combo
     wait_idle(qtbot, window)
     combo.setCurrentText("toyfaces")  # what the user's pick shows before it loads
-    window._data_picked("toyfaces")
+    window.pickers.data_picked("toyfaces")
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
     wait_idle(qtbot, window)
     assert "expects 1" in window.banner.label.text()
@@ -29,7 +29,7 @@ def test_a_failed_data_choice_returns_to_the_working_state(qtbot, window, bundle
     # A run opened afterwards loads its data, not the failed choice.
     copy = tmp_path / "copied-run"
     shutil.copytree(bundled, copy)
-    window.open_path(copy)
+    window.pickers.open_path(copy)
     qtbot.waitUntil(lambda: window.session.run.path == copy and _loaded(window), timeout=60_000)
     assert window.session.data.name == "digits" and combo.currentText() == "digits"
     assert window.chain_view.history.n > 0
@@ -41,10 +41,10 @@ def test_dropping_a_folder_that_is_no_run_or_dataset_keeps_the_data(qtbot, windo
     junk = tmp_path / "not-a-run"
     junk.mkdir()
     (junk / "notes.txt").write_text("nothing to see")
-    window.open_path(junk)
+    window.pickers.open_path(junk)
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=60_000)
     wait_idle(qtbot, window)
-    assert window.data_combo.currentText() == "digits"
+    assert window.pickers.data_combo.currentText() == "digits"
     assert window.session.data_name in (None, "digits")
     window.chain_view.reset(5)  # the studio goes on working
     qtbot.waitUntil(lambda: window.chain_view.seed_spin.value() == 5
@@ -60,7 +60,7 @@ def test_a_nonexistent_data_option_falls_back_to_the_runs_data(qtbot, host, bund
     window.show()
     qtbot.waitUntil(lambda: window.session.run is not None and _loaded(window), timeout=60_000)
     assert window.session.data.name == "digits"
-    assert window.data_combo.currentText() == "digits"
+    assert window.pickers.data_combo.currentText() == "digits"
     assert window.banner.isVisible() and "nonexistent" in window.banner.label.text()
     window.close()
 
@@ -126,9 +126,9 @@ def test_the_window_fits_small_screens(qtbot, window):
 def test_the_model_picker_returns_to_the_bundled_run(qtbot, window, bundled, tmp_path):
     copy = tmp_path / "another-vae-run"
     shutil.copytree(bundled, copy)
-    window.open_path(copy)
+    window.pickers.open_path(copy)
     qtbot.waitUntil(lambda: window.session.run.path == copy and _loaded(window), timeout=60_000)
-    window._model_picked("vae")  # the same model name, but its bundled run
+    window.pickers.model_picked("vae")  # the same model name, but its bundled run
     qtbot.waitUntil(lambda: window.session.run.path == bundled and _loaded(window),
                     timeout=60_000)
 
@@ -144,7 +144,8 @@ def test_model_box_agrees_with_the_status_bar_without_a_run(qtbot, host, setting
     qtbot.waitUntil(lambda: "no bundled run" in window.chain_view.placeholder.text(),
                     timeout=10_000)
     assert "Model: none" in window.status_label.text()
-    assert window.model_combo.currentIndex() == -1 and window.model_combo.currentText() == ""
+    combo = window.pickers.model_combo
+    assert combo.currentIndex() == -1 and combo.currentText() == ""
     window.close()
 
 

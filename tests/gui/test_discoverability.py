@@ -45,12 +45,12 @@ def test_every_control_has_a_tooltip(window):
 
 
 def test_shortcuts_are_listed_and_work(qtbot, window):
-    rows = dict((text, key) for text, key in window.shortcut_rows())
+    rows = dict((text, key) for text, key in window.menus.shortcut_rows())
     keys = set(rows.values())
     for key in ("Ctrl+Shift+R", "M", "Ctrl+T", "S", "R", "Esc", "C", "Left", "Right"):
         assert key in keys, key
-    box = window.show_shortcuts()
-    for text, key in window.shortcut_rows():
+    box = window.menus.show_shortcuts()
+    for text, key in window.menus.shortcut_rows():
         assert key in box.text() and text.replace("&", "&amp;") in box.text()
     box.close()
     window.activateWindow()  # offscreen has no window manager to do it

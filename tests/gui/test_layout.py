@@ -58,6 +58,7 @@ def test_the_latent_legend_and_axis_titles_fit_small_screens(qtbot, host, bundle
     _check_latent_plot(lv)
     _check_status_bar(window)
     _check_grid_fills_its_area(window)
+    _check_gallery_shows_a_choice(window)
     shots(window, f"window-{size[0]}x{size[1]}")
     window.close()
 
@@ -74,6 +75,14 @@ def _check_status_bar(window) -> None:
     for other in (window.status_label, window.job_status):
         if other.isVisible():
             assert not other.geometry().intersects(geometry)
+
+
+def _check_gallery_shows_a_choice(window) -> None:
+    """Issue 21: at 1366 x 768 the gallery showed three faces; two rows at least now."""
+    gallery = window.interp_panel.gallery
+    seen = [k for k in range(gallery.count())
+            if gallery.viewport().rect().contains(gallery.visualItemRect(gallery.item(k)))]
+    assert len(seen) >= 6, len(seen)
 
 
 def _check_grid_fills_its_area(window) -> None:

@@ -12,6 +12,13 @@ from genae_studio.sampling import _precise_bn as precise_bn
 from .gui_helpers import wait_idle
 
 
+def _precise_progress(window) -> str:
+    """The text of the precise estimate's latest progress report ("" while none)."""
+    job = window.jobs.job("precise-bn")
+    progress = window.jobs.last_progress.get(job) if job is not None else None
+    return progress.text if progress is not None else ""
+
+
 def _first_step(qtbot, window, n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
     cv = window.chain_view
     cv.n_spin.setValue(n)
@@ -57,8 +64,7 @@ def test_precise_never_blocks_the_chain_and_esc_cancels_it(qtbot, window, monkey
     cv = window.chain_view
     cv.bn_combo.setCurrentText("precise")
     cv.run_steps(3)  # runs at once, in batch mode
-    qtbot.waitUntil(lambda: "training batches" in window.job_status.label.text(),
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: "training batches" in _precise_progress(window), timeout=120_000)
     qtbot.waitUntil(lambda: cv.history.last_t == 3, timeout=60_000)
     cv.redraw()
     assert cv.step_mode == "batch" and "estimating" in cv.info.text()
@@ -79,8 +85,7 @@ def test_choosing_another_mode_cancels_the_precise_estimate(qtbot, window, monke
     wait_idle(qtbot, window)
     cv = window.chain_view
     cv.bn_combo.setCurrentText("precise")
-    qtbot.waitUntil(lambda: "training batches" in window.job_status.label.text(),
-                    timeout=60_000)
+    qtbot.waitUntil(lambda: "training batches" in _precise_progress(window), timeout=120_000)
     cv.bn_combo.setCurrentText("eval")
     qtbot.waitUntil(lambda: not window.jobs.running("precise-bn"), timeout=30_000)
     assert cv.bn_combo.currentText() == "eval" and not window.session.run.has_bn_stats("precise")

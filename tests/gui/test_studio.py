@@ -48,7 +48,7 @@ def test_window_opens_on_the_bundled_run(window, bundled, shots):
         assert part in status
     assert window.chain_view.stack.currentIndex() == 1  # the chain view, not the placeholder
     assert window.chain_view.history.n == 64  # N = 64 chains by default
-    assert window.model_combo.currentText() == "vae"
+    assert window.pickers.model_combo.currentText() == "vae"
     assert not window.banner.isVisible()
     shots(window, "window-opened")
 
@@ -187,13 +187,14 @@ def test_plugin_model_appears_in_the_pickers(qtbot, bundled, settings, tmp_path)
         "                       defaults=dict(latent_dim=16, width=8, noise_std=0.5)))\n")
     host = load_plugins([str(plugin)], autoload=False)
     window = open_window(qtbot, host, settings)
-    models = [window.model_combo.itemText(i) for i in range(window.model_combo.count())]
+    combo = window.pickers.model_combo
+    models = [combo.itemText(i) for i in range(combo.count())]
     assert {"vae", "dvae", "aae", "daae", "tinyvae"} <= set(models)
     trainable = [window.train_panel.model_combo.itemText(i)
                  for i in range(window.train_panel.model_combo.count())]
     assert "tinyvae" in trainable
     # No bundled run for it: the window says so and offers training.
-    window._model_picked("tinyvae")
+    window.pickers.model_picked("tinyvae")
     assert window.banner.isVisible() and "no bundled run" in window.banner.label.text()
     assert window.train_panel.model_combo.currentText() == "tinyvae"
     assert window.session.run.name == "vae"  # the open run stays
@@ -219,8 +220,8 @@ def test_cli_opens_the_studio_with_a_plugin(qtbot, bundled, monkeypatch, tmp_pat
         window = next(w for w in QApplication.topLevelWidgets()
                       if isinstance(w, MainWindow) and w.isVisible())
         qtbot.waitUntil(lambda: window.latent_view.cloud is not None, timeout=60_000)
-        seen["models"] = [window.model_combo.itemText(i)
-                          for i in range(window.model_combo.count())]
+        seen["models"] = [window.pickers.model_combo.itemText(i)
+                          for i in range(window.pickers.model_combo.count())]
         seen["run"], seen["data"] = window.session.run.path, window.session.data.name
         window.close()
         window.deleteLater()
@@ -267,7 +268,7 @@ def test_worker_errors_are_shown_not_raised(qtbot, window, monkeypatch, tmp_path
     bad.mkdir()
     (bad / "config.json").write_text("{not json")
     window.banner.hide()
-    window.open_path(bad)
+    window.pickers.open_path(bad)
     qtbot.waitUntil(lambda: window.banner.isVisible(), timeout=10_000)
     assert "corrupt config" in window.banner.label.text()
     assert window.session.run is not None and window.session.run.path != bad
@@ -380,12 +381,12 @@ def test_settings_are_remembered(qtbot, host, bundled, settings):
     assert again.chain_view.bn_combo.currentText() == "eval"
     assert again.train_panel.epochs.value() == 3
     assert again.chain_view.history.n == 16
-    assert str(bundled) in again._recent()
+    assert str(bundled) in again.pickers.recent()
     again.close()
 
 
 def test_about_box_lists_versions(window):
-    box = window.about()
+    box = window.menus.about()
     text = box.text()
     for name in ("genae-studio", "PyTorch", "PyQt6", "pyqtgraph", "scikit-learn"):
         assert name in text

@@ -60,7 +60,7 @@ def test_start_progress_stop_leaves_a_usable_run(qtbot, window, tmp_path, shots)
     qtbot.mouseClick(window.banner.action_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.session.run is not None and window.session.run.path == out,
                     timeout=30_000)
-    assert window.model_combo.currentText() == "dvae"
+    assert window.pickers.model_combo.currentText() == "dvae"
     assert window.chain_view.noise_spin.isEnabled()
     qtbot.waitUntil(lambda: window.latent_view.cloud is not None, timeout=60_000)
     wait_idle(qtbot, window)

@@ -43,10 +43,10 @@ def test_the_open_dataset_dialog_offers_the_formats(qtbot, window, tmp_path, mon
         dialog.selectFile(str(tmp_path))
         return True
 
-    monkeypatch.setattr(window, "dialog_answer", answer)
+    monkeypatch.setattr(window.pickers, "dialog_answer", answer)
     monkeypatch.setattr(window.session, "load_data",
                         lambda name, **kw: loaded.append((name, kw.get("data_format"))))
-    window._open_data_dialog(folder=True)
+    window.pickers.open_data_dialog(folder=True)
     assert asked[0] == list(formats)
     assert loaded == [(str(tmp_path), formats[chosen])]
 
