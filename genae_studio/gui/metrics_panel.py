@@ -333,6 +333,18 @@ class MetricsPanel(QWidget):
             if shown and line.value() != t:
                 line.setValue(t)
 
+    def table(self) -> list[dict]:
+        """The measured numbers, one row per t: each measure and its bootstrap 95% band."""
+        rows = []
+        for t in sorted(self.values):
+            row = {"t": int(t), "chains": self.measured_n, "seed": self.measured_seed}
+            for key, value in self.values[t].items():
+                row[key] = None if value is None else float(value)
+            for key, (low, high) in self.bands.get(t, {}).items():
+                row[f"{key}_low"], row[f"{key}_high"] = float(low), float(high)
+            rows.append(row)
+        return rows
+
     def curve(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(t, values) currently drawn for one of "mmd_data", "mmd_prior", "fd"."""
         x, y = self.curves[key].getData()

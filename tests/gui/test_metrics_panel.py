@@ -133,3 +133,25 @@ def test_the_feature_training_loop_stops_between_batches():
                           on_progress=lambda step, total: calls.append(step),
                           should_stop=lambda: len(calls) >= 3)
     assert calls == [1, 2, 3]
+
+
+def test_the_measured_numbers_export_as_csv_and_json(qtbot, window, tmp_path, monkeypatch):
+    """Issue 21 §7: the metric numbers, not only their plot, for a notebook or a table."""
+    import csv
+
+    panel, cv = window.metrics_panel, window.chain_view
+    panel.n_spin.setValue(40)
+    run_chain(qtbot, window, 2)
+    qtbot.waitUntil(lambda: sorted(panel.values) == cv.history.t and not panel.busy,
+                    timeout=120_000)
+    for suffix in (".csv", ".json"):
+        path = tmp_path / f"metrics{suffix}"
+        monkeypatch.setattr(window.exports, "ask", lambda title, name, filt, p=path: p)
+        window.exports.metrics_table(panel.table())
+        wait_idle(qtbot, window)
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["t"]) for r in rows] == cv.history.t
+    assert float(rows[-1]["mmd_data"]) == pytest.approx(panel.values[2]["mmd_data"])
+    assert float(rows[-1]["mmd_data_low"]) <= float(rows[-1]["mmd_data_high"])
+    assert json.loads((tmp_path / "metrics.json").read_text())[0]["chains"] == 40
