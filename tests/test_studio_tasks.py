@@ -277,3 +277,20 @@ def test_every_studio_task_takes_keyword_only_arguments():
     for task in tasks:
         kinds = {p.kind for p in inspect.signature(task).parameters.values()}
         assert kinds == {inspect.Parameter.KEYWORD_ONLY}, task.__name__
+
+
+def test_the_table_task_writes_csv_and_json(tmp_path):
+    import csv
+    import json
+
+    from genae_studio.studio.export import table_task
+
+    rows = [{"t": 0, "mmd_data": 0.5, "fd": None}, {"t": 1, "mmd_data": 0.25, "fd": 3.0,
+                                                     "fd_low": 2.5, "fd_high": 3.5}]
+    with open(table_task(rows=rows, path=tmp_path / "m.csv")) as f:
+        read = list(csv.DictReader(f))
+    assert [r["t"] for r in read] == ["0", "1"] and read[1]["fd_high"] == "3.5"
+    assert json.loads(table_task(rows=rows, path=tmp_path / "m.json").read_text()) == rows
+    with pytest.raises(ValueError, match="measure"):
+        table_task(rows=[], path=tmp_path / "none.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.json"]

@@ -110,6 +110,13 @@ class Exports:
         return self._write(f"Export {what}", name, PLOT_FILTERS, tasks.bytes_task,
                            render=lambda p: {"data": plot_bytes(widget, p.suffix, p.stem)})
 
+    def metrics_table(self, rows: list[dict]) -> Job | None:
+        """The chain metrics' numbers (``rows``: MetricsPanel.table()) as CSV or JSON."""
+        if not rows:
+            return self._refuse("no numbers to export yet: measure the chain metrics first (M)")
+        return self._write("Export chain metrics numbers", "chain-metrics.csv",
+                           "CSV (*.csv);;JSON (*.json)", tasks.table_task, rows=rows)
+
     def gif(self, selected: bool = False) -> Job | None:
         """All chains (one grid per frame), or only the selected chain."""
         cv = self.chain_view

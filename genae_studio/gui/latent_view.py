@@ -223,6 +223,7 @@ class LatentView(QWidget):
         self.score_plot.setLabel("bottom", "t")
         self.score_plot.getAxis("bottom").enableAutoSIPrefix(False)  # steps, never "×0.001"
         self.score_plot.setXRange(0, 10, padding=0.02)  # until a chain has steps
+        self.score_plot.enableAutoRange(x=True)
         self.score_plot.setToolTip("The data score of the chains against t: mean over chains "
                                    "(line) and 10–90% of chains (band); dashed: encoded data's "
                                    "level, dotted: the prior's")

@@ -37,6 +37,8 @@ class Menus:
                                     lambda: ex_.plot("latent")))
         ex.addAction(self._action("Chain metrics plot as SVG or PNG…",
                                     lambda: ex_.plot("metrics")))
+        ex.addAction(self._action("Chain metrics numbers as CSV or JSON…",
+                                  lambda: ex_.metrics_table(w.metrics_panel.table())))
         ex.addAction(self._action("Training losses plot as SVG or PNG…",
                                     lambda: ex_.plot("losses")))
         ex.addSeparator()

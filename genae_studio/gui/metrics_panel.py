@@ -104,6 +104,7 @@ class MetricsPanel(QWidget):
             plot.getAxis("bottom").enableAutoSIPrefix(False)
             plot.setXRange(0, 10, padding=0.02)
             plot.setYRange(0, 1, padding=0.05)
+            plot.enableAutoRange()  # the values' range once there are values
         for key, colour in CURVES:
             plot = self.fd_plot if key == "fd" else self.mmd_plot
             low, high = pg.PlotDataItem([], [], pen=None), pg.PlotDataItem([], [], pen=None)
@@ -119,11 +120,15 @@ class MetricsPanel(QWidget):
         self.mmd_plot.addItem(self.cursors[0])
         self.fd_plot.addItem(self.cursors[1])
         theme.style_view(self.plots)
+        self.readout = theme.dim(QLabel(" "))  # the values at the t under the mouse
+        self.readout.setToolTip("Hover a plot to read the values at the nearest measured t")
+        self.plots.scene().sigMouseMoved.connect(self.hover)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
         lay.addWidget(self.info)
         lay.addWidget(self.plots, 1)
+        lay.addWidget(self.readout)
         self._say("Measures its own chains when the grid's chain stops (M: now). The first "
                   "use per dataset trains a feature network (cached; Esc cancels).")
 
@@ -166,6 +171,8 @@ class MetricsPanel(QWidget):
         self.generation += 1
         self.values, self.bands = {}, {}
         self.chains = self.chains_key = None
+        if hasattr(self, "readout"):
+            self.readout.setText(" ")
         self._redraw()
 
     def _key(self):
@@ -332,6 +339,39 @@ class MetricsPanel(QWidget):
                 line.setVisible(shown)
             if shown and line.value() != t:
                 line.setValue(t)
+
+    def hover(self, scene_pos) -> None:
+        """The values (and bands) at the measured t nearest to the mouse, below the plots."""
+        if not self.values:
+            return
+        for plot in (self.mmd_plot, self.fd_plot):
+            box = plot.getViewBox()
+            if box.sceneBoundingRect().contains(scene_pos):
+                x = box.mapSceneToView(scene_pos).x()
+                t = min(self.values, key=lambda v: abs(v - x))
+                parts = []
+                for key, name in (("mmd_data", "MMD² to P^(Z)"), ("mmd_prior", "MMD² to P(Z)"),
+                                  ("fd", "FD")):
+                    value = self.values[t].get(key)
+                    if value is None:
+                        continue
+                    band = self.bands.get(t, {}).get(key)
+                    parts.append(f"{name} {value:.4g}" + (f" [{band[0]:.4g}, {band[1]:.4g}]"
+                                                          if band else ""))
+                self.readout.setText(f"t = {t}: " + "; ".join(parts))
+                return
+
+    def table(self) -> list[dict]:
+        """The measured numbers, one row per t: each measure and its bootstrap 95% band."""
+        rows = []
+        for t in sorted(self.values):
+            row = {"t": int(t), "chains": self.measured_n, "seed": self.measured_seed}
+            for key, value in self.values[t].items():
+                row[key] = None if value is None else float(value)
+            for key, (low, high) in self.bands.get(t, {}).items():
+                row[f"{key}_low"], row[f"{key}_high"] = float(low), float(high)
+            rows.append(row)
+        return rows
 
     def curve(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(t, values) currently drawn for one of "mmd_data", "mmd_prior", "fd"."""

@@ -92,3 +92,27 @@ def bytes_task(*, data: bytes, path: Path) -> Path:
     from ..fileio import atomic_write_bytes
 
     return atomic_write_bytes(Path(path), data)
+
+
+def table_task(*, rows: list[dict], path: Path) -> Path:
+    """Rows of numbers (the chain metrics against t) as CSV (suffix .csv) or JSON (a list of
+    objects): for a notebook or a paper's table."""
+    import csv
+    import io
+    import json
+
+    path = Path(path)
+    if not rows:
+        raise ValueError("no numbers to export yet: measure the chain metrics first (M)")
+    if path.suffix.lower() == ".csv":
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        data = text.getvalue()
+    else:
+        data = json.dumps(rows, indent=1) + "\n"
+    with atomic_file(path) as f:
+        f.write(data.encode())
+    return path

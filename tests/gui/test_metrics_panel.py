@@ -133,3 +133,62 @@ def test_the_feature_training_loop_stops_between_batches():
                           on_progress=lambda step, total: calls.append(step),
                           should_stop=lambda: len(calls) >= 3)
     assert calls == [1, 2, 3]
+
+
+def test_the_measured_numbers_export_as_csv_and_json(qtbot, window, tmp_path, monkeypatch):
+    """Issue 21 §7: the metric numbers, not only their plot, for a notebook or a table."""
+    import csv
+
+    panel, cv = window.metrics_panel, window.chain_view
+    panel.n_spin.setValue(40)
+    run_chain(qtbot, window, 2)
+    qtbot.waitUntil(lambda: sorted(panel.values) == cv.history.t and not panel.busy,
+                    timeout=120_000)
+    for suffix in (".csv", ".json"):
+        path = tmp_path / f"metrics{suffix}"
+        monkeypatch.setattr(window.exports, "ask", lambda title, name, filt, p=path: p)
+        window.exports.metrics_table(panel.table())
+        wait_idle(qtbot, window)
+    with open(tmp_path / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["t"]) for r in rows] == cv.history.t
+    assert float(rows[-1]["mmd_data"]) == pytest.approx(panel.values[2]["mmd_data"])
+    assert float(rows[-1]["mmd_data_low"]) <= float(rows[-1]["mmd_data_high"])
+    assert json.loads((tmp_path / "metrics.json").read_text())[0]["chains"] == 40
+
+
+def test_hovering_a_metrics_plot_reads_its_values(qtbot, window):
+    from PyQt6.QtCore import QPointF
+
+    panel, cv = window.metrics_panel, window.chain_view
+    panel.n_spin.setValue(40)
+    run_chain(qtbot, window, 2)
+    qtbot.waitUntil(lambda: sorted(panel.values) == cv.history.t and not panel.busy,
+                    timeout=120_000)
+    window.metrics_dock.show()
+    window.metrics_dock.raise_()
+    qtbot.wait(50)
+    box = panel.fd_plot.getViewBox()
+    panel.hover(box.mapViewToScene(QPointF(1.2, panel.values[1]["fd"])))
+    text = panel.readout.text()
+    assert text.startswith("t = 1:") and "FD" in text and "MMD²" in text and "[" in text
+    wait_idle(qtbot, window)
+
+
+def test_the_plots_follow_their_values(qtbot, window):
+    """Empty plots start at t = 0..10; measured values are in view, however large."""
+    panel = window.metrics_panel
+    panel.values = {0: {"fd": 40.0, "mmd_data": 2.0, "mmd_prior": 0.5},
+                    30: {"fd": 35.0, "mmd_data": 1.5, "mmd_prior": 0.7}}
+    window.metrics_dock.show()
+    window.metrics_dock.raise_()
+    panel._redraw()
+    box = panel.fd_plot.getViewBox()
+
+    def in_view() -> bool:
+        (x0, x1), (y0, y1) = box.viewRange()
+        return x0 <= 0 and x1 >= 30 and y0 <= 35 and y1 >= 40
+
+    qtbot.waitUntil(in_view, timeout=5_000)
+    t = window.latent_view.score_plot.getViewBox()
+    assert t.autoRangeEnabled()[0]  # the data score's t axis follows the chain too

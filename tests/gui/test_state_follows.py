@@ -62,9 +62,10 @@ def test_reset_cancels_a_measurement_of_the_old_chains_and_says_so(qtbot, window
     logged = []
     window.session.log.connect(logged.append)
     cv.reset(cv.seed_spin.value() + 1)
-    qtbot.waitUntil(lambda: not window.jobs.running("metrics"), timeout=30_000)
-    assert any("cancelled" in line and "reset" in line for line in logged)
     assert "cancelled" in panel.info.text() and "reset" in panel.info.text()
+    assert any("cancelled" in line and "reset" in line for line in logged)
+    qtbot.waitUntil(lambda: not window.jobs.running("metrics"), timeout=30_000)
+    assert "(Esc cancels)" not in panel.info.text()  # no text of the cancelled job stays
     wait_idle(qtbot, window)
 
 
