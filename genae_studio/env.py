@@ -7,6 +7,9 @@
 ``GENAE_STUDIO_CACHE``                 cache folder (decoded datasets, feature networks,
                                        precise batch-norm statistics); default
                                        ``~/.cache/genae-studio``
+``GENAE_STUDIO_NO_CACHE``              set (not 0/false/no): on-disk datasets are decoded on
+                                       access, not from the decoded-image cache
+                                       (``--no-cache``)
 ``GENAE_STUDIO_DEVICE``                the device ``auto`` means (cpu, cuda[:i], mps)
 ``GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD``  set: installed plugins' entry points are not
                                        loaded
@@ -14,6 +17,9 @@
                                        default ``Documents/genae-studio/runs``
 ``GENAE_STUDIO_SETTINGS``              the studio's settings as an .ini file instead of the
                                        platform's settings store
+``GENAE_STUDIO_WIDGET_MAP``            a JSON file the running studio keeps up to date with
+                                       where its controls are (the Xvfb smoke test aims its
+                                       clicks with it); unset: nothing is written
 =====================================  ==================================================
 
 Light on purpose (no torch, no numpy): the command line reads it while building ``--help``.
@@ -26,10 +32,12 @@ from pathlib import Path
 
 RESOURCES_ENV = "GENAE_STUDIO_RESOURCES"
 CACHE_ENV = "GENAE_STUDIO_CACHE"
+NO_CACHE_ENV = "GENAE_STUDIO_NO_CACHE"
 DEVICE_ENV = "GENAE_STUDIO_DEVICE"
 AUTOLOAD_ENV = "GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD"
 RUNS_ENV = "GENAE_STUDIO_RUNS"
 SETTINGS_ENV = "GENAE_STUDIO_SETTINGS"
+WIDGET_MAP_ENV = "GENAE_STUDIO_WIDGET_MAP"
 
 
 def resources_dir() -> Path:
@@ -84,4 +92,15 @@ def settings_file() -> Path | None:
     """The studio's settings .ini file ($GENAE_STUDIO_SETTINGS), or None for the platform's
     store."""
     env = os.environ.get(SETTINGS_ENV)
+    return Path(env) if env else None
+
+
+def data_cache_enabled() -> bool:
+    """False when $GENAE_STUDIO_NO_CACHE is set to anything but 0/false/no/empty."""
+    return os.environ.get(NO_CACHE_ENV, "").strip().lower() in ("", "0", "false", "no")
+
+
+def widget_map_file() -> Path | None:
+    """Where the studio writes its widget map ($GENAE_STUDIO_WIDGET_MAP), or None."""
+    env = os.environ.get(WIDGET_MAP_ENV)
     return Path(env) if env else None

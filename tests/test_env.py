@@ -18,7 +18,7 @@ def test_no_other_core_module_reads_a_genae_studio_variable():
 
 def test_every_variable_is_in_the_modules_table():
     names = {value for key, value in vars(env).items() if key.endswith("_ENV")}
-    assert len(names) == 6
+    assert len(names) == 8
     assert all(f"``{name}``" in env.__doc__ for name in names)
 
 

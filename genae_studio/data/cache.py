@@ -40,11 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..env import NO_CACHE_ENV, data_cache_enabled
 from ..errors import DataError, GenaeError
 from .base import FileDataset, cache_dir, safe_name
 
 FORMAT_VERSION = 1  # bump when preprocessing changes what a decoded image holds
-DISABLE_ENV = "GENAE_STUDIO_NO_CACHE"
+DISABLE_ENV = NO_CACHE_ENV  # genae_studio.env owns the variable
 SUBFOLDER = "decoded"
 IMAGES, META = "images.npy", "meta.json"
 PARALLEL_FROM = 512  # fewer images decode in this process: starting workers costs more
@@ -68,8 +69,8 @@ class CacheProgress:
 
 # --- switching it off ---------------------------------------------------------------------
 def enabled() -> bool:
-    """False when ``GENAE_STUDIO_NO_CACHE`` is set to anything but 0/false/no/empty."""
-    return os.environ.get(DISABLE_ENV, "").strip().lower() in ("", "0", "false", "no")
+    """False when the cache is switched off (``--no-cache``, genae_studio.env.NO_CACHE_ENV)."""
+    return data_cache_enabled()
 
 
 def disable() -> None:

@@ -16,8 +16,7 @@ def run_chains(run: Run, z0, steps: int, *, bn_mode: str = "batch", seed: int = 
     One random stream seeded with ``seed`` draws z_0 first, then the chains' noise; with one
     batch this is exactly ``run.chain(..., seed=seed)``.
 
-    This is eval's one call into the chain (samplers hand their z_0 to it); it becomes
-    ``Run.sample_batches(..., z0=z0)`` once that exists.
+    This is eval's one call into the chain: samplers hand their z_0 to it.
     """
     n = z0 if isinstance(z0, int) else len(z0)
     for part in run.sample_batches(n, range(steps + 1), seed=seed, batch_size=batch or n,

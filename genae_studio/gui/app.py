@@ -9,7 +9,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings, QTimer
 from PyQt6.QtWidgets import QApplication
 
-from ..env import settings_file
+from ..env import settings_file, widget_map_file
 from ..plugins import PluginHost
 
 ORG, APP = "genae-studio", "genae-studio"
@@ -61,10 +61,9 @@ def reserve_gui_core() -> None:
     workers.WORKER_NICENESS = 10
 
 
-#: A file the running studio keeps up to date with where its controls are on the screen and
-#: what it shows (JSON): the Xvfb smoke test (tests/gui/test_xvfb_smoke.py) reads it to aim
-#: real xdotool clicks and drags, as a person aims with their eyes. Unset: nothing is written.
-WIDGET_MAP_ENV = "GENAE_STUDIO_WIDGET_MAP"
+# genae_studio.env.WIDGET_MAP_ENV names a file the running studio keeps up to date with where
+# its controls are on the screen and what it shows (JSON): the Xvfb smoke test
+# (tests/gui/test_xvfb_smoke.py) reads it to aim real xdotool clicks and drags.
 
 
 def widget_map(window) -> dict:
@@ -120,8 +119,8 @@ def run_studio(args, host: PluginHost) -> int:
                            device=None if args.device == "auto" else args.device,
                            debug=bool(getattr(args, "debug", False)))
     window.show()
-    if os.environ.get(WIDGET_MAP_ENV):
-        _keep_widget_map(window, os.environ[WIDGET_MAP_ENV])
+    if widget_map_file() is not None:
+        _keep_widget_map(window, str(widget_map_file()))
     # Ctrl+C in the terminal closes the window cleanly (settings saved, jobs stopped);
     # the timer lets Python run its signal handler while Qt's loop is busy.
     previous = signal.signal(signal.SIGINT, lambda *_: window.close())

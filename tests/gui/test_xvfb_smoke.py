@@ -3,7 +3,7 @@ start, Step, a real drag from one gallery image onto another, GIF export through
 dialog, switch model, close (issue 21, "What to build" 8).
 
 Skipped where Xvfb or xdotool is missing; CI installs them (.ci/run). The studio writes where
-its controls are (genae_studio.gui.app.WIDGET_MAP_ENV), so the clicks land where a person's
+its controls are (genae_studio.env.WIDGET_MAP_ENV), so the clicks land where a person's
 would.
 """
 import json
