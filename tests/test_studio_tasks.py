@@ -48,10 +48,10 @@ def test_importing_the_studio_tasks_loads_neither_qt_nor_torch():
 
 
 def test_a_chain_task_yields_progress_and_frames_and_continues(host):
-    from genae_studio.studio.chains import ChainHistory, Frame, chain_generator, chain_task
+    from genae_studio.studio.chains import ChainHistory, Frame, chain_task
 
     run, lock = tiny_run(host), threading.Lock()
-    gen = chain_generator(run, 3)
+    gen = run.generator(3)
     def task(z0, start_t, generator, score=None):
         return chain_task(run=run, lock=lock, chain_id=1, z0=z0, n=6, steps=2, start_t=start_t,
                           bn_mode="batch", noise_std=None, generator=generator, score=score)
@@ -65,7 +65,7 @@ def test_a_chain_task_yields_progress_and_frames_and_continues(host):
     more, _ = drain(task(frames[-1].z, 2, gen))
     assert [f.t for f in more if isinstance(f, Frame)] == [3, 4]  # no second step 0
     # The same seed gives the same chain.
-    again, _ = drain(task(None, 0, chain_generator(run, 3)))
+    again, _ = drain(task(None, 0, run.generator(3)))
     np.testing.assert_array_equal(again[-1].z, frames[-1].z)
     history = ChainHistory(limit=3)
     for frame in frames + [f for f in more if isinstance(f, Frame)]:
@@ -82,7 +82,6 @@ def test_the_data_score_is_computed_in_the_chain_task_with_each_frame(host):
         ChainHistory,
         Frame,
         LiveScore,
-        chain_generator,
         chain_task,
         score_task,
     )
@@ -94,7 +93,7 @@ def test_the_data_score_is_computed_in_the_chain_task_with_each_frame(host):
     def frames(z0, start_t):
         seen, _ = drain(chain_task(run=run, lock=lock, chain_id=1, z0=z0, n=6, steps=2,
                                    start_t=start_t, bn_mode="batch", noise_std=None,
-                                   generator=chain_generator(run, 0), score=live))
+                                   generator=run.generator(0), score=live))
         return [f for f in seen if isinstance(f, Frame)]
 
     for frame in frames(None, 0):

@@ -21,7 +21,7 @@ from superqt import QElidingLabel
 from superqt.utils import qthrottled
 
 from ..sampling import BN_MODES
-from ..studio.chains import ChainHistory, Frame, LiveScore, chain_generator, chain_task, score_task
+from ..studio.chains import ChainHistory, Frame, LiveScore, chain_task, score_task
 from . import theme
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session
@@ -232,7 +232,7 @@ class ChainView(QWidget):
         self.session.jobs.cancel("score")
         self.selected = None
         self.chain_seed = self.settings.seed
-        self.generator = chain_generator(run, self.chain_seed)
+        self.generator = run.generator(self.chain_seed)  # z0 and every step's noise
         self.chains_reset.emit()
         self._start(None, 0)
 

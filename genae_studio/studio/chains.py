@@ -35,13 +35,6 @@ class LiveScore:
         return None if score is None else np.asarray(score(z), np.float32)
 
 
-def chain_generator(run, seed: int):
-    """The random stream of a chain started from ``seed`` (z0 and every step's noise)."""
-    import torch
-
-    return torch.Generator(run.device).manual_seed(int(seed))
-
-
 def chain_task(*, run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps: int,
                start_t: int, bn_mode: str, noise_std: float | None, generator,
                score: Callable[[np.ndarray], np.ndarray | None] | None = None):
