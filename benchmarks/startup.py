@@ -148,7 +148,7 @@ _MEMORY = textwrap.dedent('''
         if mode == "cli":  # what `genae-studio sample --steps 0,1,5,10,STEPS` keeps
             record_chain(model, sorted({0, 1, 5, 10, steps}), n=n)
         else:  # the studio's bounded history, fed every step as uint8 frames
-            from genae_studio.studio.chains import ChainHistory, Frame
+            from genae_studio.tasks.chains import ChainHistory, Frame
             from genae_studio.imaging import to_uint8
             history = ChainHistory()
             for s in markov_chain(model, n=n, steps=steps):

@@ -115,7 +115,7 @@ def studio_rows(cfg: Config, device) -> list[Row]:
         from PyQt6.QtCore import QSettings
 
         from genae_studio.gui.app import application, create_window
-        from genae_studio.studio.live_training import train_task as train_job
+        from genae_studio.tasks.live_training import train_task as train_job
     except Exception as exc:  # the studio is still being written
         return [unavailable(SECTION, "event-loop latency, step-to-screen, latent view",
                             f"genae_studio.gui not importable ({type(exc).__name__}: {exc})")]
@@ -265,7 +265,7 @@ def _studio(cfg, device, tmp, application, create_window, train_job, QSettings) 
 
 def _cancel_row(window, how: str, act) -> Row:
     """Start the metrics' feature-network training (long), then stop it with ``act``."""
-    from genae_studio.studio.chain_metrics import reference_task as reference_job
+    from genae_studio.tasks.chain_metrics import reference_task as reference_job
 
     s = window.session
     progress = []

@@ -106,7 +106,7 @@ def cmd_studio(args) -> int:
             or os.environ.get("QT_QPA_PLATFORM")):
         raise UsageError("no display found for the studio (DISPLAY is not set); on a server use "
                          "the commands (genae-studio --help)")
-    from .studio.platform_libs import platform_problem
+    from .tasks.platform_libs import platform_problem
 
     problem = platform_problem()  # before Qt: a missing xcb library aborts the process
     if problem:

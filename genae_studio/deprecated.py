@@ -47,6 +47,20 @@ _MODULES = {
     # the VAE and AAE classes moved into the core; their configs stay public in the plugin
     "genae_builtins.vae_model": "genae_studio.models._vae",
     "genae_builtins.aae_model": "genae_studio.models._aae",
+    # the studio's Qt-free work: a name that says so (genae_studio.gui is the studio)
+    "genae_studio.studio": "genae_studio.tasks",
+    "genae_studio.studio.chain_metrics": "genae_studio.tasks.chain_metrics",
+    "genae_studio.studio.chain_settings": "genae_studio.tasks.chain_settings",
+    "genae_studio.studio.chains": "genae_studio.tasks.chains",
+    "genae_studio.studio.export": "genae_studio.tasks.export",
+    "genae_studio.studio.interpolation": "genae_studio.tasks.interpolation",
+    "genae_studio.studio.latent_cloud": "genae_studio.tasks.latent_cloud",
+    "genae_studio.studio.live_training": "genae_studio.tasks.live_training",
+    "genae_studio.studio.loading": "genae_studio.tasks.loading",
+    "genae_studio.studio.platform_libs": "genae_studio.tasks.platform_libs",
+    "genae_studio.studio.precise": "genae_studio.tasks.precise",
+    "genae_studio.studio.progress": "genae_studio.tasks.progress",
+    "genae_studio.studio.system": "genae_studio.tasks.system",
     # the built-in datasets moved from the core to the built-in plugin
     "genae_studio.data.toyfaces": "genae_builtins.toyfaces",
     "genae_studio.data.digits": "genae_builtins.digits",

@@ -1,8 +1,8 @@
 """The studio checks the xcb platform's shared libraries before Qt can abort on them."""
 import pytest
 
-from genae_studio.studio import platform_libs
-from genae_studio.studio.platform_libs import XCB_LIBRARIES, platform_problem, qt_platform
+from genae_studio.tasks import platform_libs
+from genae_studio.tasks.platform_libs import XCB_LIBRARIES, platform_problem, qt_platform
 
 MISSING = {"libxcb-icccm.so.4", "libxcb-keysyms.so.1"}
 

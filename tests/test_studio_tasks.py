@@ -1,4 +1,4 @@
-"""The studio's work without Qt (genae_studio.studio): plain generators and functions that a
+"""The studio's work without Qt (genae_studio.tasks): plain generators and functions that a
 test runs directly, as the studio's workers run them."""
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import torch
 from helpers import tiny_model
 
 from genae_studio.errors import Cancelled
-from genae_studio.studio.progress import Progress
+from genae_studio.tasks.progress import Progress
 
 STUDIO_MODULES = ["chains", "chain_metrics", "export", "interpolation", "latent_cloud",
                   "live_training", "loading", "platform_libs", "precise", "progress", "system"]
@@ -38,7 +38,7 @@ def drain(gen):
 
 
 def test_importing_the_studio_tasks_loads_neither_qt_nor_torch():
-    code = ("import sys\n" + "".join(f"import genae_studio.studio.{m}\n" for m in STUDIO_MODULES)
+    code = ("import sys\n" + "".join(f"import genae_studio.tasks.{m}\n" for m in STUDIO_MODULES)
             + "print(sorted({m.split('.')[0] for m in sys.modules} & "
               "{'PyQt6', 'pyqtgraph', 'torch'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -48,7 +48,7 @@ def test_importing_the_studio_tasks_loads_neither_qt_nor_torch():
 
 
 def test_a_chain_task_yields_progress_and_frames_and_continues(host):
-    from genae_studio.studio.chains import ChainHistory, Frame, chain_task
+    from genae_studio.tasks.chains import ChainHistory, Frame, chain_task
 
     run, lock = tiny_run(host), threading.Lock()
     gen = run.generator(3)
@@ -78,7 +78,7 @@ def test_a_chain_task_yields_progress_and_frames_and_continues(host):
 def test_the_data_score_is_computed_in_the_chain_task_with_each_frame(host):
     """The data score runs in the worker (LiveScore), not on the GUI thread; steps stored
     before the score existed are scored by score_task."""
-    from genae_studio.studio.chains import (
+    from genae_studio.tasks.chains import (
         ChainHistory,
         Frame,
         LiveScore,
@@ -112,7 +112,7 @@ def test_the_data_score_is_computed_in_the_chain_task_with_each_frame(host):
 
 
 def test_encode_images_reports_each_batch_and_returns_the_codes(host, monkeypatch):
-    from genae_studio.studio import latent_cloud
+    from genae_studio.tasks import latent_cloud
 
     monkeypatch.setattr(latent_cloud, "ENCODE_BATCH", 10)
     run = tiny_run(host)
@@ -124,7 +124,7 @@ def test_encode_images_reports_each_batch_and_returns_the_codes(host, monkeypatc
 
 def _loaded_digits(host, n=120):
     from genae_studio.data import resolve_dataset
-    from genae_studio.studio.loading import LoadedData
+    from genae_studio.tasks.loading import LoadedData
 
     dataset = resolve_dataset("digits", host.datasets, split="test", image_size=32, limit=n)
     return LoadedData("digits", dataset, dataset.batch(np.arange(min(n, len(dataset)))))
@@ -132,7 +132,7 @@ def _loaded_digits(host, n=120):
 
 def test_fitting_the_latent_cloud_reports_and_stops_when_asked(host):
     from genae_studio.latent import METHODS
-    from genae_studio.studio.latent_cloud import fit_latent_task
+    from genae_studio.tasks.latent_cloud import fit_latent_task
 
     run, data = tiny_run(host), _loaded_digits(host)
     reports = []
@@ -146,7 +146,7 @@ def test_fitting_the_latent_cloud_reports_and_stops_when_asked(host):
 
 
 def test_an_interpolation_task_encodes_interpolates_and_steps(host):
-    from genae_studio.studio.interpolation import interpolation_task
+    from genae_studio.tasks.interpolation import interpolation_task
 
     run, data = tiny_run(host), _loaded_digits(host, 40)
     seen, res = drain(interpolation_task(run=run, lock=threading.Lock(), images=data.images,
@@ -158,7 +158,7 @@ def test_an_interpolation_task_encodes_interpolates_and_steps(host):
 
 
 def test_the_metrics_reference_stops_before_training_when_asked(host):
-    from genae_studio.studio.chain_metrics import pick_steps, reference_task
+    from genae_studio.tasks.chain_metrics import pick_steps, reference_task
 
     with pytest.raises(Cancelled):
         reference_task(run=tiny_run(host), lock=threading.Lock(), host=host,
@@ -169,7 +169,7 @@ def test_the_metrics_reference_stops_before_training_when_asked(host):
 
 
 def test_the_training_task_reports_losses_progress_and_previews(host, tmp_path):
-    from genae_studio.studio.live_training import Preview, TrainUpdate, train_task
+    from genae_studio.tasks.live_training import Preview, TrainUpdate, train_task
     from genae_studio.training import TrainSettings
 
     reports = []
@@ -192,7 +192,7 @@ def test_the_precise_task_reports_and_can_be_stopped(host, monkeypatch):
     import functools
 
     from genae_studio.sampling import _precise_bn as precise_bn
-    from genae_studio.studio.precise import precise_bn_task
+    from genae_studio.tasks.precise import precise_bn_task
 
     monkeypatch.setattr(precise_bn, "PreciseSettings",
                         functools.partial(precise_bn.PreciseSettings, batches=6, batch_size=16))
@@ -217,7 +217,7 @@ def _stored_chain(steps=5, n=9):
 def test_the_gif_task_reports_each_frame_and_writes_every_step(tmp_path):
     from PIL import Image
 
-    from genae_studio.studio.export import gif_task
+    from genae_studio.tasks.export import gif_task
 
     t, x = _stored_chain()
     reports = []
@@ -232,7 +232,7 @@ def test_the_gif_task_reports_each_frame_and_writes_every_step(tmp_path):
 
 
 def test_a_cancelled_gif_leaves_no_file(tmp_path):
-    from genae_studio.studio.export import gif_task
+    from genae_studio.tasks.export import gif_task
 
     t, x = _stored_chain()
     reports = []
@@ -243,7 +243,7 @@ def test_a_cancelled_gif_leaves_no_file(tmp_path):
 
 
 def test_export_tasks_refuse_an_empty_chain(tmp_path):
-    from genae_studio.studio.export import gif_task, npz_task
+    from genae_studio.tasks.export import gif_task, npz_task
 
     with pytest.raises(ValueError, match="no chain"):
         gif_task(t=[], x=[], path=tmp_path / "c.gif")
@@ -258,7 +258,7 @@ def test_every_studio_task_takes_keyword_only_arguments():
     """Issue 18 §5: a task's call names what it passes (no ten positional parameters)."""
     import inspect
 
-    from genae_studio.studio import (
+    from genae_studio.tasks import (
         chain_metrics,
         chains,
         export,
@@ -282,7 +282,7 @@ def test_the_table_task_writes_csv_and_json(tmp_path):
     import csv
     import json
 
-    from genae_studio.studio.export import table_task
+    from genae_studio.tasks.export import table_task
 
     rows = [{"t": 0, "mmd_data": 0.5, "fd": None}, {"t": 1, "mmd_data": 0.25, "fd": 3.0,
                                                      "fd_low": 2.5, "fd_high": 3.5}]

@@ -48,11 +48,11 @@ def create_window(host: PluginHost, *, checkpoint: Path | None = None, data: str
 def reserve_gui_core() -> None:
     """Keep the GUI thread responsive: torch's intra-op threads use the other cores, worker
     threads run at a lower priority, and the GIL changes hands every millisecond
-    (genae_studio.studio.system.leave_a_core_free).
+    (genae_studio.tasks.system.leave_a_core_free).
 
     An explicit OMP_NUM_THREADS (or torch.set_num_threads) below the core count is kept.
     """
-    from ..studio.system import leave_a_core_free
+    from ..tasks.system import leave_a_core_free
     from . import workers
 
     leave_a_core_free()

@@ -21,7 +21,7 @@ from superqt import QElidingLabel
 from superqt.utils import qthrottled
 
 from ..sampling import BN_MODES
-from ..studio.chains import ChainHistory, Frame, LiveScore, chain_task, score_task
+from ..tasks.chains import ChainHistory, Frame, LiveScore, chain_task, score_task
 from . import theme
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session

@@ -1,5 +1,5 @@
 """Plots and widgets rendered for export, on the GUI thread (Qt paints only there); the bytes
-are written by a worker (genae_studio.studio.export.bytes_task)."""
+are written by a worker (genae_studio.tasks.export.bytes_task)."""
 from __future__ import annotations
 
 from PyQt6.QtCore import QBuffer, QByteArray, QIODevice, QRectF

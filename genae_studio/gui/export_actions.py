@@ -1,5 +1,5 @@
 """File ▸ Export: ask for a file name (a name without a suffix gets the chosen filter's), write
-it in a worker (genae_studio.studio.export: atomic, with progress; Esc or the status bar's ✕
+it in a worker (genae_studio.tasks.export: atomic, with progress; Esc or the status bar's ✕
 cancels) and report the result. Plots are rendered on the GUI thread (Qt paints only there) and
 only their bytes are written by the worker.
 
@@ -14,7 +14,7 @@ from pathlib import Path
 from PyQt6.QtCore import QSettings
 from PyQt6.QtWidgets import QFileDialog, QWidget
 
-from ..studio import export as tasks
+from ..tasks import export as tasks
 from .export import plot_bytes
 from .workers import Job, Jobs
 

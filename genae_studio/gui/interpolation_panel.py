@@ -1,5 +1,5 @@
 """The interpolation panel: the gallery, the 2x2 target and the result rows, before and after
-k chain steps (the paper's Figure 2); the work is genae_studio.studio.interpolation's."""
+k chain steps (the paper's Figure 2); the work is genae_studio.tasks.interpolation's."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +16,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ..studio.interpolation import InterpResult, interpolation_task
+from ..tasks.interpolation import InterpResult, interpolation_task
 from . import theme
 from .gallery import GALLERY_SIZE, FourTarget, Gallery, gallery_filters, matches
 from .mosaic import MosaicView, Panel

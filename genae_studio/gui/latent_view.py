@@ -3,7 +3,7 @@ trajectories coloured by the data score.
 
 The views (genae_studio.latent: means, joint, discriminant; auto picks the one whose axes hold
 the most encoded-data variance) and the data score are fitted once per run and dataset by
-genae_studio.studio.latent_cloud, in a worker; chain points and interpolation paths are
+genae_studio.tasks.latent_cloud, in a worker; chain points and interpolation paths are
 projected with them, never refitted.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from ..latent import (
     ellipse,
     score_band,
 )
-from ..studio.latent_cloud import LatentCloud
+from ..tasks.latent_cloud import LatentCloud
 from . import theme
 from .workers import call_soon
 

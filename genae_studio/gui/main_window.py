@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
 from ..errors import GenaeError
 from ..plugins import PluginHost
 from ..runs import read_config
-from ..studio.latent_cloud import fit_latent_task
+from ..tasks.latent_cloud import fit_latent_task
 from . import theme
 from .chain_view import ChainView
 from .export_actions import Exports

@@ -8,7 +8,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QMessageBox
 
-from ..studio.system import library_versions
+from ..tasks.system import library_versions
 
 
 class Menus:

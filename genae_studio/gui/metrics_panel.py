@@ -8,7 +8,7 @@ measured at the grid's stored steps; each value gets a bootstrap 95% band over t
 
 The reference (codes and features of held-out images, and the dataset's feature network,
 trained once and cached) is built in a worker per run, dataset and batch-norm mode
-(genae_studio.studio.chain_metrics). Training the feature network reports its progress and
+(genae_studio.tasks.chain_metrics). Training the feature network reports its progress and
 stops within a batch when cancelled (Esc, the status bar's button, or closing the window).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from ..studio.chain_metrics import ChainState, measure_task, pick_steps, reference_task
+from ..tasks.chain_metrics import ChainState, measure_task, pick_steps, reference_task
 from . import theme
 
 CHAINS_N = 500  # chains the panel measures (its own batch, not the grid's N)

@@ -10,7 +10,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QComboBox, QFileDialog, QLabel
 
-from ..studio.system import cuda_available
+from ..tasks.system import cuda_available
 
 OPEN_FOLDER, OPEN_FILE = "Open folder…", "Open file…"
 

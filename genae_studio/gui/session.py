@@ -12,8 +12,8 @@ from pathlib import Path
 from PyQt6.QtCore import QObject, pyqtSignal
 
 from ..plugins import PluginHost
-from ..studio.chain_settings import ChainSettings
-from ..studio.loading import LoadedData, load_data_task, load_run_task
+from ..tasks.chain_settings import ChainSettings
+from ..tasks.loading import LoadedData, load_data_task, load_run_task
 from .workers import Jobs
 
 
@@ -90,7 +90,7 @@ class Session(QObject):
         self._bn_waiting.append((run, then, on_fail))
         if self._bn_run is run and self.jobs.running("precise-bn"):
             return  # already being prepared
-        from ..studio.precise import precise_bn_task
+        from ..tasks.precise import precise_bn_task
 
         self._bn_run = run
         self.jobs.start("Precise batch norm", precise_bn_task, run=run, lock=self.lock,

@@ -27,7 +27,7 @@ from PyQt6.QtWidgets import (
 )
 
 from ..env import runs_dir
-from ..studio.live_training import Preview, train_task
+from ..tasks.live_training import Preview, train_task
 from .mosaic import MosaicView, Panel
 from .session import Session
 

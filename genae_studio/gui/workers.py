@@ -1,7 +1,7 @@
-"""Thread workers in the style of superqt: a job runs a task of genae_studio.studio in a pool
+"""Thread workers in the style of superqt: a job runs a task of genae_studio.tasks in a pool
 thread, and what it reports reaches the GUI thread through queued signals.
 
-Tasks know nothing of workers (genae_studio.studio.progress): a generator task yields
+Tasks know nothing of workers (genae_studio.tasks.progress): a generator task yields
 ``Progress`` reports and values and returns its result, and the worker checks for cancellation
 between yields; a task that works through callbacks declares the keyword arguments ``report``
 and ``should_stop``, and the worker passes them. Tasks hand over numpy arrays, never Qt objects.
@@ -40,7 +40,7 @@ from collections.abc import Callable
 from PyQt6.QtCore import QObject, QRunnable, QThreadPool, QTimer, pyqtSignal, pyqtSlot
 
 from ..errors import Cancelled
-from ..studio.progress import Progress
+from ..tasks.progress import Progress
 
 MAX_THREADS = 8  # the shared pool; jobs of a closed window may still be finishing their batch
 REAP_S = 1.0  # an ended worker is released this long after it ended

@@ -35,7 +35,7 @@ def bundled(resources, monkeypatch):
 def _quick_feature_network(monkeypatch):
     """The metrics dock trains a feature network on first use: a short one in tests."""
     from genae_studio.gui import metrics_panel
-    from genae_studio.studio import chain_metrics
+    from genae_studio.tasks import chain_metrics
 
     monkeypatch.setattr(chain_metrics, "FEATURE_STEPS", 30)
     monkeypatch.setattr(metrics_panel, "CHAINS_N", 48)  # the panel's own chains (500 by default)

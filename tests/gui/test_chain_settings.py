@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from genae_studio.studio.chain_settings import ChainSettings
+from genae_studio.tasks.chain_settings import ChainSettings
 
 from .gui_helpers import wait_idle
 

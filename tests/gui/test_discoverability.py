@@ -83,7 +83,7 @@ def test_the_gallery_filters_by_label_and_attribute(qtbot, window):
     assert shown and all(labels[i] == 3 for i in shown)
     # Attributes (as toyfaces has): categorical values and halves of a continuous one.
     from genae_studio.data.base import ArrayDataset
-    from genae_studio.studio.loading import LoadedData
+    from genae_studio.tasks.loading import LoadedData
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (100, 1, 32, 32), np.uint8)

@@ -6,7 +6,7 @@ import pytest
 
 from genae_studio.gui.latent_view import LatentView
 from genae_studio.latent import CHOICES, DataScore, EncodedData, fit_views
-from genae_studio.studio.latent_cloud import LatentCloud
+from genae_studio.tasks.latent_cloud import LatentCloud
 
 from .gui_helpers import wait_idle
 

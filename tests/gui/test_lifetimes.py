@@ -6,7 +6,7 @@ import threading
 from PyQt6 import sip
 
 from genae_studio.gui.workers import Jobs
-from genae_studio.studio.progress import Progress
+from genae_studio.tasks.progress import Progress
 
 
 def _open_unmanaged(qtbot, host, settings):

@@ -8,7 +8,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication
 
 from genae_studio.gui import metrics_panel
-from genae_studio.studio import chain_metrics
+from genae_studio.tasks import chain_metrics
 
 from .gui_helpers import wait_idle
 from .test_studio import run_chain

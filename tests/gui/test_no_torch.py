@@ -26,7 +26,7 @@ def lint_with_new_gui_module(tmp_path: Path, source: str) -> subprocess.Complete
 
 @pytest.mark.skipif(not LINT_IMPORTS.exists(), reason="import-linter is not installed")
 @pytest.mark.parametrize("source,broken", [
-    ("from ..studio.chains import chain_task\n", False),  # torch through the core: allowed
+    ("from ..tasks.chains import chain_task\n", False),  # torch through the core: allowed
     ("import torch\n", True),
     ("from torch import nn\n", True),
     ("def later():\n    import torch.nn.functional\n", True),

@@ -4,7 +4,7 @@ import shutil
 import threading
 
 from genae_studio.gui import metrics_panel
-from genae_studio.studio import chain_metrics
+from genae_studio.tasks import chain_metrics
 
 from .gui_helpers import wait_idle
 from .test_studio import drop, run_chain

@@ -394,7 +394,7 @@ def test_about_box_lists_versions(window):
 
 
 def test_metrics_panel_plots_mmd_and_fd_against_t(qtbot, window):
-    from genae_studio.studio import chain_metrics
+    from genae_studio.tasks import chain_metrics
 
     panel, cv = window.metrics_panel, window.chain_view
     assert window.metrics_dock.isVisible()
@@ -428,7 +428,7 @@ def test_opening_a_run_trains_no_feature_network(qtbot, window):
 
 
 def test_metrics_panel_picks_at_most_max_points():
-    from genae_studio.studio.chain_metrics import pick_steps
+    from genae_studio.tasks.chain_metrics import pick_steps
 
     assert list(pick_steps(5, 40)) == [0, 1, 2, 3, 4]
     picks = pick_steps(200, 40)

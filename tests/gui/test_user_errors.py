@@ -52,7 +52,7 @@ def test_the_open_dataset_dialog_offers_the_formats(qtbot, window, tmp_path, mon
 
 
 def test_the_format_hint_names_no_command_line_flag():
-    from genae_studio.studio.loading import FORMAT_HINT
+    from genae_studio.tasks.loading import FORMAT_HINT
 
     assert "--" not in FORMAT_HINT and "Open dataset" in FORMAT_HINT
 

@@ -6,7 +6,7 @@ import pytest
 from PyQt6.QtCore import QThread
 
 from genae_studio.gui.workers import Jobs
-from genae_studio.studio.progress import Progress
+from genae_studio.tasks.progress import Progress
 
 
 @pytest.fixture
