@@ -21,12 +21,13 @@ _LAZY = {
     **dict.fromkeys(["CHAIN_PRECISIONS", "ChainRecord", "ChainStep", "markov_chain",
                      "record_chain", "sampling_mode"], "._chain"),
     **dict.fromkeys(["PreciseSettings", "batch_norms", "estimate", "has_precise_stats",
-                     "prepare"], "._precise_bn"),
+                     "install", "precise_stats", "prepare"], "._precise_bn"),
     **dict.fromkeys(["four_corner_grid", "interpolate", "lerp", "slerp"], "._interpolate"),
 }
 
 __all__ = ["BN_MODES", "CHAIN_PRECISIONS", "MAX_STEPS", "ChainRecord", "ChainStep",
            "PreciseSettings", "batch_norms", "estimate", "four_corner_grid", "has_precise_stats",
+           "install", "precise_stats",
            "interpolate", "lerp", "markov_chain", "parse_steps", "prepare", "record_chain",
            "sampling_mode", "slerp", "sorted_steps"]
 
@@ -40,7 +41,15 @@ if TYPE_CHECKING:  # for type checkers, IDEs and import-linter; at run time thes
         sampling_mode,
     )
     from ._interpolate import four_corner_grid, interpolate, lerp, slerp
-    from ._precise_bn import PreciseSettings, batch_norms, estimate, has_precise_stats, prepare
+    from ._precise_bn import (
+        PreciseSettings,
+        batch_norms,
+        estimate,
+        has_precise_stats,
+        install,
+        precise_stats,
+        prepare,
+    )
 
 
 def __getattr__(name: str):

@@ -65,6 +65,13 @@ def install(model: nn.Module, stats: dict[str, tuple[torch.Tensor, torch.Tensor]
         setattr(bn, ATTR, (mean.to(bn.running_mean), var.to(bn.running_var)))
 
 
+def precise_stats(model: nn.Module) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The precise statistics installed on the model ({layer name: (mean, var)}), to
+    :func:`install` on a copy of it."""
+    return {name: getattr(m, ATTR) for name, m in batch_norms(model)
+            if getattr(m, ATTR, None) is not None}
+
+
 def missing_message() -> str:
     return ("batch-norm mode 'precise' needs statistics estimated on training data first: "
             "run.prepare_bn('precise') or genae_studio.sampling.prepare(model, dataset)")

@@ -1,6 +1,7 @@
 """Precise batch-norm statistics for the studio's open run (genae_studio.precise_bn)."""
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 from .progress import Progress, raise_if_stopped, reporter
@@ -19,5 +20,13 @@ def precise_bn_task(*, run, lock, host, report: Callable[[object], None] | None 
         raise_if_stopped(should_stop, "precise batch norm")  # the statistics are restored
         report(Progress(done, total, f"precise batch norm: {done}/{total} training batches"))
 
+    from ..sampling import has_precise_stats, install, precise_stats, prepare
+
+    with lock:  # a consistent snapshot of the weights
+        if has_precise_stats(run.model):
+            return
+        shadow = copy.deepcopy(run.model)
+    # The estimate runs on the copy, without the lock: the chain keeps using the model.
+    prepare(shadow, data, on_progress=progress)
     with lock:
-        run.prepare_bn("precise", dataset=data, on_progress=progress)
+        install(run.model, precise_stats(shadow))
