@@ -200,6 +200,21 @@ def _share_covered(centres: np.ndarray, radii: np.ndarray, queries: np.ndarray) 
     return covered / queries.shape[0]
 
 
+def _knn_sets(real_feats, fake_feats, k, *, fake_needs_k: bool):
+    """The two feature sets as float arrays of one width, and k as an int; a ValueError for
+    a bad k or a set with no more than k rows (the fake set only when ``fake_needs_k``)."""
+    real = _points(real_feats, "real_feats")
+    fake = _points(fake_feats, "fake_feats")
+    _same_dim(real, fake, "real_feats and fake_feats")
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = int(k)
+    for name, arr in (("real_feats", real), ("fake_feats", fake))[:2 if fake_needs_k else 1]:
+        if arr.shape[0] <= k:
+            raise ValueError(f"{name} needs more than k={k} rows, got {arr.shape[0]}")
+    return real, fake, k
+
+
 def improved_precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float, float]:
     """Improved precision and recall (Kynkaanniemi et al. 2019, NeurIPS).
 
@@ -211,15 +226,7 @@ def improved_precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float
 
     Both sets are (n, d) with more than k rows. Distances are computed in chunks.
     """
-    real = _points(real_feats, "real_feats")
-    fake = _points(fake_feats, "fake_feats")
-    _same_dim(real, fake, "real_feats and fake_feats")
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    k = int(k)
-    for name, arr in (("real_feats", real), ("fake_feats", fake)):
-        if arr.shape[0] <= k:
-            raise ValueError(f"{name} needs more than k={k} rows, got {arr.shape[0]}")
+    real, fake, k = _knn_sets(real_feats, fake_feats, k, fake_needs_k=True)
     fakes_covered = _share_covered(real, _knn_radii(real, k), fake)
     reals_covered = _share_covered(fake, _knn_radii(fake, k), real)
     return fakes_covered, reals_covered
@@ -271,14 +278,7 @@ def density_coverage(real_feats, fake_feats, k: int = 5) -> tuple[float, float]:
     coverage lies in [0, 1]. Both sets are (n, d); the real set needs more than k rows.
     The paper recommends k = 5.
     """
-    real = _points(real_feats, "real_feats")
-    fake = _points(fake_feats, "fake_feats")
-    _same_dim(real, fake, "real_feats and fake_feats")
-    if int(k) != k or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    k = int(k)
-    if real.shape[0] <= k:
-        raise ValueError(f"real_feats needs more than k={k} rows, got {real.shape[0]}")
+    real, fake, k = _knn_sets(real_feats, fake_feats, k, fake_needs_k=False)
     r_sq = _knn_radii(real, k) ** 2
     r_sq_row = r_sq[None, :]
     real_sq = np.sum(real * real, axis=1)
