@@ -19,7 +19,8 @@ _bce = nn.functional.binary_cross_entropy_with_logits
 class AAE(GenerativeAutoencoder):
     """Deterministic encoder; an adversary on z tells P(Z) samples from e(x).
 
-    The encoder minimises reconstruction + the non-saturating -log D(e(x)); the
+    The encoder minimises reconstruction + ``adversarial_weight`` x the non-saturating
+    -log D(e(x)), weighed per element as in the reference code (see ``AAEConfig``); the
     adversary has its own Adam.
     """
 
@@ -28,6 +29,7 @@ class AAE(GenerativeAutoencoder):
                  noise_std: float = _D.noise_std, denoising: bool = False,
                  adversary_hidden: int = _D.adversary_hidden,
                  adversary_dropout: float = _D.adversary_dropout,
+                 adversarial_weight: float = _D.adversarial_weight,
                  encoder: nn.Module | None = None, decoder: nn.Module | None = None,
                  **hparams):
         encoder = encoder or DCGANEncoder(channels, image_size, latent_dim, width)
@@ -35,8 +37,10 @@ class AAE(GenerativeAutoencoder):
         super().__init__(encoder, decoder, latent_dim=latent_dim, image_size=image_size,
                          channels=channels, noise_std=noise_std,
                          width=width, adversary_hidden=adversary_hidden,
-                         adversary_dropout=adversary_dropout, **hparams)
+                         adversary_dropout=adversary_dropout,
+                         adversarial_weight=adversarial_weight, **hparams)
         self.denoising = denoising
+        self.adversarial_weight = adversarial_weight
         self.adversary = Adversary(latent_dim, adversary_hidden, adversary_dropout)
 
     def encode(self, x, *, sample=True, generator=None):
@@ -47,17 +51,21 @@ class AAE(GenerativeAutoencoder):
                 "adversary": list(self.adversary.parameters())}
 
     def training_step(self, x: torch.Tensor, step: StepFn) -> dict[str, torch.Tensor]:
+        """One update of each player, in the reference code's order: both are scored by
+        the adversary as it was before this step, then the autoencoder is updated, then
+        the adversary."""
         z = self.encoder(self.training_input(x))
+        # Autoencoder: reconstruct and fool the adversary (non-saturating -log D(e(x))).
+        rec = reconstruction_loss(self.decoder(z), x)  # summed over the C*H*W elements
+        d_out = self.adversary(z)
+        adv = _bce(d_out, torch.ones_like(d_out))  # averaged over the batch
+        # Per-element means weighed 1:1 at adversarial_weight = 1: rec is a sum over C*H*W.
+        loss = rec + self.adversarial_weight * x[0].numel() * adv
         # Adversary: prior samples are "real", codes are "fake".
         real = self.adversary(torch.randn_like(z))
         fake = self.adversary(z.detach())
         d_loss = _bce(real, torch.ones_like(real)) + _bce(fake, torch.zeros_like(fake))
-        step("adversary", d_loss)
-        # Autoencoder: reconstruct and fool the adversary (non-saturating form).
-        rec = reconstruction_loss(self.decoder(z), x)
-        d_out = self.adversary(z)
-        adv = _bce(d_out, torch.ones_like(d_out))
-        loss = rec + adv
         step("model", loss)
+        step("adversary", d_loss)  # its gradients are zeroed first, then taken from d_loss
         return {"loss": loss.detach(), "rec": rec.detach(), "adv": adv.detach(),
                 "d_loss": d_loss.detach()}

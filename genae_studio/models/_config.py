@@ -32,3 +32,7 @@ class AAEConfig(ModelConfig):
 
     adversary_hidden: int = 512  # units of each of the adversary's two hidden layers
     adversary_dropout: float = 0.2
+    # The adversarial term's weight relative to the reference code's (Kaixhin/Autoencoders,
+    # which the paper cites): 1.0 weighs the per-element means of reconstruction and
+    # adversarial loss 1:1. Releases before 0.2 used 1 / (C*H*W): 1/12,288 at 64x64x3.
+    adversarial_weight: float = 1.0

@@ -11,6 +11,21 @@ import math
 from torch import nn
 
 SUPPORTED_SIZES = (32, 64)
+INIT_STD = 0.02  # DCGAN: weights from N(0, 0.02), batch-norm scales from N(1, 0.02)
+
+
+def dcgan_init(net: nn.Module) -> None:
+    """DCGAN's initialisation, which the paper adopts: convolution weights N(0, 0.02),
+    batch-norm scales N(1, 0.02), biases 0."""
+    for m in net.modules():
+        if isinstance(m, nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.normal_(m.weight, 0.0, INIT_STD)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, INIT_STD)
+        else:
+            continue
+        if m.bias is not None:
+            nn.init.zeros_(m.bias)
 
 
 def _halvings(image_size: int) -> int:
@@ -32,6 +47,7 @@ class DCGANEncoder(nn.Module):
             in_ch, out_ch = out_ch, out_ch * 2
         layers.append(nn.Conv2d(in_ch, out_features, 4, 1, 0))  # 4x4 -> 1x1
         self.net = nn.Sequential(*layers)
+        dcgan_init(self)
 
     def forward(self, x):
         return self.net(x).flatten(1)
@@ -52,13 +68,16 @@ class DCGANDecoder(nn.Module):
             ch //= 2
         layers.append(nn.ConvTranspose2d(ch, channels, 4, 2, 1))
         self.net = nn.Sequential(*layers)
+        dcgan_init(self)
 
     def forward(self, z):
         return self.net(z[:, :, None, None])
 
 
 class Adversary(nn.Module):
-    """Fully connected discriminator on latent codes: (B, K) -> (B,) logits."""
+    """Fully connected discriminator on latent codes: (B, K) -> (B,) logits.
+
+    PyTorch's default initialisation, like the reference code's (Torch7's) for its layers."""
 
     def __init__(self, latent_dim: int, hidden: int = 512, dropout: float = 0.2):
         super().__init__()
