@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import PluginError, plugin_code
+from .model_settings import SettingField, check_settings, setting_fields
 from .models import ModelConfig
 
 if TYPE_CHECKING:  # torch loads only when a model is built
@@ -52,6 +53,10 @@ class ModelSpec:
     factory that fails into a ``PluginError`` naming the plugin and the model.
     ``image_sizes`` lists the image sizes the model supports (``genae-studio plugins
     --check`` tests each).
+
+    Every field of ``config`` (and every key of an older ``defaults`` dict) but
+    ``image_size`` and ``channels`` is a user setting: ``settings()`` lists them,
+    ``check_settings()`` types what the user gave (``train --set``).
     """
 
     name: str
@@ -76,6 +81,15 @@ class ModelSpec:
                                  "config; pass only the config")
         object.__setattr__(self, "config", config)
         object.__setattr__(self, "defaults", {**given, **asdict(config)})
+
+    def settings(self) -> dict[str, SettingField]:
+        """The model's user settings by name: its config's fields, typed, with defaults."""
+        return setting_fields(self.config, self.defaults)
+
+    def check_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` (text or Python values) as typed settings of this model; an unknown
+        name or a bad value is a UsageError naming the model's settings."""
+        return check_settings(self.name, self.settings(), values)
 
     def build(self, hparams: Mapping[str, Any]) -> GenerativeAutoencoder:
         """The model for these complete hyperparameters (``defaults`` updated, as saved in a
