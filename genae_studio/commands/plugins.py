@@ -29,6 +29,9 @@ def add_arguments(parser) -> None:
                                                          "failure")
     parser.add_argument("--data", metavar="PATH", help="with --check of an on-disk format: the "
                                                         "path to check it on")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --check of a model: check it built with this setting (a "
+                             "field of its config; repeatable)")
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help="with --check: seconds that importing the plugins, and each check, "
                              f"may take before the check is failed (default {DEFAULT_TIMEOUT_S:g})")
@@ -49,7 +52,12 @@ def _seconds(text: str) -> float:
 
 def main(args) -> int:
     if args.check:
-        return check_in_child(args.check, args.data, args.plugin or [], args.timeout)
+        from ..model_settings import parse_assignments
+
+        settings = parse_assignments(args.set)
+        return check_in_child(args.check, args.data, args.plugin or [], args.timeout, settings)
+    if args.set:
+        raise UsageError("--set needs --check NAME (the model to check with those settings)")
     host = load_host(args)
     print("plugins: " + ", ".join(host.plugin_names()))
     print("\nmodels:")
@@ -139,11 +147,13 @@ class _Parent:
             self.failed.append(self.phase)
 
 
-def check_in_child(name: str, data, plugins: list[str], timeout: float) -> int:
-    """Run the contract's checks on the model and/or dataset ``name`` in a child process;
-    1 when a check fails or the child exits, dies or hangs."""
+def check_in_child(name: str, data, plugins: list[str], timeout: float,
+                   settings: dict[str, str] | None = None) -> int:
+    """Run the contract's checks on the model and/or dataset ``name`` in a child process
+    (a model built with ``settings``, its config fields as text); 1 when a check fails or
+    the child exits, dies or hangs."""
     request = {"name": name, "data": data, "plugins": list(plugins), "path": sys.path,
-               "cwd": os.getcwd()}
+               "cwd": os.getcwd(), "settings": dict(settings or {})}
     read_fd, write_fd = os.pipe()
     request["fd"] = write_fd
     code = ("import sys; from genae_studio.commands.plugins import child_main; "
@@ -272,6 +282,13 @@ def child_main() -> int:
         send(event="done")
         return 0
 
+    try:
+        hparams = _checked_settings(targets, request.get("settings") or {})
+    except UsageError as exc:
+        send(event="unknown", failures=[], message=str(exc))
+        send(event="done")
+        return 0
+
     sent: list = []
 
     def report(result) -> None:
@@ -289,7 +306,7 @@ def child_main() -> int:
         send(event="target", kind=kind, plugin=spec.plugin)
         with plugin_code(spec.plugin):  # os._exit() in a check fails that check
             if kind == "model":
-                results = testing.run_model_checks(spec)
+                results = testing.run_model_checks(spec, hparams=hparams)
             elif kind == "sampler":
                 results = testing.run_sampler_checks(spec)
             else:
@@ -299,3 +316,14 @@ def child_main() -> int:
                 report(result)
     send(event="done")
     return 0
+
+
+def _checked_settings(targets: list, settings: dict[str, str]) -> dict:
+    """``--set`` values typed by the model checked; refused when no model is checked."""
+    if not settings:
+        return {}
+    models = [spec for kind, spec in targets if kind == "model"]
+    if not models:
+        raise UsageError(f"--set: {targets[0][1].name} is not a model; --set gives a model's "
+                         "settings")
+    return models[0].check_settings(settings)
