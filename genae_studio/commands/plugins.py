@@ -24,6 +24,18 @@ DEFAULT_TIMEOUT_S = 300.0  # a model's checks build and train it at its default 
 
 
 def add_arguments(parser) -> None:
+    from pathlib import Path
+
+    from ..scaffold import KINDS
+
+    sub = parser.add_subparsers(dest="plugins_command", metavar="new")
+    new = sub.add_parser("new", help="write a plugin package to start from, genae-NAME/: the "
+                                     "module, pyproject.toml with the entry point, a test")
+    new.add_argument("kind", choices=KINDS)
+    new.add_argument("name", help="the model's, dataset's or sampler's name (a Python "
+                                  "identifier)")
+    new.add_argument("--dir", type=Path, default=Path("."),
+                     help="where to write genae-NAME/ (default: here)")
     parser.add_argument("--check", metavar="NAME", help="check a model, dataset or sampler: one "
                                                          "line per check, exit code 1 on a "
                                                          "failure")
@@ -51,6 +63,13 @@ def _seconds(text: str) -> float:
 
 
 def main(args) -> int:
+    if getattr(args, "plugins_command", None) == "new":
+        from ..scaffold import write_package
+
+        folder = write_package(args.kind, args.name, args.dir)
+        print(f"wrote {folder}: install it with pip install -e {folder}, then check it with "
+              f"genae-studio plugins --check {args.name}")
+        return 0
     if args.check:
         from ..model_settings import parse_assignments
 
