@@ -94,27 +94,21 @@ def convert(value: Any, field: SettingField) -> Any:
     """One value for ``field``: text parsed, other values checked (ValueError saying why)."""
     if isinstance(value, str) and field.kind is not str:
         return _parse(value, field)
-    if value is None:
+    if value is None or (field.optional and isinstance(value, str)
+                         and value.strip().lower() in _NONE):
         if field.optional:
             return None
         raise ValueError("none is not allowed")
-    kind = field.kind
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return _finite(float(value))
-    elif kind is str:
-        if isinstance(value, str):
-            return None if field.optional and value.strip().lower() in _NONE else value
-    else:  # any JSON value
-        json.dumps(value)
+    if field.kind is object:  # any JSON value
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise ValueError("not a JSON value") from None
         return value
-    raise ValueError(f"expected {field.type_name}, got {type(value).__name__}")
+    if isinstance(value, bool) != (field.kind is bool) or not isinstance(
+            value, (int, float) if field.kind is float else field.kind):
+        raise ValueError(f"expected {field.type_name}, got {type(value).__name__}")
+    return _finite(float(value)) if field.kind is float else value
 
 
 def _parse(text: str, field: SettingField) -> Any:

@@ -37,6 +37,7 @@ class KindsConfig(ModelConfig):
     rate: float = 0.5
     label: str = "x"
     cap: int | None = None
+    sizes: tuple = (1, 2)  # another type: a JSON value
 
 
 def _spec():
@@ -50,6 +51,7 @@ def _spec():
      {"flag": False, "cap": None, "latent_dim": 16}),
     ({"flag": True, "steps": 2, "rate": 1, "cap": None}, {"flag": True, "steps": 2, "rate": 1.0,
                                                            "cap": None}),
+    ({"sizes": "[3, 4]", "label": "none"}, {"sizes": [3, 4], "label": "none"}),
 ])
 def test_values_are_parsed_with_the_fields_type(given, expected):
     checked = _spec().check_settings(given)
@@ -59,7 +61,7 @@ def test_values_are_parsed_with_the_fields_type(given, expected):
 
 @pytest.mark.parametrize(("given", "message"), [
     ({"beta": "1"}, "model 'kinds' has no setting 'beta' (its settings: latent_dim, width, "
-                    "noise_std, flag, steps, rate, label, cap)"),
+                    "noise_std, flag, steps, rate, label, cap, sizes)"),
     ({"steps": "1.5"}, "--set steps=1.5: not an integer"),
     ({"rate": "fast"}, "--set rate=fast: not a number"),
     ({"rate": "inf"}, "--set rate=inf: not a finite number"),
@@ -67,6 +69,7 @@ def test_values_are_parsed_with_the_fields_type(given, expected):
     ({"steps": "none"}, "--set steps=none: not an integer"),
     ({"steps": True}, "expected int, got bool"),
     ({"image_size": "32"}, "has no setting 'image_size'"),  # set from the data
+    ({"sizes": object()}, "not a JSON value"),
 ])
 def test_an_unknown_key_or_a_bad_value_is_one_usage_error(given, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
