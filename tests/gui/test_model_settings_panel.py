@@ -1,8 +1,11 @@
 """The Training panel shows the selected model's own settings, generated from its config's
 dataclass fields, and trains with them (issue 22)."""
+from dataclasses import fields
+
 from helpers import BETAVAE
 from PyQt6.QtWidgets import QApplication, QCheckBox, QLineEdit, QSpinBox
 
+from genae_studio import AAEConfig
 from genae_studio.runs import read_config
 
 KINDS = BETAVAE.replace("beta: float = 4.0  # the weight of the KL term",
@@ -44,8 +47,11 @@ def test_the_panel_shows_the_models_fields_and_regenerates_them(qtbot, tmp_path)
     assert sizes == ["dataset", "32"]  # the model's ModelSpec.image_sizes
     panel.model_combo.setCurrentText("kinds")
     assert _shown(panel) == {"beta": QLineEdit, "warm": QCheckBox, "blocks": QSpinBox}
-    panel.model_combo.setCurrentText("aae")
-    assert _shown(panel) == {"adversary_hidden": QSpinBox, "adversary_dropout": QLineEdit}
+    panel.model_combo.setCurrentText("aae")  # generated from AAEConfig's fields
+    widgets = {int: QSpinBox, float: QLineEdit, bool: QCheckBox}
+    assert _shown(panel) == {f.name: widgets[type(f.default)] for f in fields(AAEConfig)
+                             if f.name not in ("latent_dim", "width", "noise_std")}
+    assert {"adversary_hidden", "adversary_dropout"} <= set(_shown(panel))
     panel.model_combo.setCurrentText("vae")
     assert _shown(panel) == {"kl_weight": QLineEdit}
     assert panel.settings().model_settings == {}  # the defaults are the model's own
