@@ -12,12 +12,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import PluginError, plugin_code
-from .model_settings import SettingField, check_settings, setting_fields
 from .models import ModelConfig
 
 if TYPE_CHECKING:  # torch loads only when a model is built
     import numpy as np
 
+    from .model_settings import SettingField
     from .models import GenerativeAutoencoder
 
 
@@ -84,11 +84,15 @@ class ModelSpec:
 
     def settings(self) -> dict[str, SettingField]:
         """The model's user settings by name: its config's fields, typed, with defaults."""
+        from .model_settings import setting_fields
+
         return setting_fields(self.config, self.defaults)
 
     def check_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """``values`` (text or Python values) as typed settings of this model; an unknown
         name or a bad value is a UsageError naming the model's settings."""
+        from .model_settings import check_settings
+
         return check_settings(self.name, self.settings(), values)
 
     def build(self, hparams: Mapping[str, Any]) -> GenerativeAutoencoder:
