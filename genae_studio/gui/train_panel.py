@@ -144,19 +144,14 @@ class TrainPanel(QWidget):
             form.addWidget(QLabel(label), row, 2 * col)
             form.addWidget(widget, row, 2 * col + 1)
         rows = (len(fields) + 1) // 2
-        # The model's own settings (its config's other fields), regenerated per model.
-        self.model_box = QGroupBox("Model settings")
-        self.model_box.setToolTip("The fields of the model's config (its plugin's ModelConfig "
-                                  "subclass); on the command line: train --set NAME=VALUE")
-        self.model_form = QGridLayout(self.model_box)
-        self.model_form.setContentsMargins(4, 4, 4, 4)
-        self.model_fields: dict[str, tuple[SettingField, QWidget]] = {}
-        form.addWidget(self.model_box, rows, 0, 1, 4)
-        form.addWidget(self.start_button, rows + 1, 0, 1, 2)
-        form.addWidget(self.stop_button, rows + 1, 2, 1, 2)
-        form.setRowStretch(rows + 2, 1)
-        left = self._left = QWidget()
+        form.addWidget(self._make_model_box(), rows, 0, 1, 4)  # the model's own settings
+        rows += 1
+        form.addWidget(self.start_button, rows, 0, 1, 2)
+        form.addWidget(self.stop_button, rows, 2, 1, 2)
+        form.setRowStretch(rows + 1, 1)
+        left = QWidget()
         left.setLayout(form)
+        left.setMaximumHeight(left.sizeHint().height())
 
         self.bar = QProgressBar()
         self.bar.setFormat("%p%")
@@ -218,6 +213,17 @@ class TrainPanel(QWidget):
             self.size_combo.setCurrentText(chosen)
         self._make_model_fields(spec)
 
+    def _make_model_box(self) -> QGroupBox:
+        """The box of the model's own settings (its config's other fields), filled per model
+        by ``_make_model_fields``."""
+        self.model_box = QGroupBox("Model settings")
+        self.model_box.setToolTip("The fields of the model's config (its plugin's ModelConfig "
+                                  "subclass); on the command line: train --set NAME=VALUE")
+        self.model_form = QGridLayout(self.model_box)
+        self.model_form.setContentsMargins(4, 4, 4, 4)
+        self.model_fields: dict[str, tuple[SettingField, QWidget]] = {}
+        return self.model_box
+
     def _make_model_fields(self, spec) -> None:
         """One widget per setting of the model beyond those the form shows, by its type."""
         while self.model_form.count():
@@ -237,7 +243,8 @@ class TrainPanel(QWidget):
             self.model_form.addWidget(QLabel(field.name), row, 2 * col)
             self.model_form.addWidget(widget, row, 2 * col + 1)
         self.model_box.setVisible(bool(extra))
-        self._left.setMaximumHeight(self._left.sizeHint().height())
+        form = self.model_box.parentWidget()  # the settings form: as tall as it needs
+        form.setMaximumHeight(form.sizeHint().height())
 
     def model_settings(self) -> dict:
         """The model's settings changed from their defaults: text where the user types."""
