@@ -34,10 +34,10 @@ from ..tasks.live_training import Preview, train_task
 from .mosaic import MosaicView, Panel
 from .session import Session
 
-# Model settings with widgets of their own in the form; the model's other settings are generated.
-SHOWN_SETTINGS = ("latent_dim", "width", "noise_std")
 CURVE_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14),
                  (148, 103, 189), (140, 86, 75)]
+# Model settings with widgets of their own in the form; the model's other settings are generated.
+SHOWN_SETTINGS = ("latent_dim", "width", "noise_std")
 
 
 def runs_root() -> Path:
