@@ -17,6 +17,7 @@ from .models import ModelConfig
 if TYPE_CHECKING:  # torch loads only when a model is built
     import numpy as np
 
+    from .model_settings import SettingField
     from .models import GenerativeAutoencoder
 
 
@@ -52,6 +53,10 @@ class ModelSpec:
     factory that fails into a ``PluginError`` naming the plugin and the model.
     ``image_sizes`` lists the image sizes the model supports (``genae-studio plugins
     --check`` tests each).
+
+    Every field of ``config`` (and every key of an older ``defaults`` dict) but
+    ``image_size`` and ``channels`` is a user setting: ``settings()`` lists them,
+    ``check_settings()`` types what the user gave (``train --set``).
     """
 
     name: str
@@ -76,6 +81,19 @@ class ModelSpec:
                                  "config; pass only the config")
         object.__setattr__(self, "config", config)
         object.__setattr__(self, "defaults", {**given, **asdict(config)})
+
+    def settings(self) -> dict[str, SettingField]:
+        """The model's user settings by name: its config's fields, typed, with defaults."""
+        from .model_settings import setting_fields
+
+        return setting_fields(self.config, self.defaults)
+
+    def check_settings(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """``values`` (text or Python values) as typed settings of this model; an unknown
+        name or a bad value is a UsageError naming the model's settings."""
+        from .model_settings import check_settings
+
+        return check_settings(self.name, self.settings(), values)
 
     def build(self, hparams: Mapping[str, Any]) -> GenerativeAutoencoder:
         """The model for these complete hyperparameters (``defaults`` updated, as saved in a

@@ -24,11 +24,26 @@ DEFAULT_TIMEOUT_S = 300.0  # a model's checks build and train it at its default 
 
 
 def add_arguments(parser) -> None:
+    from pathlib import Path
+
+    from ..scaffold import KINDS
+
+    sub = parser.add_subparsers(dest="plugins_command", metavar="new")
+    new = sub.add_parser("new", help="write a plugin package to start from, genae-NAME/: the "
+                                     "module, pyproject.toml with the entry point, a test")
+    new.add_argument("kind", choices=KINDS)
+    new.add_argument("name", help="the model's, dataset's or sampler's name (a Python "
+                                  "identifier)")
+    new.add_argument("--dir", type=Path, default=Path("."),
+                     help="where to write genae-NAME/ (default: here)")
     parser.add_argument("--check", metavar="NAME", help="check a model, dataset or sampler: one "
                                                          "line per check, exit code 1 on a "
                                                          "failure")
     parser.add_argument("--data", metavar="PATH", help="with --check of an on-disk format: the "
                                                         "path to check it on")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="with --check of a model: check it built with this setting (a "
+                             "field of its config; repeatable)")
     parser.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT_S, metavar="S",
                         help="with --check: seconds that importing the plugins, and each check, "
                              f"may take before the check is failed (default {DEFAULT_TIMEOUT_S:g})")
@@ -48,8 +63,20 @@ def _seconds(text: str) -> float:
 
 
 def main(args) -> int:
+    if getattr(args, "plugins_command", None) == "new":
+        from ..scaffold import write_package
+
+        folder = write_package(args.kind, args.name, args.dir)
+        print(f"wrote {folder}: install it with pip install -e {folder}, then check it with "
+              f"genae-studio plugins --check {args.name}")
+        return 0
     if args.check:
-        return check_in_child(args.check, args.data, args.plugin or [], args.timeout)
+        from ..model_settings import parse_assignments
+
+        settings = parse_assignments(args.set)
+        return check_in_child(args.check, args.data, args.plugin or [], args.timeout, settings)
+    if args.set:
+        raise UsageError("--set needs --check NAME (the model to check with those settings)")
     host = load_host(args)
     print("plugins: " + ", ".join(host.plugin_names()))
     print("\nmodels:")
@@ -139,11 +166,13 @@ class _Parent:
             self.failed.append(self.phase)
 
 
-def check_in_child(name: str, data, plugins: list[str], timeout: float) -> int:
-    """Run the contract's checks on the model and/or dataset ``name`` in a child process;
-    1 when a check fails or the child exits, dies or hangs."""
+def check_in_child(name: str, data, plugins: list[str], timeout: float,
+                   settings: dict[str, str] | None = None) -> int:
+    """Run the contract's checks on the model and/or dataset ``name`` in a child process
+    (a model built with ``settings``, its config fields as text); 1 when a check fails or
+    the child exits, dies or hangs."""
     request = {"name": name, "data": data, "plugins": list(plugins), "path": sys.path,
-               "cwd": os.getcwd()}
+               "cwd": os.getcwd(), "settings": dict(settings or {})}
     read_fd, write_fd = os.pipe()
     request["fd"] = write_fd
     code = ("import sys; from genae_studio.commands.plugins import child_main; "
@@ -272,6 +301,13 @@ def child_main() -> int:
         send(event="done")
         return 0
 
+    try:
+        hparams = _checked_settings(targets, request.get("settings") or {})
+    except UsageError as exc:
+        send(event="unknown", failures=[], message=str(exc))
+        send(event="done")
+        return 0
+
     sent: list = []
 
     def report(result) -> None:
@@ -289,7 +325,7 @@ def child_main() -> int:
         send(event="target", kind=kind, plugin=spec.plugin)
         with plugin_code(spec.plugin):  # os._exit() in a check fails that check
             if kind == "model":
-                results = testing.run_model_checks(spec)
+                results = testing.run_model_checks(spec, hparams=hparams)
             elif kind == "sampler":
                 results = testing.run_sampler_checks(spec)
             else:
@@ -299,3 +335,14 @@ def child_main() -> int:
                 report(result)
     send(event="done")
     return 0
+
+
+def _checked_settings(targets: list, settings: dict[str, str]) -> dict:
+    """``--set`` values typed by the model checked; refused when no model is checked."""
+    if not settings:
+        return {}
+    models = [spec for kind, spec in targets if kind == "model"]
+    if not models:
+        raise UsageError(f"--set: {targets[0][1].name} is not a model; --set gives a model's "
+                         "settings")
+    return models[0].check_settings(settings)

@@ -32,13 +32,19 @@ def add_arguments(p) -> None:
     p.add_argument("--lr", type=rate, help=f"Adam learning rate (default {train.lr:g})")
     p.add_argument("--latent-dim", type=positive,
                    help=f"size of z (default: the model's; {model.latent_dim} for the built-ins)")
-    p.add_argument("--image-size", type=int, choices=(32, 64))
+    p.add_argument("--image-size", type=positive,
+                   help="one of the model's image sizes (ModelSpec.image_sizes; the "
+                        "built-ins: 32, 64); default: the dataset's")
     p.add_argument("--width", type=positive,
                    help=f"filters of the first layer (default: the model's; {model.width} for "
                         "the built-ins)")
     p.add_argument("--noise-std", type=noise_std,
                    help=f"corruption std of denoising models (default: the model's; "
                         f"{model.noise_std:g})")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a setting of the model: a field of its config, e.g. --set "
+                        "kl_weight=4 for a beta-VAE (repeatable; an unknown KEY is refused "
+                        "with the model's settings listed)")
     p.add_argument("--device", default=train.device)
     p.add_argument("--precision", choices=PRECISIONS, default=train.precision,
                    help="bf16: bfloat16 autocast (fp32 weights and losses; about 1.5x faster "
@@ -56,13 +62,15 @@ def add_arguments(p) -> None:
 
 def _settings(args):
     """TrainSettings from the options; with --resume, given run options must agree."""
+    from ..model_settings import parse_assignments
     from ..training import TrainSettings, resume_conflicts
 
     given = {k: getattr(args, k) for k in RUN_OPTIONS}
+    model_settings = parse_assignments(args.set)  # typed by the model in train()
     if args.resume is not None:
         if args.overwrite and (args.out is None or args.out == args.resume):
             raise UsageError("--overwrite with --resume: give a different --out for the copy")
-        conflicts = resume_conflicts(_resumed_config(args.resume), **given)
+        conflicts = resume_conflicts(_resumed_config(args.resume), model_settings, **given)
         if conflicts:
             raise UsageError(f"--resume {args.resume}: {'; '.join(conflicts)} disagree with "
                              "the run; a resumed run keeps its settings (drop them, or train "
@@ -70,7 +78,8 @@ def _settings(args):
     defaults = TrainSettings()
     return TrainSettings(**{k: defaults.__dict__[k] if v is None else v
                             for k, v in given.items()},
-                         epochs=args.epochs, device=args.device, precision=args.precision)
+                         model_settings=model_settings, epochs=args.epochs,
+                         device=args.device, precision=args.precision)
 
 
 def _resumed_config(resume: Path):

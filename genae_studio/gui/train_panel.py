@@ -1,6 +1,7 @@
 """The training panel: settings, Start/Stop, live loss curves, progress, ETA and previews."""
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from PyQt6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QGridLayout,
+    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -27,12 +29,15 @@ from PyQt6.QtWidgets import (
 )
 
 from ..env import runs_dir
+from ..model_settings import SettingField
 from ..tasks.live_training import Preview, train_task
 from .mosaic import MosaicView, Panel
 from .session import Session
 
 CURVE_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14),
                  (148, 103, 189), (140, 86, 75)]
+# Model settings with widgets of their own in the form; the model's other settings are generated.
+SHOWN_SETTINGS = ("latent_dim", "width", "noise_std")
 
 
 def runs_root() -> Path:
@@ -139,6 +144,8 @@ class TrainPanel(QWidget):
             form.addWidget(QLabel(label), row, 2 * col)
             form.addWidget(widget, row, 2 * col + 1)
         rows = (len(fields) + 1) // 2
+        form.addWidget(self._make_model_box(), rows, 0, 1, 4)  # the model's own settings
+        rows += 1
         form.addWidget(self.start_button, rows, 0, 1, 2)
         form.addWidget(self.stop_button, rows, 2, 1, 2)
         form.setRowStretch(rows + 1, 1)
@@ -200,6 +207,53 @@ class TrainPanel(QWidget):
             self.latent.setValue(spec.config.latent_dim)
             self.width_spin.setValue(spec.config.width)
             self.noise.setValue(spec.config.noise_std)
+            chosen = self.size_combo.currentText()
+            self.size_combo.clear()  # the sizes the model builds (ModelSpec.image_sizes)
+            self.size_combo.addItems(["dataset", *map(str, spec.image_sizes)])
+            self.size_combo.setCurrentText(chosen)
+        self._make_model_fields(spec)
+
+    def _make_model_box(self) -> QGroupBox:
+        """The box of the model's own settings (its config's other fields), filled per model
+        by ``_make_model_fields``."""
+        self.model_box = QGroupBox("Model settings")
+        self.model_box.setToolTip("The fields of the model's config (its plugin's ModelConfig "
+                                  "subclass); on the command line: train --set NAME=VALUE")
+        self.model_form = QGridLayout(self.model_box)
+        self.model_form.setContentsMargins(4, 4, 4, 4)
+        self.model_fields: dict[str, tuple[SettingField, QWidget]] = {}
+        return self.model_box
+
+    def _make_model_fields(self, spec) -> None:
+        """One widget per setting of the model beyond those the form shows, by its type."""
+        while self.model_form.count():
+            old = self.model_form.takeAt(0).widget()
+            old.hide()
+            old.deleteLater()
+        self.model_fields = {}
+        extra = [f for f in (spec.settings().values() if spec else ())
+                 if f.name not in SHOWN_SETTINGS]
+        for k, field in enumerate(extra):
+            widget = _setting_widget(field)
+            widget.setObjectName(f"setting_{field.name}")
+            widget.setToolTip(f"{field.name}: {field.type_name}, default {field.default!r} "
+                              f"(command line: --set {field.name}=VALUE)")
+            self.model_fields[field.name] = (field, widget)
+            row, col = divmod(k, 2)
+            self.model_form.addWidget(QLabel(field.name), row, 2 * col)
+            self.model_form.addWidget(widget, row, 2 * col + 1)
+        self.model_box.setVisible(bool(extra))
+        form = self.model_box.parentWidget()  # the settings form: as tall as it needs
+        form.setMaximumHeight(form.sizeHint().height())
+
+    def model_settings(self) -> dict:
+        """The model's settings changed from their defaults: text where the user types."""
+        changed = {}
+        for name, (field, widget) in self.model_fields.items():
+            value = _widget_value(widget)
+            if value != _widget_text(field):
+                changed[name] = value
+        return changed
 
     def _browse_data(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Choose a folder of images")
@@ -222,10 +276,12 @@ class TrainPanel(QWidget):
             latent_dim=self.latent.value(), image_size=None if size == "dataset" else int(size),
             width=self.width_spin.value(), noise_std=self.noise.value(),
             device=self.device_combo.currentText(), limit=self.limit.value() or None,
-            precision=self.precision_combo.currentText())
+            precision=self.precision_combo.currentText(), model_settings=self.model_settings())
 
     def state(self) -> dict:
-        return {k: v for k, v in vars(self.settings()).items() if k != "betas"}
+        state = {k: v for k, v in vars(self.settings()).items() if k != "betas"}
+        state["model_settings"] = json.dumps(state["model_settings"])
+        return state
 
     def restore(self, state: dict) -> None:
         def get(key, cast, default):
@@ -251,6 +307,13 @@ class TrainPanel(QWidget):
         precision = str(state.get("precision") or "auto")
         self.precision_combo.setCurrentText(precision if precision in ("fp32", "bf16")
                                             else "auto")
+        try:
+            saved = json.loads(state.get("model_settings") or "{}")
+        except (TypeError, ValueError):
+            saved = {}
+        for name, value in (saved.items() if isinstance(saved, dict) else ()):
+            if name in self.model_fields:
+                _set_widget_value(self.model_fields[name][1], value)
 
     # --- training --------------------------------------------------------------------------
     @property
@@ -362,6 +425,45 @@ def _duration(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _widget_text(field: SettingField):
+    """A setting's default as its widget holds it: a bool, an int, or text."""
+    if field.kind in (bool, int) and field.default is not None:
+        return field.default
+    if field.kind is str and field.default is not None:
+        return field.default
+    return "none" if field.default is None else json.dumps(field.default)
+
+
+def _setting_widget(field: SettingField) -> QWidget:
+    """A check box for a bool, a spin box for an int, a line edit for the rest."""
+    default = _widget_text(field)
+    if isinstance(default, bool):
+        return QCheckBox(checked=default)
+    if isinstance(default, int):
+        return QSpinBox(minimum=-10**9, maximum=10**9, value=default)
+    return QLineEdit(default)
+
+
+def _widget_value(widget: QWidget):
+    if isinstance(widget, QCheckBox):
+        return widget.isChecked()
+    if isinstance(widget, QSpinBox):
+        return widget.value()
+    return widget.text().strip()
+
+
+def _set_widget_value(widget: QWidget, value) -> None:
+    try:
+        if isinstance(widget, QCheckBox):
+            widget.setChecked(bool(value))
+        elif isinstance(widget, QSpinBox):
+            widget.setValue(int(value))
+        else:
+            widget.setText(str(value))
+    except (TypeError, ValueError):
+        pass  # a saved value of another type: keep the default
 
 
 def _row(*widgets) -> QWidget:

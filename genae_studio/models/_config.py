@@ -23,7 +23,11 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class VAEConfig(ModelConfig):
-    """The VAE's hyperparameters and their defaults (the paper's): ModelConfig's alone."""
+    """The VAE's hyperparameters and their defaults (the paper's): ModelConfig's and the
+    weight of the KL term."""
+
+    # loss = reconstruction + kl_weight * KL; 1.0 is the ELBO (the paper), > 1 a beta-VAE
+    kl_weight: float = 1.0
 
 
 @dataclass(frozen=True)

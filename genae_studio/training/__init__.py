@@ -36,7 +36,8 @@ from ._config import (
 from ._resume import RESUME_FIXED, resume_conflicts
 
 __all__ = ["PRECISIONS", "RESUME_FIXED", "TrainCallbacks", "TrainProgress",
-           "TrainResult", "TrainSettings", "resume_conflicts", "train", "validate_settings"]
+           "TrainResult", "TrainSettings", "check_model_options", "resume_conflicts", "train",
+           "validate_settings"]
 
 
 def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
@@ -73,6 +74,8 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
     validate_settings(settings)
     out = _check_out(Path(out), resume, overwrite)
     host = host or load_plugins()
+    if resume is None:
+        check_model_options(host.model(settings.model), settings)
     device = resolve_device(settings.device)
     if settings.precision == "bf16":
         check_bf16(device)  # before the run folder is locked (created)
@@ -95,6 +98,22 @@ def train(settings: TrainSettings, out: Path, *, resume: Path | None = None,
     finally:
         if ctx is not None:
             ctx.close()
+
+
+def check_model_options(spec, settings: TrainSettings) -> None:
+    """Refuse, before any work, settings the model does not have (``model_settings``) or an
+    ``image_size`` it cannot build (not in ``ModelSpec.image_sizes``), or a setting given
+    twice with two values (``latent_dim=`` and ``model_settings["latent_dim"]``): one
+    UsageError line."""
+    checked = spec.check_settings(settings.model_settings)
+    for key in ("latent_dim", "width", "noise_std"):
+        value = getattr(settings, key)
+        if value is not None and key in checked and checked[key] != value:
+            raise UsageError(f"--{key.replace('_', '-')} {value} and --set {key}="
+                             f"{settings.model_settings[key]} disagree; give one")
+    if settings.image_size is not None and settings.image_size not in spec.image_sizes:
+        raise UsageError(f"--image-size {settings.image_size}: model {spec.name!r} builds "
+                         f"images of size {', '.join(map(str, spec.image_sizes))}")
 
 
 def _callbacks(callbacks: TrainCallbacks | None, **functions) -> TrainCallbacks:

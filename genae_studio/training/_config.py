@@ -30,6 +30,11 @@ class TrainSettings:
     image_size: int | None = None  # None: the dataset's
     width: int | None = None
     noise_std: float | None = None
+    # The model's own settings, the fields of its config by name (``{"kl_weight": 4.0}``;
+    # text such as "4" is parsed with the field's type): what ``train --set`` gives. Checked
+    # against the model (ModelSpec.check_settings) when training starts; recorded in the
+    # run's config.json with the other hyperparameters.
+    model_settings: dict[str, Any] = field(default_factory=dict)
     device: str = "auto"
     seed: int = 0
     limit: int | None = None

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CheckpointError, UsageError
+from ..model_settings import SettingField, convert
 from ..runs import Checkpoint, RunConfig, fit_weights, read_checkpoint
 from ._config import TrainSettings, validate_settings
 
@@ -18,10 +19,11 @@ RESUME_FIXED = {"latent_dim": "latent_dim", "width": "width", "noise_std": "nois
                 "image_size": "image_size"}
 
 
-def resume_conflicts(run: RunConfig, **given) -> list[str]:
+def resume_conflicts(run: RunConfig, model_settings: dict | None = None, **given) -> list[str]:
     """Options given for a resumed run that disagree with it, as "--name VALUE (the run:
     X)". Keys: model, data, data_format, batch_size, lr, seed, limit, latent_dim, width,
-    noise_std, image_size; None means not given."""
+    noise_std, image_size; None means not given. ``model_settings`` (``--set``: text or
+    values) must equal the run's hyperparameters."""
     recorded = {"model": run.model, "data": run.data.get("data"),
                 "data_format": run.data.get("format"), "limit": run.data.get("limit"),
                 "image_size": run.data.get("image_size"),
@@ -32,7 +34,23 @@ def resume_conflicts(run: RunConfig, **given) -> list[str]:
     for key, value in given.items():
         if value is not None and key in recorded and value != recorded[key]:
             conflicts.append(f"--{key.replace('_', '-')} {value} (the run: {recorded[key]})")
+    for key, value in (model_settings or {}).items():
+        if key not in run.hparams:
+            conflicts.append(f"--set {key}={value} (the run has no setting {key})")
+        elif not _same(value, run.hparams[key]):
+            conflicts.append(f"--set {key}={value} (the run: {run.hparams[key]})")
     return conflicts
+
+
+def _same(value, recorded) -> bool:
+    """Whether a setting given (text or a value) is the run's recorded value."""
+    if isinstance(value, str) and not isinstance(recorded, str):
+        kind = type(recorded) if isinstance(recorded, bool | int | float) else object
+        try:
+            value = convert(value, SettingField("", kind, recorded, recorded is None))
+        except ValueError:
+            return False
+    return value == recorded and isinstance(value, bool) == isinstance(recorded, bool)
 
 
 @dataclass
@@ -48,7 +66,7 @@ def read_resume(resume: Path, settings: TrainSettings) -> tuple[TrainSettings, C
     """The settings of the run to resume (see ``settings_from_run``) and its checkpoint with
     the training state; model options that disagree with the run are refused."""
     snapshot = read_checkpoint(resume, state=True)  # config, weights, state: one save
-    conflicts = resume_conflicts(snapshot.config,
+    conflicts = resume_conflicts(snapshot.config, settings.model_settings,
                                  **{k: getattr(settings, k) for k in RESUME_FIXED})
     if conflicts:
         raise UsageError(f"--resume {resume}: {'; '.join(conflicts)} disagree with the "

@@ -54,12 +54,13 @@ def load_training_data(settings: TrainSettings, host, world: int = 1):
 
 def model_hparams(spec, settings: TrainSettings, dataset) -> dict:
     """The model's registered defaults, the dataset's image size and channels, and what the
-    settings choose (``None``: the default)."""
+    settings choose (``None``: the default; ``model_settings``: the model's own fields)."""
     hparams = dict(spec.defaults)
-    hparams.update(image_size=dataset.image_size, channels=dataset.channels)
+    hparams.update(spec.check_settings(settings.model_settings))
     for key in ("latent_dim", "width", "noise_std"):
         if getattr(settings, key) is not None:
             hparams[key] = getattr(settings, key)
+    hparams.update(image_size=dataset.image_size, channels=dataset.channels)
     return hparams
 
 
