@@ -18,7 +18,13 @@
 #   SAMPLERS           eval --sampler: starting samplers, each followed by the chain
 #                      (default prior,gmm,reweighted)
 #   TEMPERATURES       eval --temperatures: the prior's temperature sweep at t = 0 (default
-#                      0.2,0.4,0.6,0.8,0.9; the prior itself is temperature 1); "" for none
+#                      0.2,0.4,0.6,0.8,0.9; the prior itself is temperature 1); "" for none.
+#                      With batch statistics the decoder's first batch norm cancels any global
+#                      scale of z (every temperature decodes to the same images), so the sweep
+#                      runs in its own evals, DATA-trainS-chainC-$SWEEP_BN, beside the chain
+#                      from the prior in the same batch-norm mode
+#   SWEEP_BN           batch norm of the sweep evals (default precise; or eval)
+#   SWEEP_SAMPLERS     samplers of the sweep evals, each followed by the chain (default prior)
 #   BN_STUDY           1 (default) to run the batch-norm study (prior only), 0 to skip it
 #   THREADS            torch/OpenMP threads (default 1: the numbers depend on the thread count)
 #   JOBS               trainings or evals run at a time (default 1; one per core is fastest)
@@ -62,8 +68,8 @@ TEMPERATURES=${TEMPERATURES-0.2,0.4,0.6,0.8,0.9}
 BN_STUDY=${BN_STUDY:-1}
 DATASETS=${DATASETS:-"digits toyfaces"}
 JOBS=${JOBS:-1}
-SWEEP=()
-[ -z "$TEMPERATURES" ] || SWEEP=(--temperatures "$TEMPERATURES")
+SWEEP_BN=${SWEEP_BN:-precise}
+SWEEP_SAMPLERS=${SWEEP_SAMPLERS:-prior}
 case $JOBS in
   '' | *[!0-9]* | 0*) echo "reproduce_results.sh: JOBS must be a positive integer, got '$JOBS'" >&2; exit 2 ;;
 esac
@@ -150,26 +156,33 @@ stage "toyfaces models trained"
 
 # 2. The main tables: every trained model, each chain seed, both feature spaces, batch-norm
 #    minibatch statistics (the paper's choice), all chains in one batch; every sampler, each
-#    followed by the chain, and the temperature sweep; the control rows.
-for seed in $TRAIN_SEEDS; do
-  dirs=$(for m in $MODELS; do run_dir digits "$seed" "$m"; done)
-  for c in $CHAIN_SEEDS; do
-    # shellcheck disable=SC2086
-    background evaluate "digits-train$seed-chain$c" --checkpoint $dirs --steps "$STEPS" \
-      --n "$N" --seed "$c" --sampler "$SAMPLERS" "${SWEEP[@]}"
+#    followed by the chain; the control rows. Then the temperature sweep beside the chain
+#    from the prior, in the SWEEP_BN mode.
+main_evals() {  # main_evals DATA N TRAIN-SEEDS...
+  local data=$1 n=$2 seed c dirs; shift 2
+  for seed in "$@"; do
+    dirs=$(for m in $MODELS; do run_dir "$data" "$seed" "$m"; done)
+    for c in $CHAIN_SEEDS; do
+      # shellcheck disable=SC2086
+      background evaluate "$data-train$seed-chain$c" --checkpoint $dirs --steps "$STEPS" \
+        --n "$n" --seed "$c" --sampler "$SAMPLERS"
+      [ -z "$TEMPERATURES" ] && continue
+      # shellcheck disable=SC2086
+      background evaluate "$data-train$seed-chain$c-$SWEEP_BN" --checkpoint $dirs \
+        --steps "$STEPS" --n "$n" --seed "$c" --bn-mode "$SWEEP_BN" \
+        --sampler "$SWEEP_SAMPLERS" --temperatures "$TEMPERATURES"
+    done
   done
-done
-for seed in $FACES_TRAIN_SEEDS; do
-  dirs=$(for m in $MODELS; do run_dir toyfaces "$seed" "$m"; done)
-  for c in $CHAIN_SEEDS; do
-    # shellcheck disable=SC2086
-    background evaluate "toyfaces-train$seed-chain$c" --checkpoint $dirs --steps "$STEPS" \
-      --n "$FACES_N" --seed "$c" --sampler "$SAMPLERS" "${SWEEP[@]}"
-  done
-done
+}
+# shellcheck disable=SC2086
+main_evals digits "$N" $TRAIN_SEEDS
+# shellcheck disable=SC2086
+main_evals toyfaces "$FACES_N" $FACES_TRAIN_SEEDS
+barrier
+stage "main and temperature-sweep evals"
 
-# 3. Batch norm (training seed 0, chain seed 0; the prior only). The same seeds at n = 16, 64, 256 and the
-#    full n in batch mode (the operator and the metrics' sample size both change); the full
+# 3. Batch norm (training seed 0, chain seed 0, the prior only). The same seeds at n = 16, 64,
+#    256 and the full n in batch mode (the operator and the metrics' sample size both change); the full
 #    n run in independent batches of 16, 64, 256 (only the operator changes); running
 #    statistics (eval) and precise statistics (batch-independent).
 bn_study() {  # bn_study DATA FULL-N
@@ -193,7 +206,7 @@ if [ "$BN_STUDY" = 1 ]; then
   case " $FACES_TRAIN_SEEDS " in *" 0 "*) bn_study toyfaces "$FACES_N";; esac
 fi
 barrier
-stage "evals and batch-norm study"
+stage "batch-norm study"
 
 # 4. Figures (training seed 0): the paper's Figure 4 layout (a row per step) and its Figure 2
 #    layout (rows before, then after 5 steps). The README's figures use n = 12 chains in

@@ -62,14 +62,22 @@ def labels_for(doc):
     return {**LABELS, SHARE: doc["runs"][0].get("attribute") or "attribute"}
 
 
-def load(out: Path):
-    """{data: {train_seed: {chain_seed: doc}}} for the main runs."""
+def load(out: Path, mode: str | None = None):
+    """{data: {train_seed: {chain_seed: doc}}} for the main runs (DATA-trainS-chainC.json), or
+    with ``mode`` the temperature-sweep runs in that batch-norm mode (...-chainC-MODE.json)."""
     docs = defaultdict(lambda: defaultdict(dict))
+    tail = rf"-{re.escape(mode)}\.json" if mode else r"\.json"
     for path in sorted(out.glob("*-train*-chain*.json")):
-        m = re.fullmatch(r"(.+)-train(\d+)-chain(\d+)\.json", path.name)
+        m = re.fullmatch(r"(.+)-train(\d+)-chain(\d+)" + tail, path.name)
         if m:
             docs[m[1]][int(m[2])][int(m[3])] = json.loads(path.read_text())
     return docs
+
+
+def sweep_modes(out: Path):
+    """The batch-norm modes of the temperature-sweep runs present."""
+    return sorted({m[1] for p in out.glob("*-train*-chain*-*.json")
+                   if (m := re.fullmatch(r".+-train\d+-chain\d+-([a-z]+)\.json", p.name))})
 
 
 def row_label(row):
@@ -232,14 +240,21 @@ def samplers_of(seeds):
     return [s for s in order if len(steps_of(seeds, "chain", s)) > 1 or s == PRIOR]
 
 
-def sampler_tables(docs):
+def sampler_tables(docs, mode=None):
     for data, seeds in docs.items():
         sweep = sweep_labels(seeds)
         samplers = samplers_of(seeds)
         if not sweep and samplers == [PRIOR]:
             continue
         flags, _ = junk_blind(seeds)
-        print(f"\n### {data}: samplers, each followed by the chain\n")
+        bn = first_doc(seeds)["settings"]["bn_mode"]
+        print(f"\n### {data}: " + (f"the temperature curve and the chain, batch norm {bn}\n"
+                                   if mode else "samplers, each followed by the chain\n"))
+        if mode:
+            print("With batch statistics (the main tables) the decoder's first batch norm "
+                  "cancels any global scale of z, so every temperature decodes to the same "
+                  f"images; the curve is therefore measured with {bn} statistics, beside the "
+                  "chain from the prior in the same mode.\n")
         print("The prior at lower temperatures (t = 0 only) traces what truncation alone does; "
               "`gmm` is a Gaussian mixture fitted on encoded training codes, `reweighted` prior "
               "draws resampled by a prior-vs-encoded-data classifier's tempered importance "
@@ -347,7 +362,7 @@ class Counts:
         for data, seed, model, v in self.units:
             try:
                 ok = test(v)
-            except (KeyError, TypeError):
+            except (KeyError, TypeError, ValueError):  # a value or step not measured
                 continue
             if ok is None:
                 undecided += 1
@@ -376,8 +391,9 @@ class Counts:
         print(text)
 
 
-def claims(docs):
-    """Each claim counted over the trained models (values: mean over chain seeds)."""
+def claims(docs, sweeps=None):
+    """Each claim counted over the trained models (values: mean over chain seeds); the
+    equal-precision claims from the first temperature-sweep mode in ``sweeps`` if any."""
     all_units = list(units(docs))
     flagged = {c for seeds in docs.values() for c in junk_blind(seeds)[0]}
     print(f"\n### Claims, counted over {len(all_units)} trained models\n")
@@ -427,7 +443,8 @@ def claims(docs):
           lambda v: v[("interp", None, 5, "kept")] >= 0.9)
     count("interpolations: largest jump at t = 5 above t = 0",
           lambda v: v[("interp", None, 5, "max_jump")] > v[("interp", None, 0, "max_jump")])
-    sampler_claims(counts, all_units)
+    mode, sweep_docs = next(iter((sweeps or {}).items()), (None, docs))
+    sampler_claims(counts.flagged, all_units, list(units(sweep_docs)), mode)
     denoising_claims(all_units)
 
 
@@ -435,32 +452,29 @@ def star(v):
     return v[("t_star", PRIOR)]
 
 
-def sampler_claims(counts, all_units):
-    """The chain against the alternatives, per model: at t* (the prior's recommended stopping
-    step) and at t = 1."""
+def sampler_claims(flagged, all_units, sweep_units, mode=None):
+    """The chain against the alternatives, per model: against the temperature curve (from
+    ``sweep_units``, measured in batch-norm ``mode``) at the chain's t* and at t = 1, in the
+    same mode; against the GMM and the reweighted prior (main runs) at t*."""
     if not any(k[0] == "t_star" or "temperature=" in str(k[1]) or k[1] in ("gmm", "reweighted")
-               for _, _, _, v in all_units for k in v):
+               for _, _, _, v in all_units + sweep_units for k in v):
         return
+    where = f"batch norm {mode}, the chain from the prior in the same mode" if mode else \
+        "the main runs' batch norm"
     print("\nThe chain against the other samplers. *Equal precision*: the temperature curve "
-          "(the prior at t = 0 at each swept temperature and at 1) is read at the chain's "
-          "precision (cnn) by linear interpolation between the neighbouring temperatures that "
-          "bracket it; a trained model whose chain is more precise than every temperature, or "
-          "less than the prior, cannot be judged. t*: the prior chain's recommended stopping "
-          "step, the one chosen most often over chain seeds.\n")
+          f"(the prior at t = 0 at each swept temperature and at 1; {where}) is read at the "
+          "chain's precision (cnn) by linear interpolation between the neighbouring "
+          "temperatures that bracket it; a trained model whose chain is more precise than "
+          "every temperature, or less than the prior, cannot be judged. t*: the prior chain's "
+          "recommended stopping step, the one chosen most often over chain seeds.\n")
     for model in MODELS:
         mine = [u for u in all_units if u[2] == model]
-        if not mine:
+        swept = [u for u in sweep_units if u[2] == model]
+        if not mine and not swept:
             continue
         print(f"**{model.upper()}**\n")
-        sub = Counts(mine, counts.flagged)
-        for when, step in (("t*", star), ("t = 1", lambda v: 1)):
-            for col in ("fd", "recall"):
-                better = (lambda a, b: a < b) if col == "fd" else (lambda a, b: a > b)
-                sub.count(f"the chain at {when} beats the prior at equal precision on "
-                          f"{LABELS[col].rstrip(' ↓')}",
-                          lambda v, st=step, c=col, b=better: None
-                          if (e := equal_precision(v, st(v), c)) is None
-                          else b(chain(v, st(v), c), e), [col])
+        equal_precision_claims(Counts(swept, flagged))
+        sub = Counts(mine, flagged)
         for other in ("gmm", "reweighted"):
             for col in ("fd", "fd_pca"):
                 name = LABELS[col].rstrip(" ↓")
@@ -474,6 +488,17 @@ def sampler_claims(counts, all_units):
             print("- t* of the chain from the prior: " + ", ".join(
                 f"t* = {t} in {k}" for t, k in sorted(found.items())) + f" of {len(mine)}")
         print()
+
+
+def equal_precision_claims(counts):
+    for when, step in (("t*", star), ("t = 1", lambda v: 1)):
+        for col in ("fd", "recall"):
+            better = (lambda a, b: a < b) if col == "fd" else (lambda a, b: a > b)
+            counts.count(f"the chain at {when} beats the prior at equal precision on "
+                         f"{LABELS[col].rstrip(' ↓')}",
+                         lambda v, st=step, c=col, b=better: None
+                         if (e := equal_precision(v, st(v), c)) is None
+                         else b(chain(v, st(v), c), e), [col])
 
 
 def denoising_claims(all_units):
@@ -608,9 +633,12 @@ def main_for(out: Path, readme: bool = False):
     print(f"Generated by `python scripts/results_tables.py {out.as_posix()}` from the eval "
           "JSON files of `scripts/reproduce_results.sh`. Cells: mean ± sd over training seeds "
           "[mean chain-seed sd].")
+    sweeps = {mode: load(out, mode) for mode in sweep_modes(out)}
     main_tables(docs)
     sampler_tables(docs)
-    claims(docs)
+    for mode, sweep_docs in sweeps.items():
+        sampler_tables(sweep_docs, mode)
+    claims(docs, sweeps)
     bn_study(out)
     environment(out)
 

@@ -138,3 +138,32 @@ def test_denoising_models_get_a_clean_reference_and_control_rows_scored_like_cha
     assert result["controls"]["blur_sigma"] == controls.BLUR_SIGMA
     assert "control" not in {r["kind"] for r in evaluation.evaluate_run(
         dvae, ref, [0], label="dvae", data="digits", controls=())["rows"]}
+
+
+def test_in_batch_mode_every_temperature_decodes_to_the_same_images_and_eval_says_so(
+        dvae, tmp_path, monkeypatch, capsys):
+    """The decoder's first layer is followed by batch norm: with batch statistics, z and
+    0.5 z decode to the same images, so a temperature sweep only means something with
+    running or precise statistics."""
+    from genae_studio.cli import main
+
+    monkeypatch.setenv("GENAE_STUDIO_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "sweep.json"
+    argv = ["eval", "--checkpoint", str(dvae.path), "--steps", "0", "--n", "40",
+            "--temperatures", "0.5", "--features", "cnn", "--feature-steps", "5",
+            "--device", "cpu", "--json", str(out)]
+    assert main(argv) == 0
+    assert "normalises away any global scale of z" in capsys.readouterr().err
+    import json
+
+    rows = {r["sampler"]: r for r in json.loads(out.read_text())["runs"][0]["rows"]
+            if r["kind"] == "chain"}
+    assert rows["prior:temperature=0.5"]["fd"] == pytest.approx(rows["prior"]["fd"], rel=1e-3)
+    assert rows["prior:temperature=0.5"]["mmd_prior"] > rows["prior"]["mmd_prior"] + 0.05
+    assert main([*argv, "--bn-mode", "eval"]) == 0
+    assert "normalises away" not in capsys.readouterr().err
+    import torch
+
+    z = torch.randn(32, dvae.model.latent_dim, generator=torch.Generator().manual_seed(0))
+    same = dvae.decode(z, bn_mode="batch") - dvae.decode(0.5 * z, bn_mode="batch")
+    assert float(same.abs().max()) < 1e-3
