@@ -86,7 +86,9 @@ pids=()
 set -m
 trap 'for job in $(jobs -rp); do kill -- -"$job" 2> /dev/null || true; done' EXIT
 trap 'exit 130' INT TERM
+STEMS=()  # the evals of this run: the record is made of exactly these
 background() {
+  [ "$1" = evaluate ] && STEMS+=("$2")
   while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do sleep 1; done
   "$@" &
   pids+=($!)
@@ -234,12 +236,15 @@ fi
 #    (so `git diff docs/` shows what came out differently here), and the Markdown tables are
 #    regenerated from it: mean ± sd over training seeds, chain-seed spread separately; the
 #    sampler comparison, the controls and the claims as counts.
+#    The record is exactly this run's evals: older eval files there (other seeds, datasets or
+#    studies than this run's) are removed first, so the tables never mix two protocols.
 source_dir=$OUT
-if [ "$RECORD" != none ]; then
+if [ "$RECORD" != none ] && [ ${#STEMS[@]} -gt 0 ]; then
   mkdir -p "$RECORD"
-  for f in "$OUT"/*-train*-chain*.json "$OUT"/*-bn-*.json; do
-    [ -f "$f" ] || continue
-    for g in "$f" "${f%.json}.txt"; do into "$RECORD/$(basename "$g")" cat "$g"; done
+  rm -f "$RECORD"/*-train*-chain*.json "$RECORD"/*-train*-chain*.txt "$RECORD"/*-bn-*.json \
+    "$RECORD"/*-bn-*.txt
+  for stem in "${STEMS[@]}"; do
+    for g in "$OUT/$stem.json" "$OUT/$stem.txt"; do into "$RECORD/$(basename "$g")" cat "$g"; done
   done
   source_dir=$RECORD
 fi
