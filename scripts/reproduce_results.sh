@@ -25,6 +25,7 @@
 #                      from the prior in the same batch-norm mode
 #   SWEEP_BN           batch norm of the sweep evals (default precise; or eval)
 #   SWEEP_SAMPLERS     samplers of the sweep evals, each followed by the chain (default prior)
+#   SWEEP_CHAIN_SEEDS  chain seeds of the sweep evals (default: CHAIN_SEEDS)
 #   BN_STUDY           1 (default) to run the batch-norm study (prior only), 0 to skip it
 #   THREADS            torch/OpenMP threads (default 1: the numbers depend on the thread count)
 #   JOBS               trainings or evals run at a time (default 1; one per core is fastest)
@@ -70,6 +71,7 @@ DATASETS=${DATASETS:-"digits toyfaces"}
 JOBS=${JOBS:-1}
 SWEEP_BN=${SWEEP_BN:-precise}
 SWEEP_SAMPLERS=${SWEEP_SAMPLERS:-prior}
+SWEEP_CHAIN_SEEDS=${SWEEP_CHAIN_SEEDS:-$CHAIN_SEEDS}
 case $JOBS in
   '' | *[!0-9]* | 0*) echo "reproduce_results.sh: JOBS must be a positive integer, got '$JOBS'" >&2; exit 2 ;;
 esac
@@ -168,7 +170,9 @@ main_evals() {  # main_evals DATA N TRAIN-SEEDS...
       # shellcheck disable=SC2086
       background evaluate "$data-train$seed-chain$c" --checkpoint $dirs --steps "$STEPS" \
         --n "$n" --seed "$c" --sampler "$SAMPLERS"
-      [ -z "$TEMPERATURES" ] && continue
+    done
+    [ -z "$TEMPERATURES" ] && continue
+    for c in $SWEEP_CHAIN_SEEDS; do
       # shellcheck disable=SC2086
       background evaluate "$data-train$seed-chain$c-$SWEEP_BN" --checkpoint $dirs \
         --steps "$STEPS" --n "$n" --seed "$c" --bn-mode "$SWEEP_BN" \

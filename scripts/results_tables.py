@@ -465,7 +465,8 @@ def sampler_claims(flagged, all_units, sweep_units, mode=None):
           f"(the prior at t = 0 at each swept temperature and at 1; {where}) is read at the "
           "chain's precision (cnn) by linear interpolation between the neighbouring "
           "temperatures that bracket it; a trained model whose chain is more precise than "
-          "every temperature, or less than the prior, cannot be judged. t*: the prior chain's "
+          "every temperature, or less than the prior, cannot be judged. Precision only places "
+          "the chain on the curve; the evidence is FD (and recall). t*: the prior chain's "
           "recommended stopping step, the one chosen most often over chain seeds.\n")
     for model in MODELS:
         mine = [u for u in all_units if u[2] == model]
