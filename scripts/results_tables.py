@@ -34,7 +34,8 @@ LABELS = {"mmd_data": "MMD² to P^(Z) ↓", "mmd_data_clean": "MMD² to clean co
           "mmd_prior": "MMD² to P(Z)", "data_score": "data score", "fd": "FD cnn ↓",
           "kid": "KID cnn ↓", "precision": "prec. cnn", "recall": "recall cnn",
           "density": "density cnn", "coverage": "coverage cnn", "fd_pca": "FD pca ↓",
-          "precision_pca": "prec. pca", "recall_pca": "recall pca",
+          "precision_pca": "prec. pca", "recall_pca": "recall pca", "kid_pca": "KID pca ↓",
+          "density_pca": "density pca", "coverage_pca": "coverage pca",
           "ambiguous": "ambiguous ↓", "max_jump": "largest jump ↓",
           "kept": "endpoints kept ↑", "end_dist": "endpoint distance ↓"}
 MODELS = ["vae", "dvae", "aae", "daae"]
