@@ -90,14 +90,16 @@ def encoding_seed(seed: int) -> int:
 
 def encode_images(run, images, *, bn_mode: str = "batch", seed: int = 0, batch: int = 1000,
                   means: bool = True, progress: Callable[[int, int], None] | None = None,
-                  lock=None) -> tuple[np.ndarray | None, np.ndarray]:
+                  lock=None, corrupt: bool | None = None
+                  ) -> tuple[np.ndarray | None, np.ndarray]:
     """Posterior means (None unless ``means``) and codes of uint8 images as the chain would
     produce them: samples of P^(Z), float32. The one encoder of held-out images.
 
     A code is a draw of Q(Z|x) (for a VAE z = mu + sigma * eps, for an AAE the deterministic
     code); denoising models encode the corrupted image, as their chain does (Eq. 2 of the
-    paper). The draws come from the stream of :func:`encoding_seed`, so ``eval``, ``latent``
-    and the studio see the same samples. Batches of up to ``batch`` images, so batch-norm
+    paper), unless ``corrupt`` is False (codes of clean images, eval's second reference).
+    The draws come from the stream of :func:`encoding_seed`, so ``eval``, ``latent`` and the
+    studio see the same samples. Batches of up to ``batch`` images, so batch-norm
     statistics are meaningful. ``progress(done, total)`` is called after each batch (a worker
     may raise from it to cancel); ``lock`` is held while the model runs.
     """
@@ -116,7 +118,7 @@ def encode_images(run, images, *, bn_mode: str = "batch", seed: int = 0, batch: 
     for k, start in enumerate(starts):
         with lock or nullcontext(), torch.inference_mode(), sampling_mode(model, bn_mode):
             x = to_float_tensor(images[start:start + batch], run.device)
-            if model.denoising:
+            if model.denoising and corrupt is not False:
                 x = model.corrupt(x, None, gen)
             x = x.contiguous(memory_format=torch.channels_last)
             if means:

@@ -38,8 +38,9 @@ def cache(tmp_path, monkeypatch):
 
 
 def table_rows(text):
-    lines = [line.split() for line in text.strip().splitlines() if line.strip()]
-    header = lines[0]
+    lines = [line.split() for line in text.strip().splitlines()
+             if line.strip() and not line.startswith("!")]  # "!": the junk-blind footnote
+    header = [c.rstrip("!") for c in lines[0]]
     return header, [dict(zip(header, cells, strict=True)) for cells in lines[1:]
                     if cells != header]
 
@@ -50,15 +51,18 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert main(["eval", "--checkpoint", str(digits_run), "--steps", "3,0,1", "--n", "40",
                  "--json", str(out), *FAST]) == 0
     header, rows = table_rows(capsys.readouterr().out)
-    assert header == ["run", "data", "kind", "sampler", "step", "n", "mmd_data", "mmd_prior",
+    assert header == ["run", "data", "kind", "sampler", "step", "n", "mmd_data",
+                      "mmd_data_clean", "mmd_prior",
                       "data_score", "fd", "kid", "precision", "recall", "density", "coverage",
                       "fd_pca", "kid_pca", "precision_pca", "recall_pca", "density_pca",
                       "coverage_pca"]
     # no attribute columns for digits; the floors at the chain rows' n
     assert [(r["kind"], r["sampler"], r["step"], r["n"]) for r in rows] == [
         ("chain", "prior", "0", "40"), ("chain", "prior", "1", "40"),
-        ("chain", "prior", "3", "40"), ("recon", "-", "-", "40"), ("data", "-", "-", "40")]
+        ("chain", "prior", "3", "40"), ("recon", "-", "-", "40"), ("data", "-", "-", "40"),
+        *[(c, "-", "-", "40") for c in ("noise", "grey", "shuffled", "blurred")]]
     assert rows[3]["mmd_data"] == "-" and rows[4]["mmd_data"] != "-"
+    assert all(r["mmd_data_clean"] == r["mmd_data"] for r in rows)  # no corruption: the same
 
     doc = json.loads(out.read_text())
     assert doc["settings"]["steps"] == [0, 1, 3] and doc["settings"]["k"] == 3
@@ -66,7 +70,7 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert run["data"] == "digits" and run["model"] == "vae" and run["n"] == 40
     assert run["feature_mode"] == "labels" and run["attribute"] is None
     for printed, stored in zip(rows, run["rows"], strict=True):
-        assert printed["kind"] == stored["kind"]
+        assert printed["kind"] == stored.get("control", stored["kind"])
         for col in ("mmd_data", "mmd_prior", "data_score", "fd", "kid", "precision", "recall",
                     "density", "coverage"):
             if stored[col] is None:
@@ -84,9 +88,10 @@ def test_eval_prints_a_row_per_step_and_the_same_numbers_as_json(digits_run, tmp
     assert all(0 <= r["data_score"] <= 1 for r in chain)
     assert abs(chain[0]["data_score"] - score["prior_level"]) < 0.25
     # The data row scores n other held-out codes, which the score's fit never saw.
-    data_row = run["rows"][-1]
+    data_row = run["rows"][-5]
     assert data_row["kind"] == "data" and score["prior_level"] < data_row["data_score"] <= 1
-    assert doc["version"] == 4 and run["samplers"][0]["label"] == "prior"
+    assert doc["version"] == 5 and run["samplers"][0]["label"] == "prior"
+    assert run["controls"]["junk"] == ["noise", "grey", "shuffled"]
     assert run["samplers"][0]["diagnostics"]["summaries"]["norm"]["rhat"] > 0
 
 
@@ -206,15 +211,15 @@ def test_a_toyfaces_run_gets_attribute_columns_interp_rows_and_figures(faces, tm
     result = evaluation.evaluate_run(run, ref, [0, 1], points=4, label="aae", data="toyfaces")
     kinds = [(r["kind"], r["step"]) for r in result["rows"]]
     assert kinds == [("chain", 0), ("chain", 1), ("interp", 0), ("interp", 1),
-                     ("recon", None), ("data", None)]
-    header = evaluation.format_table([result]).splitlines()[0].split()
+                     ("recon", None), ("data", None), *[("control", None)] * 4]
+    header = [c.rstrip("!") for c in evaluation.format_table([result]).splitlines()[0].split()]
     assert header[-5:] == ["ambiguous", "sunglasses", "max_jump", "kept", "end_dist"]
     assert all(0 <= r["ambiguous"] <= 1 and 0 <= r["sunglasses"] <= 1 for r in result["rows"])
     assert result["rows"][0]["mmd_data"] is not None and result["rows"][2]["fd"] is None
     # The share column is named after the dataset's attribute, in the JSON too.
     doc = json.loads(evaluation.json_document([result], {"n": 60}))
     (stored,) = doc["runs"]
-    assert doc["version"] == 4 and stored["attribute_column"] == "sunglasses"
+    assert doc["version"] == 5 and stored["attribute_column"] == "sunglasses"
     assert all("sunglasses" in r and "glasses" not in r for r in stored["rows"])
     paths = evaluation.save_figures(result, tmp_path)
     assert [p.name for p in paths] == ["toyfaces-aae-chains.png", "toyfaces-aae-samplers.png",

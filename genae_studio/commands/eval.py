@@ -12,6 +12,11 @@ from .common import BN_HELP, LazyBar, check_bundled_name, load_host
 
 FEATURE_SPACES = ("cnn", "pca")
 DEFAULT_STEPS = "0,1,5,10"
+BATCH_SWEEP_NOTE = (
+    "note: with --bn-mode batch, a decoder whose first layer is followed by batch norm (the "
+    "built-in DCGAN decoders) normalises away any global scale of z, so every temperature "
+    "decodes to the same images and only the latent measures change; sweep temperatures with "
+    "--bn-mode precise or eval")
 
 
 def add_arguments(parser) -> None:
@@ -174,6 +179,8 @@ def main(args) -> int:
     steps = check_args(args)
     host = load_host(args)
     samplers, sweep = _check_samplers(args, host)
+    if sweep and args.bn_mode == "batch":
+        log(BATCH_SWEEP_NOTE)
     extra = _file_features(args)
     runs = _load_runs(args, host)
     settings = FeatureSettings(steps=args.feature_steps)  # fixed seed: one net for all seeds

@@ -15,6 +15,8 @@ Where each part lives:
   ``register_samplers``) and what they may use (:class:`SamplerContext`);
 * :mod:`.chains` and :mod:`.runner`: the chains from each sampler's codes, and every row of
   one run (:func:`evaluate_run`);
+* :mod:`.controls`: the control rows (junk and blurred images scored like samples) and the
+  junk-blind rule (:func:`junk_blind`);
 * :mod:`.diagnostics`: MCMC diagnostics of the chains (ESS, R-hat, nested R-hat, t*);
 * :mod:`.file_features`: feature spaces from local, pinned weights files (Inception-v3);
 * :mod:`.report` and :mod:`.figures`: the text table, the JSON document and the PNGs.
@@ -28,6 +30,7 @@ so that the command line's parser stays light::
     curves = chain_metrics(run, ref, z_steps, x_steps)  # {"mmd_data": [...], "fd": [...]}
 """
 from .chains import run_chains
+from .controls import CONTROLS, control_images, control_rows, junk_blind
 from .diagnostics import chain_diagnostics
 from .figures import sampler_figure_data, save_figures, save_sampler_figure
 from .interpolations import decisiveness, pick_pairs
@@ -61,11 +64,12 @@ from .samplers import (
     temperature_sweep,
 )
 
-__all__ = ["AMBIGUOUS", "COLUMNS", "DC_K", "JSON_VERSION", "KNN_K", "FeatureSpaces",
+__all__ = ["AMBIGUOUS", "COLUMNS", "CONTROLS", "DC_K", "JSON_VERSION", "KNN_K", "FeatureSpaces",
            "Reference", "SamplerChoice", "SamplerContext", "build_sampler", "chain_diagnostics",
            "draw", "parse_samplers", "sampler_figure_data", "save_sampler_figure",
            "temperature_sweep",
-           "attribute_column", "build_reference", "chain_metrics", "columns", "decisiveness",
+           "attribute_column", "build_reference", "control_images", "control_rows",
+           "junk_blind", "chain_metrics", "columns", "decisiveness",
            "decode", "encode_heldout", "environment", "evaluate_run",
            "feature_spaces", "format_table", "json_document", "pick_pairs", "reference_rows",
            "run_chains", "save_figures", "step_metrics"]

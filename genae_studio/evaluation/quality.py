@@ -2,6 +2,11 @@
 
 * ``mmd_data``/``mmd_prior``: unbiased MMD^2 between z_t and codes of held-out data (samples
   of P^(Z)), or draws of the prior.
+* ``mmd_data_clean``: MMD^2 between z_t and codes of the same held-out images encoded without
+  corruption. For denoising models P^(Z) (Eq. 2) is the codes of *corrupted* images, so
+  ``mmd_data`` of a DAAE and of an AAE are measured against different kinds of reference;
+  ``mmd_data_clean`` is the same kind for every model (for models without corruption it
+  equals ``mmd_data``), and is the one to compare models with.
 * ``data_score``: the mean P(looks like encoded data) of z_t.
 * ``fd``: Frechet distance between the decoded x_t and held-out images in CNN features.
 * ``kid``: kernel inception distance (unbiased at any n; Binkowski et al. 2018) in the same
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
 #: name as a suffix (``fd_pca``, ``kid_inception``).
 SPACE_MEASURES = ("fd", "kid", "precision", "recall", "density", "coverage")
 #: Every column but the attribute's own and extra feature spaces' (see :func:`columns`).
-COLUMNS = ("mmd_data", "mmd_prior", "data_score", *SPACE_MEASURES,
+COLUMNS = ("mmd_data", "mmd_data_clean", "mmd_prior", "data_score", *SPACE_MEASURES,
            *(f"{m}_pca" for m in SPACE_MEASURES), "ambiguous", "max_jump", "kept", "end_dist")
 ROW_KEYS = ("kind", "step", "n", "sampler")
 AMBIGUOUS = (0.2, 0.8)
@@ -88,11 +93,15 @@ def step_metrics(reference: Reference, z, x) -> dict[str, float | None]:
 
 
 def latent_metrics(reference: Reference, z) -> dict:
-    """MMD^2 of codes z to P^(Z) (held-out codes) and to the prior, and the data score."""
+    """MMD^2 of codes z to P^(Z) (held-out codes), to codes of clean held-out images and to
+    the prior, and the data score."""
     from .. import metrics
 
     out = {"mmd_data": metrics.mmd2_unbiased(z, reference.codes, reference.kernel),
            "mmd_prior": metrics.mmd2_unbiased(z, reference.prior, reference.kernel)}
+    clean = reference.clean_codes
+    out["mmd_data_clean"] = out["mmd_data"] if clean is None or clean is reference.codes \
+        else metrics.mmd2_unbiased(z, clean, reference.kernel)
     if reference.score is not None:
         out["data_score"] = float(reference.score(z).mean())
     return out
@@ -175,7 +184,9 @@ def reference_rows(run: Run, reference: Reference, *, bn_mode: str = "batch",
                    seed: int = 0) -> list[dict]:
     """The floors, measured exactly as chain samples are, at the same n: ``recon`` (decoded
     codes of n other held-out images) and ``data`` (those n other images themselves, and
-    their codes), both against the reference's n held-out images."""
+    their codes), both against the reference's n held-out images. The data row's
+    ``mmd_data_clean`` compares clean codes with clean codes."""
+    from .. import metrics
     from .reference import decode
 
     recon = decode(run, reference.other_codes, bn_mode=bn_mode)
@@ -183,4 +194,8 @@ def reference_rows(run: Run, reference: Reference, *, bn_mode: str = "batch",
     rows = []
     for kind, z, x in (("recon", None, recon), ("data", reference.other_codes, other)):
         rows.append({"kind": kind, "step": None, "n": len(x), **step_metrics(reference, z, x)})
+    clean = reference.clean_codes
+    if clean is not None and clean is not reference.codes:
+        rows[1]["mmd_data_clean"] = metrics.mmd2_unbiased(reference.other_clean_codes, clean,
+                                                          reference.kernel)
     return rows

@@ -92,6 +92,11 @@ class Reference:
     other: ImageDataset | None = None
     other_codes: np.ndarray | None = None
     means: np.ndarray | None = None  # (n, K) posterior means of the held-out codes
+    # Denoising models: codes of the same images encoded without corruption (``codes`` are of
+    # corrupted images, Eq. 2's P^(Z)); other models: ``codes`` itself. Both models of a
+    # comparison have this reference, so mmd_data_clean compares them on equal footing.
+    clean_codes: np.ndarray | None = None
+    other_clean_codes: np.ndarray | None = None
     extra_spaces: dict = field(default_factory=dict)  # name -> SpaceStats (weights files)
 
 
@@ -107,12 +112,14 @@ class SpaceStats:
 
 
 def encode_heldout(run: Run, images, *, bn_mode: str = "batch", seed: int = 0,
-                   batch: int = 1000):
+                   batch: int = 1000, corrupt: bool | None = None):
     """Codes of held-out images as the chain would produce them: samples of P^(Z), float64
-    (:func:`genae_studio.latent.encode_images`)."""
+    (:func:`genae_studio.latent.encode_images`); with ``corrupt=False`` a denoising model's
+    codes of the clean images."""
     from ..latent import encode_images
 
-    _, codes = encode_images(run, images, bn_mode=bn_mode, seed=seed, batch=batch, means=False)
+    _, codes = encode_images(run, images, bn_mode=bn_mode, seed=seed, batch=batch, means=False,
+                             corrupt=corrupt)
     return codes.astype("float64")
 
 
@@ -185,8 +192,14 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
     attribute = _pick_attribute(subset, extractor, attribute, default)
     pca_feats = pca.features(images) if "pca" in spaces else None
     # Its own random stream (seed + 1), so its VAE draws are not paired with the others'.
-    other_codes = encode_data(run, other.batch(np.arange(count)), bn_mode=bn_mode,
+    other_images = other.batch(np.arange(count))
+    other_codes = encode_data(run, other_images, bn_mode=bn_mode,
                               seed=seed + 1).codes.astype(np.float64)
+    clean_codes, other_clean_codes = codes, other_codes
+    if run.model.denoising:
+        clean_codes = encode_heldout(run, images, bn_mode=bn_mode, seed=seed, corrupt=False)
+        other_clean_codes = encode_heldout(run, other_images, bn_mode=bn_mode, seed=seed + 1,
+                                           corrupt=False)
     extra_spaces = {}
     for net in extra:
         f = net.features(images)
@@ -206,6 +219,7 @@ def build_reference(run: Run, heldout: ImageDataset | None = None, *, n: int = 2
                            "typical_distance": metrics.typical_distance(feats, seed=seed),
                            "data_score": score.summary()}, score=score,
                      other=other, other_codes=other_codes, means=encoded.means,
+                     clean_codes=clean_codes, other_clean_codes=other_clean_codes,
                      extra_spaces=extra_spaces)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+from .controls import RULE
 from .quality import columns
 
 # 2: PCA columns, interpolation smoothness/faithfulness, environment;
@@ -11,7 +12,11 @@ from .quality import columns
 # 4: samplers (each chain row names its ``sampler``; each run lists ``samplers`` with their
 #    info and MCMC diagnostics), kid/density/coverage columns, extra feature spaces, and the
 #    floors (recon, data rows) at the chain rows' n.
-JSON_VERSION = 4
+# 5: control rows (kind ``control``, named by ``control``: noise, grey, shuffled, blurred) and
+#    each run's ``controls`` (the junk-blind measures and the rule); ``mmd_data_clean`` (MMD²
+#    to codes of clean held-out images; equals mmd_data for models without corruption).
+#    Everything of version 4 is unchanged.
+JSON_VERSION = 5
 
 
 def _cell(value, col: str) -> str:
@@ -26,22 +31,27 @@ def format_table(results: list[dict]) -> str:
     for result in results:
         every = columns(result.get("attribute"), tuple(result.get("extra_spaces") or ()))
         cols = [c for c in every if any(r.get(c) is not None for r in result["rows"])]
-        lines = [[result["run"], result["data"] or "", r["kind"], r.get("sampler") or "-",
-                  "-" if r["step"] is None else str(r["step"]), str(r["n"]),
-                  *[_cell(r.get(c), c) for c in cols]] for r in result["rows"]]
-        blocks.append((["run", "data", "kind", "sampler", "step", "n", *cols], lines))
+        blind = (result.get("controls") or {}).get("junk_blind") or {}
+        lines = [[result["run"], result["data"] or "", r.get("control") or r["kind"],
+                  r.get("sampler") or "-", "-" if r["step"] is None else str(r["step"]),
+                  str(r["n"]), *[_cell(r.get(c), c) for c in cols]] for r in result["rows"]]
+        head = ["run", "data", "kind", "sampler", "step", "n",
+                *[f"{c}!" if c in blind else c for c in cols]]
+        blocks.append((head, lines, blind))
     width: dict[int, int] = {}
-    for head, lines in blocks:
+    for head, lines, _ in blocks:
         for row in [head, *lines]:
             for i, cell in enumerate(row):
                 width[i] = max(width.get(i, 0), len(cell))
     out = []
-    for head, lines in blocks:
+    for head, lines, blind in blocks:
         if out:
             out.append("")
         for row in [head, *lines]:
             out.append("  ".join(c.ljust(width[i]) if i < 4 else c.rjust(width[i])
                                  for i, c in enumerate(row)).rstrip())
+        if blind:
+            out.append(f"! {RULE}: " + "; ".join(f"{c} ({why[0]})" for c, why in blind.items()))
     return "\n".join(out)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .chains import run_chains
+from .controls import BLUR_SIGMA, CONTROLS, JUNK, RULE, control_rows, junk_blind
 from .diagnostics import TraceRecorder, batch_ids, chain_diagnostics
 from .interpolations import decisiveness
 from .quality import attribute_column, reference_rows, step_metrics
@@ -19,9 +20,11 @@ def evaluate_run(run: Run, reference: Reference, steps: list[int], *, seed: int 
                  points: int = 10, bn_mode: str = "batch", label: str | None = None,
                  data: str | None = None, chain_batch: int | None = None,
                  samplers=(DEFAULT_SAMPLER,), sweep=(), host=None,
-                 context: SamplerContext | None = None, log=None) -> dict:
+                 context: SamplerContext | None = None, log=None,
+                 controls=CONTROLS) -> dict:
     """All rows for one run: for each sampler its chain steps, then interpolations (if an
-    attribute) and the floors (at the same n).
+    attribute), the floors and the control rows (:mod:`.controls`), all at the same n; and
+    ``controls``: the measures a junk control fools (``junk_blind``).
 
     ``samplers`` are names with options (``"gmm:n_components=5"``) or
     :class:`~.samplers.SamplerChoice`; each draws n starting codes with the same seed, and
@@ -85,6 +88,15 @@ def evaluate_run(run: Run, reference: Reference, steps: list[int], *, seed: int 
         result["pairs"] = int(len(interp["pairs"]))
         result["_interp"] = interp["images"]
     rows.extend(reference_rows(run, reference, bn_mode=bn_mode, seed=seed))
+    if controls:
+        if log:
+            log(f"{label or run.name}: controls {','.join(controls)}")
+        rows.extend(control_rows(run, reference, bn_mode=bn_mode, seed=seed,
+                                 controls=controls))
+        result["controls"] = {"kinds": list(controls), "junk": [c for c in JUNK
+                                                                 if c in controls],
+                              "blur_sigma": BLUR_SIGMA, "rule": RULE,
+                              "junk_blind": junk_blind(rows, choices[0].label)}
     result["_steps"] = list(steps)
     return result
 
