@@ -14,6 +14,7 @@
 #   CHAIN_SEEDS        eval seeds per trained model (default "0 1 2"): chains, held-out subset
 #   N, FACES_N         chains per eval (default 2000; digits' test split caps it at 360)
 #   MODELS             which models (default "vae dvae aae daae")
+#   FACES_MODELS       which models on toyfaces (default: MODELS)
 #   STEPS              chain steps measured (default 0,1,2,3,5,10,20)
 #   SAMPLERS           eval --sampler: starting samplers, each followed by the chain
 #                      (default prior,gmm,reweighted)
@@ -26,7 +27,8 @@
 #   SWEEP_BN           batch norm of the sweep evals (default precise; or eval)
 #   SWEEP_SAMPLERS     samplers of the sweep evals, each followed by the chain (default prior)
 #   SWEEP_CHAIN_SEEDS  chain seeds of the sweep evals (default: CHAIN_SEEDS)
-#   BN_STUDY           1 (default) to run the batch-norm study (prior only), 0 to skip it
+#   BN_STUDY           1 (default) to run the batch-norm study (prior only), 0 to skip it, or
+#                      the datasets to run it on (e.g. "digits")
 #   THREADS            torch/OpenMP threads (default 1: the numbers depend on the thread count)
 #   JOBS               trainings or evals run at a time (default 1; one per core is fastest)
 #   DATASETS           which datasets to train, evaluate and study (default "digits toyfaces")
@@ -63,6 +65,8 @@ FIG=${FIG:-docs/figures}
 RUNS=${RUNS:-runs}
 EPOCHS=${EPOCHS:-20}
 MODELS=${MODELS:-"vae dvae aae daae"}
+FACES_MODELS=${FACES_MODELS:-$MODELS}
+models_of() { if [ "$1" = toyfaces ]; then echo "$FACES_MODELS"; else echo "$MODELS"; fi; }
 STEPS=${STEPS:-0,1,2,3,5,10,20}
 SAMPLERS=${SAMPLERS:-prior,gmm,reweighted}
 TEMPERATURES=${TEMPERATURES-0.2,0.4,0.6,0.8,0.9}
@@ -150,7 +154,7 @@ barrier
 stage "digits models trained"
 for seed in $FACES_TRAIN_SEEDS; do
   [ "$seed" = 0 ] && continue  # the bundled runs
-  for m in $MODELS; do
+  for m in $FACES_MODELS; do
     background train_run "$(run_dir toyfaces "$seed" "$m")" --model "$m" --data toyfaces \
       --epochs "$EPOCHS" --batch-size 64 --width 16 --latent-dim 200 --seed "$seed"
   done
@@ -165,7 +169,7 @@ stage "toyfaces models trained"
 main_evals() {  # main_evals DATA N TRAIN-SEEDS...
   local data=$1 n=$2 seed c dirs; shift 2
   for seed in "$@"; do
-    dirs=$(for m in $MODELS; do run_dir "$data" "$seed" "$m"; done)
+    dirs=$(for m in $(models_of "$data"); do run_dir "$data" "$seed" "$m"; done)
     for c in $CHAIN_SEEDS; do
       # shellcheck disable=SC2086
       background evaluate "$data-train$seed-chain$c" --checkpoint $dirs --steps "$STEPS" \
@@ -193,7 +197,7 @@ stage "main and temperature-sweep evals"
 #    statistics (eval) and precise statistics (batch-independent).
 bn_study() {  # bn_study DATA FULL-N
   local data=$1 full=$2 dirs
-  dirs=$(for m in $MODELS; do run_dir "$data" 0 "$m"; done)
+  dirs=$(for m in $(models_of "$data"); do run_dir "$data" 0 "$m"; done)
   # shellcheck disable=SC2086
   for n in 16 64 256; do
     background evaluate "$data-bn-batch-n$n" --checkpoint $dirs --steps 0,1,5,10 --n "$n" \
@@ -207,9 +211,10 @@ bn_study() {  # bn_study DATA FULL-N
       --seed 0 --bn-mode "$mode"
   done
 }
-if [ "$BN_STUDY" = 1 ]; then
-  case " $TRAIN_SEEDS " in *" 0 "*) bn_study digits "$N";; esac
-  case " $FACES_TRAIN_SEEDS " in *" 0 "*) bn_study toyfaces "$FACES_N";; esac
+[ "$BN_STUDY" = 1 ] && BN_STUDY="digits toyfaces"
+if [ "$BN_STUDY" != 0 ]; then
+  case " $TRAIN_SEEDS :$BN_STUDY " in *" 0 "*digits*) bn_study digits "$N";; esac
+  case " $FACES_TRAIN_SEEDS :$BN_STUDY " in *" 0 "*toyfaces*) bn_study toyfaces "$FACES_N";; esac
 fi
 barrier
 stage "batch-norm study"
