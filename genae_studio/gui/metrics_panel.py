@@ -149,10 +149,10 @@ class MetricsPanel(QWidget):
             self.band_items[key] = (low, high, band)
             self.curves[key] = plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
                                          symbolSize=5, symbolBrush=colour, symbolPen=None)
-        self.legends = {}
-        for key, plot in (("mmd_data", self.mmd_plot), ("fd", self.fd_plot)):
-            self.legends[key] = plot.addLegend(offset=(-4, 4), labelTextSize="8pt")
-            self.legends[key].setVisible(False)
+        # One legend below both plots, never over the data: the current series (solid, the
+        # titles give its colours) and each kept series (dashed, one colour on both plots).
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=2)
+        self.plots.addItem(self.legend, row=2, col=0)
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen((200, 40, 40), style=
                                                                Qt.PenStyle.DashLine))
                         for _ in range(2)]
@@ -428,23 +428,22 @@ class MetricsPanel(QWidget):
                         symbol="t", symbolSize=6, symbolBrush=kept.colour, symbolPen=None)
                 ts = sorted(t for t, row in kept.values.items() if row.get(key) is not None)
                 kept.items[key].setData(ts, [kept.values[t][key] for t in ts])
-        for key, legend in self.legends.items():
-            legend.clear()
-            if self.values:
-                legend.addItem(self.curves[key], self.measured_label or self.series_name())
-            for kept in self.kept:
-                legend.addItem(kept.items[key], kept.name)
-            legend.setVisible(bool(self.kept))  # one series needs no legend: the title says it
-            pal = theme.palette(self)
-            theme.style_legend(legend, pal.color(QPalette.ColorRole.Base),
-                               pal.color(QPalette.ColorRole.Text))
+        legend = self.legend
+        legend.clear()
+        if self.values:
+            legend.addItem(self.curves["fd"], f"{self.measured_label or self.series_name()} "
+                                              "(solid)")
+        for kept in self.kept:
+            legend.addItem(kept.items["fd"], kept.name)
+        pal = theme.palette(self)
+        theme.style_legend(legend, pal.color(QPalette.ColorRole.Base),
+                           pal.color(QPalette.ColorRole.Text))
         self.keep_button.setEnabled(bool(self.values))
         self.clear_kept_button.setEnabled(bool(self.kept))
 
-    def legend_names(self, key: str = "fd") -> list[str]:
-        """The names in one plot's legend, in order (empty while it is hidden)."""
-        legend = self.legends[key]
-        return [label.text for _sample, label in legend.items] if legend.isVisible() else []
+    def legend_names(self) -> list[str]:
+        """The names in the legend below the plots, in order."""
+        return [label.text for _sample, label in self.legend.items]
 
     def kept_curve(self, name: str, key: str) -> tuple[np.ndarray, np.ndarray]:
         """(t, values) drawn for the kept series ``name`` and measure ``key``."""

@@ -133,15 +133,17 @@ class TraceView(QWidget):
             self.diag_label.setText(f"{STATISTICS[self.statistic]}: not available yet (it "
                                     "needs the latent view's fit).")
             return
-        nested = (f"{s['rhat_nested']:.3f}" if s["rhat_nested"] is not None
-                  else f"none ({d.get('rhat_nested_note', '')})")
+        nested = f"{s['rhat_nested']:.3f}" if s["rhat_nested"] is not None else (
+            "none: the chains share one batch-norm batch (one superchain)"
+            if d["superchains"] == 1 else "not needed: the chains are independent")
         self.diag_label.setText(
             f"{d['chains']} chains × {d['draws']} stored steps, from "
             f"{self.chain_view.start_label}. {STATISTICS[self.statistic]}: "
             f"ESS {_number(s['ess'])}, R-hat {_number(s['rhat'])}, nested R-hat {nested}; "
             f"correlation of the last step with the start {_number(s['start_correlation'])}. "
             f"ESS: {d['ess_method'].split(':')[0]}.")
-        self.diag_label.setToolTip(d["ess_method"])
+        self.diag_label.setToolTip(f"ESS: {d['ess_method']}\n\nNested R-hat: "
+                                   f"{d.get('rhat_nested_note', 'computed per batch')}")
 
 
 def _number(value) -> str:

@@ -111,7 +111,7 @@ def test_the_metrics_dock_overlays_samplers_with_a_legend_and_hover_values(qtbot
     run_chain(qtbot, window, 2)
     qtbot.waitUntil(lambda: sorted(panel.values) == [0, 1, 2] and not panel.busy,
                     timeout=180_000)
-    assert panel.legend_names() == []  # one series: the title says what it is
+    assert panel.legend_names() == ["vae · prior (solid)"]  # what the curves are
     prior_fd = dict(zip(*[a.tolist() for a in panel.curve("fd")], strict=True))
     panel.keep()
     assert panel.clear_kept_button.isEnabled()
@@ -129,8 +129,9 @@ def test_the_metrics_dock_overlays_samplers_with_a_legend_and_hover_values(qtbot
     expected = mmd2_unbiased(z0.astype(np.float32), ref.codes, ref.kernel)
     assert panel.values[0]["mmd_data"] == pytest.approx(float(expected), rel=1e-4, abs=1e-6)
     # Both series on the same axes: a legend names them, the kept curve is the prior's.
-    for key in ("fd", "mmd_data"):
-        assert panel.legend_names(key) == ["vae · gmm", "vae · prior"]
+    assert panel.legend_names() == ["vae · gmm (solid)", "vae · prior"]
+    assert panel.legend.sceneBoundingRect().top() >= \
+        panel.fd_plot.getViewBox().sceneBoundingRect().bottom()  # below the data, not on it
     t, fd = panel.kept_curve("vae · prior", "fd")
     assert dict(zip(t.tolist(), fd.tolist(), strict=True)) == prior_fd
     text = panel.readout_at(1.2)
@@ -140,6 +141,8 @@ def test_the_metrics_dock_overlays_samplers_with_a_legend_and_hover_values(qtbot
     panel.invalidate("another run was opened")
     assert panel.values == {} and [k.name for k in panel.kept] == ["vae · prior"]
     assert panel.legend_names() == ["vae · prior"]
+    (t, fd) = panel.kept_curve("vae · prior", "fd")
+    assert len(t) == 3  # still drawn
     panel.clear_kept()
     assert panel.kept == [] and panel.legend_names() == []
     wait_idle(qtbot, window)
@@ -181,3 +184,32 @@ def test_the_trace_view_draws_chains_and_shows_their_diagnostics(qtbot, window):
     np.testing.assert_allclose(view.trace(), xy[:, :, 0].T)
     assert "latent view, axis 1" in view.diag_label.text()
     wait_idle(qtbot, window)
+
+
+def test_a_third_party_sampler_from_the_docs_appears_and_starts_the_chains(qtbot, bundled,
+                                                                           settings):
+    """docs/plugins.md's example sampler (kde), loaded with --plugin, is a choice of z0."""
+    from pathlib import Path
+
+    from genae_studio.plugins import load_plugins
+
+    from .gui_helpers import open_window
+
+    example = Path(__file__).resolve().parents[2] / "examples/kdesampler/genae_kdesampler.py"
+    host = load_plugins([str(example)])
+    window = open_window(qtbot, host, settings)
+    try:
+        cv = window.chain_view
+        names = [cv.sampler_combo.itemText(i) for i in range(cv.sampler_combo.count())]
+        assert names == ["prior", "gmm", "reweighted", "kde"]
+        cv.sampler_combo.setCurrentText("kde")
+        qtbot.waitUntil(lambda: cv.start is not None and len(cv.history) == 1,
+                        timeout=120_000)
+        assert cv.start.label == "kde" and np.isfinite(cv.history.z[0]).all()
+        z0 = draw(cv.start.sampler, cv.history.n, seed=cv.chain_seed,
+                  latent_dim=cv.history.z[0].shape[1])
+        np.testing.assert_allclose(cv.history.z[0], z0.astype(np.float32), rtol=1e-5,
+                                   atol=1e-6)
+        wait_idle(qtbot, window)
+    finally:
+        window.close()
