@@ -130,8 +130,10 @@ def test_the_metrics_dock_overlays_samplers_with_a_legend_and_hover_values(qtbot
     assert panel.values[0]["mmd_data"] == pytest.approx(float(expected), rel=1e-4, abs=1e-6)
     # Both series on the same axes: a legend names them, the kept curve is the prior's.
     assert panel.legend_names() == ["vae · gmm (solid)", "vae · prior"]
-    assert panel.legend.sceneBoundingRect().top() >= \
-        panel.fd_plot.getViewBox().sceneBoundingRect().bottom()  # below the data, not on it
+    window.metrics_dock.show()
+    window.metrics_dock.raise_()
+    qtbot.waitUntil(lambda: panel.legend.sceneBoundingRect().top() >= panel.fd_plot.getViewBox()
+                    .sceneBoundingRect().bottom() > 0, timeout=10_000)  # below the data
     t, fd = panel.kept_curve("vae · prior", "fd")
     assert dict(zip(t.tolist(), fd.tolist(), strict=True)) == prior_fd
     text = panel.readout_at(1.2)
