@@ -498,15 +498,21 @@ class MetricsPanel(QWidget):
         return "\n".join(lines)
 
     def table(self) -> list[dict]:
-        """The measured numbers, one row per t: each measure and its bootstrap 95% band."""
+        """The measured numbers, one row per t: each measure and its bootstrap 95% band
+        (``series``: run · sampler), then the kept series' rows (their MMD² to P^(Z) and FD)."""
         rows = []
         for t in sorted(self.values):
-            row = {"t": int(t), "chains": self.measured_n, "seed": self.measured_seed}
+            row = {"series": self.measured_label, "t": int(t), "chains": self.measured_n,
+                   "seed": self.measured_seed}
             for key, value in self.values[t].items():
                 row[key] = None if value is None else float(value)
             for key, (low, high) in self.bands.get(t, {}).items():
                 row[f"{key}_low"], row[f"{key}_high"] = float(low), float(high)
             rows.append(row)
+        for kept in self.kept:
+            rows.extend({"series": kept.name, "t": int(t), "kept": True,
+                         **{k: None if v is None else float(v) for k, v in row.items()}}
+                        for t, row in sorted(kept.values.items()))
         return rows
 
     def curve(self, key: str) -> tuple[np.ndarray, np.ndarray]:

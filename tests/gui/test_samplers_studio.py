@@ -136,6 +136,10 @@ def test_the_metrics_dock_overlays_samplers_with_a_legend_and_hover_values(qtbot
                     .sceneBoundingRect().bottom() > 0, timeout=10_000)  # below the data
     t, fd = panel.kept_curve("vae · prior", "fd")
     assert dict(zip(t.tolist(), fd.tolist(), strict=True)) == prior_fd
+    rows = panel.table()  # the export holds both series
+    assert [(r["series"], r["t"]) for r in rows] == [("vae · gmm", t) for t in (0, 1, 2)] + \
+        [("vae · prior", t) for t in (0, 1, 2)]
+    assert rows[4]["fd"] == prior_fd[1] and rows[4]["kept"] is True
     text = panel.readout_at(1.2)
     assert text.startswith("t = 1: MMD² to P^(Z)") and "(vae · gmm)" in text
     assert "vae · prior, t = 1: MMD² to P^(Z) " in text and f"FD {prior_fd[1]:.4g}" in text
