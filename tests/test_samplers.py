@@ -320,3 +320,23 @@ def test_a_plugin_sampler_check_that_crashes_is_one_line_naming_the_plugin(host)
     with pytest.raises(PluginError, match="plugin mine, sampler 'fragile': check raised "
                                           "ZeroDivisionError: boom"):
         parse_samplers("fragile:k=2", {"fragile": spec})
+
+
+def test_plugins_check_runs_a_samplers_option_check_on_its_defaults():
+    from genae_studio.testing import run_sampler_checks
+
+    class Fixed:
+        def sample(self, n, rng):
+            return rng.standard_normal((n, 8))
+
+    def strict(*, k=0):
+        if k < 1:
+            raise UsageError(f"k must be at least 1, got {k}")
+
+    spec = SamplerSpec("strict", "d", lambda context, k=0: Fixed(), {"k": 0}, check=strict)
+    first = run_sampler_checks(spec)[0]
+    assert (first.check, first.status) == ("option check", "FAIL")
+    assert "k must be at least 1, got 0" in first.detail
+    unchecked = SamplerSpec("loose", "d", lambda context: Fixed())
+    first = run_sampler_checks(unchecked)[0]
+    assert (first.check, first.status) == ("option check", "skip")
