@@ -149,7 +149,10 @@ class ChainView(QWidget):
             "run, in the background (Esc cancels). Changing it starts the chains over")
         self.temperature_spin = QDoubleSpinBox(minimum=0.05, maximum=3.0, singleStep=0.05,
                                                value=1.0, decimals=2, prefix="τ ")
-        self.temperature_spin.setToolTip("Temperature of the prior sampler: z0 ~ N(0, τ² I)")
+        self.temperature_spin.setToolTip(
+            "Temperature of the prior sampler: z0 ~ N(0, τ² I). With batch norm 'batch' the "
+            "decoder's first batch norm divides out a global scale of z, so τ changes the "
+            "images only with 'eval' or 'precise'")
 
         row1 = QHBoxLayout()
         for w in (self.step_button, self.k_spin, self.run_button, self.stop_button,
@@ -280,6 +283,12 @@ class ChainView(QWidget):
     def start_label(self) -> str:
         """The sampler the current chain started from."""
         return self.start.label if self.start is not None else "prior"
+
+    @property
+    def tau_ignored(self) -> bool:
+        """The chain starts from the prior at τ != 1 but runs with batch statistics, which
+        divide out a global scale of z: its images are those of τ = 1."""
+        return self.start_label.startswith("prior:temperature") and self.step_mode == "batch"
 
     def _start_codes(self, text: str) -> None:
         """z0 from the chosen sampler, built (fitted once per run) and drawn in a worker; the
@@ -499,6 +508,8 @@ class ChainView(QWidget):
                           f"batch norm {self.step_mode}"
                           + (" (precise: estimating its statistics…)" if self.precise_pending
                              else "")
+                          + (" · τ is divided out by batch norm batch (eval or precise keep it)"
+                             if self.tau_ignored else "")
                           + (f" · chain {self.selected} selected" if self.selected is not None
                              else ""))
         self.info.setToolTip(self.info.text())

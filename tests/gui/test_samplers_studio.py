@@ -56,6 +56,8 @@ def test_the_chains_start_from_the_chosen_sampler_fitted_once_in_a_worker(qtbot,
                     and len(cv.history) == 1, timeout=60_000)
     wait_idle(qtbot, window)
     assert cv.history.z[0].std() == pytest.approx(0.5, rel=0.1)
+    cv.redraw()  # batch statistics divide out a global scale of z: the window says so
+    assert "τ is divided out by batch norm batch" in cv.info.toolTip()
     chain.temperature = 1.0  # the paper's start: the chain draws z0 itself, as before
     qtbot.waitUntil(lambda: cv.start is None and len(cv.history) == 1, timeout=60_000)
     wait_idle(qtbot, window)
