@@ -172,6 +172,10 @@ class SamplerSpec:
     the defaults of the keyword options ``build`` accepts; users override them as
     ``--sampler NAME:key=value`` and values are converted to the default's type. ``build``
     may fit something (a mixture, a classifier); keep heavy imports inside it.
+
+    ``check(**options)`` (optional) raises ``UsageError`` for an option value ``build`` would
+    refuse (``n_components=0``); it is called when ``--sampler`` is parsed, before any model
+    loads, so a bad value is one line at once rather than after minutes of work.
     """
 
     name: str
@@ -179,6 +183,7 @@ class SamplerSpec:
     build: SamplerFactory
     options: Mapping[str, Any] = field(default_factory=dict)
     plugin: str = ""
+    check: Callable[..., None] | None = None
 
 
 def one_line(exc: BaseException, limit: int = 300) -> str:

@@ -440,6 +440,14 @@ def run_sampler_checks(spec: SamplerSpec, *, options: dict[str, Any] | None = No
     results: list[CheckResult] = []
     state: dict = {}
 
+    def option_check() -> str:
+        spec.check(**{**spec.options, **(options or {})})
+        return "check(**options) accepts the options (checked when --sampler is parsed)"
+
+    _run(results, "option check", option_check,
+         None if spec.check is not None else "the spec has no check (bad values are found "
+                                            "when the sampler is built)")
+
     def build() -> str:
         context = _sampler_context(model, latent_dim)
         state["sampler"] = build_sampler(SamplerChoice(spec, dict(options or {})), context)

@@ -107,6 +107,10 @@ def test_chain_diagnostics_reports_each_summary_and_the_extremes():
     assert out["max_rhat_nested"] is not None and out["stopping"]["t_star"] == 5
     one = diagnostics.chain_diagnostics(traces, diagnostics.batch_ids(40, None))
     assert one["max_rhat_nested"] is None and "one batch-norm batch" in one["rhat_nested_note"]
+    assert "--chain-batch" in one["rhat_nested_note"]
+    independent = diagnostics.chain_diagnostics(traces, None)  # batch norm eval or precise
+    assert independent["max_rhat_nested"] is None and independent["max_rhat"] is not None
+    assert independent["rhat_nested_note"].startswith("not needed: the chains are independent")
 
 
 def test_the_trace_recorder_summarises_codes_per_step():

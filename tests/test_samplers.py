@@ -54,7 +54,7 @@ def test_sampler_names_and_options_are_parsed_with_their_types(host):
         ["prior"]
     for bad, message in (("nope", "unknown sampler 'nope'"),
                          ("gmm:k=3", "gmm takes key=value options among"),
-                         ("gmm:n_components=x", "'x' is not a int"), ("", "sampler names")):
+                         ("gmm:n_components=x", "'x' is not an integer"), ("", "sampler names")):
         with pytest.raises(UsageError, match=message):
             parse_samplers(bad, host.samplers)
 
@@ -190,8 +190,12 @@ def test_eval_compares_samplers_at_equal_n_with_diagnostics_and_a_figure(digits_
     names = sorted(p.name for p in figures.iterdir())
     assert "digits-" + digits_run.name + "-samplers.png" in names
     assert sum("-chains" in n for n in names) == 3
-    table = capsys.readouterr().out
+    captured = capsys.readouterr()
+    table = captured.out
     assert "gmm:n_components=2" in table and "reweighted" in table
+    # why nested R-hat is null is said in the output, once per run
+    assert captured.err.count("nested R-hat is undefined: all chains share one batch-norm "
+                              "batch") == 1
 
 
 def test_the_samplers_figure_data_holds_every_sampler_step_and_the_temperature_curve():
@@ -281,3 +285,58 @@ def test_a_weights_file_that_is_not_inception_or_holds_code_is_refused(tmp_path)
     torch.save({"layer": torch.nn.Linear(2, 2)}, pickled)  # a module: weights_only refuses
     with pytest.raises(UsageError, match="cannot read weights"):
         file_features.read_state_dict(pickled)
+
+
+@pytest.mark.parametrize("option, message", [
+    ("gmm:components=abc", "gmm takes key=value options among: n_components=10"),
+    ("gmm:n_components=abc", "'abc' is not an integer"),
+    ("gmm:n_components=0", "n_components must be at least 1, got 0"),
+    ("gmm:covariance_type=bogus", "covariance_type must be one of full"),
+    ("reweighted:power=-1", "power must be >= 0"),
+    ("reweighted:classifier=svm", "classifier must be score or adversary"),
+    ("prior:temperature=0", "temperature must be positive"),
+])
+def test_a_bad_sampler_option_is_one_line_with_exit_2_before_any_model_loads(
+        option, message, capsys, monkeypatch):
+    from genae_studio import api
+
+    def no_loading(*args, **kwargs):
+        raise AssertionError("a model was loaded before the sampler options were checked")
+
+    monkeypatch.setattr(api, "load_run", no_loading)
+    code = main(["eval", "--model", "vae", "--sampler", f"prior,{option}", "--n", "20",
+                 "--device", "cpu"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1, err
+    assert f"--sampler {option!r}" in err[0] and message in err[0]
+
+
+def test_a_plugin_sampler_check_that_crashes_is_one_line_naming_the_plugin(host):
+    def check(**options):
+        raise ZeroDivisionError("boom")
+
+    spec = SamplerSpec("fragile", "d", lambda context: None, {"k": 1}, plugin="mine",
+                       check=check)
+    with pytest.raises(PluginError, match="plugin mine, sampler 'fragile': check raised "
+                                          "ZeroDivisionError: boom"):
+        parse_samplers("fragile:k=2", {"fragile": spec})
+
+
+def test_plugins_check_runs_a_samplers_option_check_on_its_defaults():
+    from genae_studio.testing import run_sampler_checks
+
+    class Fixed:
+        def sample(self, n, rng):
+            return rng.standard_normal((n, 8))
+
+    def strict(*, k=0):
+        if k < 1:
+            raise UsageError(f"k must be at least 1, got {k}")
+
+    spec = SamplerSpec("strict", "d", lambda context, k=0: Fixed(), {"k": 0}, check=strict)
+    first = run_sampler_checks(spec)[0]
+    assert (first.check, first.status) == ("option check", "FAIL")
+    assert "k must be at least 1, got 0" in first.detail
+    unchecked = SamplerSpec("loose", "d", lambda context: Fixed())
+    first = run_sampler_checks(unchecked)[0]
+    assert (first.check, first.status) == ("option check", "skip")

@@ -240,9 +240,7 @@ def chain_diagnostics(traces: dict[str, np.ndarray], superchains=None,
                  "draws": int(next(iter(traces.values())).shape[1]) if traces else 0,
                  "superchains": groups, "summaries": {}}
     if groups < 2:
-        out["rhat_nested_note"] = ("undefined: all chains share one batch-norm batch (run the "
-                                   "chains in batches, --chain-batch, to get superchains)"
-                                   if superchains is not None else "no superchains given")
+        out["rhat_nested_note"] = nested_rhat_note(superchains)
     for name, trace in traces.items():
         short = trace.shape[1] < MIN_ESS_DRAWS
         out["summaries"][name] = {
@@ -272,6 +270,19 @@ def chain_diagnostics(traces: dict[str, np.ndarray], superchains=None,
     out["max_rhat_nested"] = max(nested) if nested else None
     out["stopping"] = stopping_step(traces, fd_by_step or {})
     return out
+
+
+def nested_rhat_note(superchains) -> str:
+    """Why nested R-hat is None: it compares superchains (groups of chains that may depend on
+    each other), so it needs at least two of them."""
+    if superchains is None:
+        return ("not needed: the chains are independent (batch norm eval or precise), so the "
+                "rank R-hat applies as it is; nested R-hat is for chains that share a "
+                "batch-norm batch")
+    return ("undefined: all chains share one batch-norm batch, so they form one superchain "
+            "and there is no between-superchain variance to compare (--chain-batch B runs "
+            "them in independent batches of B, which changes the chain; --bn-mode eval or "
+            "precise makes every chain independent)")
 
 
 def batch_ids(chains: int, batch: int | None) -> np.ndarray:

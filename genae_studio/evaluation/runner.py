@@ -63,6 +63,9 @@ def evaluate_run(run: Run, reference: Reference, steps: list[int], *, seed: int 
                       "info": dict(getattr(sampler, "info", None) or {}),
                       "diagnostics": chain_diagnostics(traces, superchains, fd)
                       if len(chain_steps) > 1 or max(chain_steps) > 0 else None})
+        note = (infos[-1]["diagnostics"] or {}).get("rhat_nested_note")
+        if log and note and len(infos) == 1:  # said once per run: it holds for every sampler
+            log(f"{label or run.name}: nested R-hat is {note}")
     result = {"run": label or run.name, "model": run.name,
               "path": str(run.path) if run.path else None,
               "data": data or reference.info.get("data"), "n": count,

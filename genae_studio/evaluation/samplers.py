@@ -67,7 +67,8 @@ def _convert(value: str, default, where: str):
         if isinstance(default, float):
             return float(value)
     except ValueError:
-        raise UsageError(f"{where}: {value!r} is not a {type(default).__name__}") from None
+        kind = {"bool": "true or false", "int": "an integer", "float": "a number"}
+        raise UsageError(f"{where}: {value!r} is not {kind[type(default).__name__]}") from None
     return value
 
 
@@ -87,7 +88,22 @@ def parse_sampler(text: str, samplers: Mapping[str, SamplerSpec]) -> SamplerChoi
             raise UsageError(f"--sampler {text!r}: {name} takes key=value options among: "
                              f"{known}")
         options[key] = _convert(value, spec.options[key], f"--sampler {text!r}, {key}")
+    _check_values(spec, options, text)
     return SamplerChoice(spec, {k: v for k, v in options.items() if v != spec.options[k]})
+
+
+def _check_values(spec: SamplerSpec, options: dict, text: str) -> None:
+    """The spec's own ``check(**options)``, before any model loads: its UsageError is one
+    line naming the option text; any other failure is the plugin's (a PluginError)."""
+    if spec.check is None:
+        return
+    try:
+        spec.check(**{**spec.options, **options})
+    except UsageError as exc:
+        raise UsageError(f"--sampler {text!r}: {exc}") from None
+    except Exception as exc:
+        raise PluginError(f"plugin {spec.plugin or '?'}, sampler {spec.name!r}: check raised "
+                          f"{one_line(exc)}") from exc
 
 
 def parse_samplers(text: str, samplers: Mapping[str, SamplerSpec]) -> list[SamplerChoice]:

@@ -22,6 +22,13 @@ from superqt.utils import qthrottled
 
 from ..sampling import BN_MODES
 from ..tasks.chains import ChainHistory, Frame, LiveScore, chain_task, score_task
+from ..tasks.samplers import (
+    SamplerStore,
+    StartCodes,
+    is_plain_prior,
+    sampler_text,
+    start_codes_task,
+)
 from . import theme
 from .mosaic import MosaicView, Panel, as_grid
 from .session import Session
@@ -52,6 +59,8 @@ class ChainView(QWidget):
         self.chain_id = 0
         self.chain_seed = 0  # the seed of the current chain's z0
         self.generator = None
+        self.samplers = SamplerStore()  # the open run's built samplers (fitted once per run)
+        self.start: StartCodes | None = None  # the current chain's sampler; None: N(0, I)
         self._build()
         # At most ~30 redraws a second: the requests within REDRAW_MS make one redraw, at the
         # end of the interval (superqt's throttle, owned by this view: it goes with it).
@@ -67,6 +76,15 @@ class ChainView(QWidget):
         self.seed_spin.setValue(st.seed)
         self.n_spin.setValue(st.n)
         self.noise_spin.setValue(st.noise_std)
+        self.sampler_combo.setCurrentText(st.sampler)
+        self.temperature_spin.setValue(st.temperature)
+        self.sampler_combo.currentTextChanged.connect(
+            lambda name: setattr(st, "sampler", name) if name else None)
+        self.temperature_spin.valueChanged.connect(lambda tau: setattr(st, "temperature", tau))
+        ev.sampler.connect(lambda name: self.sampler_combo.setCurrentText(name))
+        ev.temperature.connect(lambda tau: self.temperature_spin.setValue(tau))
+        ev.sampler.connect(self._sampler_changed)
+        ev.temperature.connect(self._sampler_changed)
         self.bn_combo.currentTextChanged.connect(lambda mode: setattr(st, "bn_mode", mode))
         self.seed_spin.valueChanged.connect(lambda seed: setattr(st, "seed", seed))
         self.n_spin.valueChanged.connect(lambda n: setattr(st, "n", n))
@@ -122,6 +140,19 @@ class ChainView(QWidget):
         self.noise_spin = QDoubleSpinBox(minimum=0.0, maximum=5.0, singleStep=0.05, value=0.5,
                                          decimals=2)
         self.noise_spin.setToolTip("Corruption std of denoising models: x~ = x + N(0, std^2 I)")
+        self.sampler_combo = QComboBox()
+        self.sampler_combo.addItems(list(self.session.host.samplers))
+        self.sampler_combo.setToolTip(
+            "Sampler of z0, the chains' start: prior: N(0, τ² I) (the paper: τ = 1); gmm: a "
+            "Gaussian mixture fitted on encoded training codes; reweighted: prior draws "
+            "resampled by the data score's density ratio; or a plugin's. A fit runs once per "
+            "run, in the background (Esc cancels). Changing it starts the chains over")
+        self.temperature_spin = QDoubleSpinBox(minimum=0.05, maximum=3.0, singleStep=0.05,
+                                               value=1.0, decimals=2, prefix="τ ")
+        self.temperature_spin.setToolTip(
+            "Temperature of the prior sampler: z0 ~ N(0, τ² I). With batch norm 'batch' the "
+            "decoder's first batch norm divides out a global scale of z, so τ changes the "
+            "images only with 'eval' or 'precise'")
 
         row1 = QHBoxLayout()
         for w in (self.step_button, self.k_spin, self.run_button, self.stop_button,
@@ -130,7 +161,8 @@ class ChainView(QWidget):
         row1.addStretch(1)
         row2 = QHBoxLayout()  # Compare here: the first row sets the window's narrowest width
         self.noise_label = QLabel("corruption std")
-        for w in (self.n_spin, QLabel("batch norm"), self.bn_combo, self.noise_label,
+        for w in (self.n_spin, QLabel("batch norm"), self.bn_combo, QLabel("z0"),
+                  self.sampler_combo, self.temperature_spin, self.noise_label,
                   self.noise_spin, self.compare_box):
             row2.addWidget(w)
         # The note gives way first (it never makes the window wider), cut at its end with
@@ -202,6 +234,7 @@ class ChainView(QWidget):
         denoising = bool(has_run and self.session.run.denoising)
         self.noise_spin.setEnabled(denoising)
         self.noise_label.setEnabled(denoising)
+        self.temperature_spin.setEnabled(self.settings.sampler == "prior")
 
     def _run_changed(self, run) -> None:
         self.stop()
@@ -233,8 +266,69 @@ class ChainView(QWidget):
         self.selected = None
         self.chain_seed = self.settings.seed
         self.generator = run.generator(self.chain_seed)  # z0 and every step's noise
+        self.start = None
         self.chains_reset.emit()
-        self._start(None, 0)
+        text = self.sampler_text
+        if is_plain_prior(text):
+            self._start(None, 0)  # the chain draws z0 ~ N(0, I) itself, as the paper
+        else:
+            self._start_codes(text)
+
+    @property
+    def sampler_text(self) -> str:
+        """The chosen sampler as eval's --sampler text (``gmm``, ``prior:temperature=0.8``)."""
+        return sampler_text(self.settings.sampler, self.settings.temperature)
+
+    @property
+    def start_label(self) -> str:
+        """The sampler the current chain started from."""
+        return self.start.label if self.start is not None else "prior"
+
+    @property
+    def tau_ignored(self) -> bool:
+        """The chain starts from the prior at τ != 1 but runs with batch statistics, which
+        divide out a global scale of z: its images are those of τ = 1."""
+        return self.start_label.startswith("prior:temperature") and self.step_mode == "batch"
+
+    def _start_codes(self, text: str) -> None:
+        """z0 from the chosen sampler, built (fitted once per run) and drawn in a worker; the
+        chain starts when they arrive."""
+        run, chain_id = self.session.run, self.chain_id
+        mode = self.settings.bn_mode
+        if mode == "precise" and not run.has_bn_stats("precise"):
+            mode = "batch"  # the codes are encoded as the chain will run until then
+        store = self.samplers.for_run(run, mode, self.session.host)
+        job = self.session.jobs.start(
+            "Sampler", start_codes_task, run=run, lock=self.session.lock,
+            host=self.session.host, store=store, text=text, n=self.settings.n,
+            seed=self.chain_seed, key="sampler",
+            on_return=lambda codes: self._codes_ready(job, chain_id, codes),
+            on_finish=lambda: self._codes_done(job))
+        self.job = job
+        self._update_enabled()
+        self.schedule()
+
+    def _codes_ready(self, job, chain_id: int, codes: StartCodes) -> None:
+        if chain_id != self.chain_id or job.aborted or self.job is not job:
+            return  # stopped, or the chains were reset meanwhile
+        self.start = codes
+        self.job = None
+        self.session.log.emit(f"chain: z0 from sampler {codes.label}"
+                              + (f" ({_info_text(codes.info)})" if codes.info else ""))
+        self._start(codes.z0, 0, start_frame=True)
+
+    def _codes_done(self, job) -> None:
+        """The sampler's job ended without codes (failed, shown as an error, or cancelled)."""
+        if self.job is job:
+            self.job = None
+            self._update_enabled()
+            self.schedule()
+
+    def _sampler_changed(self, _value) -> None:
+        """Another sampler or temperature: the chains start over from its codes."""
+        self._update_enabled()
+        if self.session.run is not None and self.stack.currentIndex() == 1:
+            self.reset(self.settings.seed)
 
     def run_steps(self, k: int | None = None) -> None:
         """Continue the chain from its last z for ``k`` steps (default: the k box)."""
@@ -257,7 +351,7 @@ class ChainView(QWidget):
             self.job = None
         self._update_enabled()
 
-    def _start(self, z0, steps: int) -> None:
+    def _start(self, z0, steps: int, start_frame: bool = False) -> None:
         """Start a chain job now. Precise batch norm never blocks the chain: until its
         statistics exist (estimated in a job), the chain runs with batch statistics and says
         so; when they arrive, the window says so and the next steps use them."""
@@ -268,10 +362,10 @@ class ChainView(QWidget):
         if mode == "precise" and not run.has_bn_stats("precise"):
             self._prepare_precise()
             mode = "batch"
-        self._launch(z0, steps, mode)
+        self._launch(z0, steps, mode, start_frame)
         self._update_enabled()
 
-    def _launch(self, z0, steps: int, bn_mode: str) -> None:
+    def _launch(self, z0, steps: int, bn_mode: str, start_frame: bool = False) -> None:
         run = self.session.run
         noise = self.settings.noise_std if run.denoising else None
         n = self.settings.n if z0 is None else len(z0)
@@ -280,7 +374,7 @@ class ChainView(QWidget):
         self.job = self.session.jobs.start(
             "Chain", chain_task, run=run, lock=self.session.lock, chain_id=chain_id, z0=z0,
             n=n, steps=steps, start_t=self.history.last_t, bn_mode=bn_mode, noise_std=noise,
-            generator=self.generator, score=self.live_score,
+            generator=self.generator, score=self.live_score, start_frame=start_frame,
             key="chain", on_yield=self._frame, on_finish=lambda: self._job_done(chain_id))
 
     @property
@@ -410,9 +504,12 @@ class ChainView(QWidget):
         self.grid.set_panels(panels)
         self.grid.select(self.selected)
         self.t_label.setText(f"t = {h.t[i]}  (T = {h.last_t})")
-        self.info.setText(f"{h.n} chains · {len(h)} stored steps · batch norm {self.step_mode}"
+        self.info.setText(f"{h.n} chains from {self.start_label} · {len(h)} stored steps · "
+                          f"batch norm {self.step_mode}"
                           + (" (precise: estimating its statistics…)" if self.precise_pending
                              else "")
+                          + (" · τ is divided out by batch norm batch (eval or precise keep it)"
+                             if self.tau_ignored else "")
                           + (f" · chain {self.selected} selected" if self.selected is not None
                              else ""))
         self.info.setToolTip(self.info.text())
@@ -443,7 +540,8 @@ class ChainView(QWidget):
     def state(self) -> dict:
         st = self.settings
         return {"n": st.n, "k": self.k_spin.value(), "bn_mode": st.bn_mode, "seed": st.seed,
-                "compare": self.compare_box.isChecked()}
+                "compare": self.compare_box.isChecked(), "sampler": st.sampler,
+                "temperature": st.temperature}
 
     def restore(self, state: dict) -> None:
         st = self.settings
@@ -452,5 +550,17 @@ class ChainView(QWidget):
         mode = str(state.get("bn_mode", "batch"))
         st.bn_mode = mode if mode in BN_MODES else "batch"
         st.seed = int(state.get("seed", 0))
+        sampler = str(state.get("sampler", "prior"))
+        st.sampler = sampler if sampler in self.session.host.samplers else "prior"
+        try:
+            st.temperature = min(3.0, max(0.05, float(state.get("temperature", 1.0))))
+        except (TypeError, ValueError):
+            st.temperature = 1.0
         self.compare_box.setChecked(str(state.get("compare", False)).lower() == "true"
                                     or state.get("compare") is True)
+
+
+def _info_text(info: dict) -> str:
+    """A sampler's info as one short line (``ess 3055, ess_share 0.31``)."""
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in info.items())

@@ -10,28 +10,48 @@ The reference (codes and features of held-out images, and the dataset's feature 
 trained once and cached) is built in a worker per run, dataset and batch-norm mode
 (genae_studio.tasks.chain_metrics). Training the feature network reports its progress and
 stops within a batch when cancelled (Esc, the status bar's button, or closing the window).
+
+The panel's chains start from the grid's sampler of z0 (the prior, the GMM, ...). *Keep*
+keeps the current curves on the plots, so that another sampler's (or another run's) are drawn
+over them, each with its legend entry and its values on hover. The *Traces* tab is the MCMC
+trace view of the grid's own chains (genae_studio.gui.trace_view).
 """
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QPalette
 from PyQt6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from ..tasks.chain_metrics import ChainState, measure_task, pick_steps, reference_task
 from . import theme
+from .trace_view import TraceView
 
 CHAINS_N = 500  # chains the panel measures (its own batch, not the grid's N)
 CURVES = (("mmd_data", (31, 119, 180)), ("mmd_prior", (150, 150, 150)),
           ("fd", (230, 110, 20)))  # MMD² to P^(Z), MMD² to P(Z), Frechet distance
+KEPT_COLOURS = [(44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
+                (227, 119, 194), (23, 190, 207)]  # kept curves, dashed, in this order
+MAX_KEPT = len(KEPT_COLOURS)
+OVERLAID = ("mmd_data", "fd")  # the kept measures (MMD² to the prior would crowd the plot)
+
+
+class Kept:
+    """Curves kept for comparison: their name (run · sampler), values per t and colour."""
+
+    def __init__(self, name: str, values: dict, colour):
+        self.name, self.values, self.colour = name, values, colour
+        self.items: dict = {}  # measure -> the PlotDataItem drawing it
 
 
 class MetricsPanel(QWidget):
@@ -52,6 +72,8 @@ class MetricsPanel(QWidget):
         self.job = None
         self.building = None  # the key of the reference being built
         self.measured_seed = 0
+        self.measured_label = ""  # run · sampler of the current curves
+        self.kept: list[Kept] = []
         self._progress_text = False
         self._reference_error = None
         self._build()
@@ -77,10 +99,23 @@ class MetricsPanel(QWidget):
                                        "while measuring: cancel [Esc]")
         self.measure_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.measure_button.clicked.connect(self._measure_clicked)
+        self.keep_button = QPushButton("Keep")
+        self.keep_button.setToolTip("Keep these curves on the plots: measure another sampler "
+                                    "(chain settings, z0) or another run, and both are drawn, "
+                                    "with a legend and their values on hover")
+        self.keep_button.clicked.connect(self.keep)
+        self.clear_kept_button = QPushButton("Clear kept")
+        self.clear_kept_button.setToolTip("Remove the kept curves")
+        self.clear_kept_button.clicked.connect(self.clear_kept)
+        for b in (self.keep_button, self.clear_kept_button):
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)
+            b.setEnabled(False)
         top = QHBoxLayout()
         top.addWidget(self.n_spin)
         top.addWidget(self.live_box)
         top.addStretch(1)
+        top.addWidget(self.keep_button)
+        top.addWidget(self.clear_kept_button)
         top.addWidget(self.measure_button)
         self.info = theme.dim(QLabel(wordWrap=True))
         self.plots = pg.GraphicsLayoutWidget()
@@ -114,6 +149,10 @@ class MetricsPanel(QWidget):
             self.band_items[key] = (low, high, band)
             self.curves[key] = plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol="o",
                                          symbolSize=5, symbolBrush=colour, symbolPen=None)
+        # One legend below both plots, never over the data: the current series (solid, the
+        # titles give its colours) and each kept series (dashed, one colour on both plots).
+        self.legend = pg.LegendItem(labelTextSize="8pt", colCount=2)
+        self.plots.addItem(self.legend, row=2, col=0)
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen((200, 40, 40), style=
                                                                Qt.PenStyle.DashLine))
                         for _ in range(2)]
@@ -123,12 +162,23 @@ class MetricsPanel(QWidget):
         self.readout = theme.dim(QLabel(" "))  # the values at the t under the mouse
         self.readout.setToolTip("Hover a plot to read the values at the nearest measured t")
         self.plots.scene().sigMouseMoved.connect(self.hover)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
+        self.readout.setWordWrap(True)
+        curves = QWidget()
+        lay = QVBoxLayout(curves)
+        lay.setContentsMargins(0, 0, 0, 0)
         lay.addLayout(top)
         lay.addWidget(self.info)
         lay.addWidget(self.plots, 1)
         lay.addWidget(self.readout)
+        self.trace_view = TraceView(self.session, self.chain_view)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(curves, "Curves")
+        self.tabs.addTab(self.trace_view, "Traces")
+        self.tabs.setTabToolTip(1, "MCMC traces of the grid's chains, with ESS and R-hat")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(4, 4, 4, 4)
+        outer.addWidget(self.tabs)
         self._say("Measures its own chains when the grid's chain stops (M: now). The first "
                   "use per dataset trains a feature network (cached; Esc cancels).")
 
@@ -237,7 +287,8 @@ class MetricsPanel(QWidget):
         run = s.run
         noise = s.chain.noise_std if run.denoising else None
         n, seed = self.n_spin.value(), cv.chain_seed
-        chains_key = (key, n, seed, noise)
+        start = cv.start  # the grid's sampler of z0 (None: N(0, I), drawn by the chain)
+        chains_key = (key, n, seed, noise, cv.start_label)
         if chains_key != self.chains_key:
             self.clear()
             self.chains_key = chains_key
@@ -258,7 +309,8 @@ class MetricsPanel(QWidget):
         self.job = s.jobs.start(
             "Chain metrics", measure_task, run=run, lock=s.lock, reference=self.reference,
             state=state, n=n, wanted=missing, bn_mode=s.chain.bn_mode,
-            noise_std=noise, seed=seed, key="metrics",
+            noise_std=noise, seed=seed, sampler=start.sampler if start is not None else None,
+            key="metrics",
             on_yield=lambda item, g=generation: self._measured(item, g),
             on_finish=self._finished)
 
@@ -288,6 +340,7 @@ class MetricsPanel(QWidget):
         self.bands[item.t] = item.bands
         self.measured_n = item.n
         self.measured_seed = self.chains_key[2] if self.chains_key else 0
+        self.measured_label = self.series_name()
         self._redraw()
 
     def _finished(self) -> None:
@@ -297,7 +350,8 @@ class MetricsPanel(QWidget):
 
     def _summary(self) -> str:
         ref = len(self.reference.codes) if self.reference is not None else 0
-        return (f"{self.measured_n} chains (seed {self.measured_seed}) vs {ref} held-out images: "
+        return (f"{self.measured_n} chains from {self.chain_view.start_label} (seed "
+                f"{self.measured_seed}) vs {ref} held-out images: "
                 "unbiased MMD², FD in the dataset's feature net; bands: bootstrap 95% over the "
                 "chains")
 
@@ -327,7 +381,75 @@ class MetricsPanel(QWidget):
             with_band = [t for t in pts if key in self.bands.get(t, {})]
             low.setData(with_band, [self.bands[t][key][0] for t in with_band])
             high.setData(with_band, [self.bands[t][key][1] for t in with_band])
+        self._draw_kept()
         self._move_cursor()
+
+    # --- kept curves: samplers and runs on the same axes -------------------------------------
+    def series_name(self) -> str:
+        """What the current curves are: run · sampler of z0."""
+        run = self.session.run
+        return f"{run.name if run is not None else '?'} · {self.chain_view.start_label}"
+
+    def keep(self) -> None:
+        """Keep the current curves (their MMD² to P^(Z) and FD) for comparison; the oldest
+        kept curves go beyond MAX_KEPT."""
+        if not self.values:
+            return
+        name = self.measured_label or self.series_name()
+        self.kept = [k for k in self.kept if k.name != name]  # measured again: replaced
+        if len(self.kept) >= MAX_KEPT:
+            self._remove_items(self.kept.pop(0))
+        used = {k.colour for k in self.kept}
+        colour = next(c for c in KEPT_COLOURS if c not in used)
+        values = {t: {k: row.get(k) for k in OVERLAID} for t, row in self.values.items()}
+        self.kept.append(Kept(name, values, colour))
+        self.session.log.emit(f"chain metrics: kept the curves of {name}")
+        self._redraw()
+
+    def clear_kept(self) -> None:
+        for kept in self.kept:
+            self._remove_items(kept)
+        self.kept = []
+        self._redraw()
+
+    def _remove_items(self, kept: Kept) -> None:
+        for key, item in kept.items.items():
+            (self.fd_plot if key == "fd" else self.mmd_plot).removeItem(item)
+        kept.items = {}
+
+    def _draw_kept(self) -> None:
+        """The kept curves (dashed) and the legends: current and kept series by name."""
+        for kept in self.kept:
+            for key in OVERLAID:
+                plot = self.fd_plot if key == "fd" else self.mmd_plot
+                if key not in kept.items:
+                    kept.items[key] = plot.plot(
+                        [], [], pen=pg.mkPen(kept.colour, width=2, style=Qt.PenStyle.DashLine),
+                        symbol="t", symbolSize=6, symbolBrush=kept.colour, symbolPen=None)
+                ts = sorted(t for t, row in kept.values.items() if row.get(key) is not None)
+                kept.items[key].setData(ts, [kept.values[t][key] for t in ts])
+        legend = self.legend
+        legend.clear()
+        if self.values:
+            legend.addItem(self.curves["fd"], f"{self.measured_label or self.series_name()} "
+                                              "(solid)")
+        for kept in self.kept:
+            legend.addItem(kept.items["fd"], kept.name)
+        pal = theme.palette(self)
+        theme.style_legend(legend, pal.color(QPalette.ColorRole.Base),
+                           pal.color(QPalette.ColorRole.Text))
+        self.keep_button.setEnabled(bool(self.values))
+        self.clear_kept_button.setEnabled(bool(self.kept))
+
+    def legend_names(self) -> list[str]:
+        """The names in the legend below the plots, in order."""
+        return [label.text for _sample, label in self.legend.items]
+
+    def kept_curve(self, name: str, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(t, values) drawn for the kept series ``name`` and measure ``key``."""
+        kept = next(k for k in self.kept if k.name == name)
+        x, y = kept.items[key].getData()
+        return (np.asarray(x if x is not None else []), np.asarray(y if y is not None else []))
 
     def _move_cursor(self) -> None:
         """The grid's t on the plots; hidden (and the plots left alone) without values, and
@@ -342,35 +464,55 @@ class MetricsPanel(QWidget):
 
     def hover(self, scene_pos) -> None:
         """The values (and bands) at the measured t nearest to the mouse, below the plots."""
-        if not self.values:
+        if not self.values and not self.kept:
             return
         for plot in (self.mmd_plot, self.fd_plot):
             box = plot.getViewBox()
             if box.sceneBoundingRect().contains(scene_pos):
-                x = box.mapSceneToView(scene_pos).x()
-                t = min(self.values, key=lambda v: abs(v - x))
-                parts = []
-                for key, name in (("mmd_data", "MMD² to P^(Z)"), ("mmd_prior", "MMD² to P(Z)"),
-                                  ("fd", "FD")):
-                    value = self.values[t].get(key)
-                    if value is None:
-                        continue
-                    band = self.bands.get(t, {}).get(key)
-                    parts.append(f"{name} {value:.4g}" + (f" [{band[0]:.4g}, {band[1]:.4g}]"
-                                                          if band else ""))
-                self.readout.setText(f"t = {t}: " + "; ".join(parts))
+                self.readout.setText(self.readout_at(box.mapSceneToView(scene_pos).x()))
                 return
 
+    def readout_at(self, x: float) -> str:
+        """The values at the measured t nearest to ``x``: the current curves (with bands),
+        then each kept series at its own nearest t."""
+        lines = []
+        if self.values:
+            t = min(self.values, key=lambda v: abs(v - x))
+            parts = []
+            for key, name in (("mmd_data", "MMD² to P^(Z)"), ("mmd_prior", "MMD² to P(Z)"),
+                              ("fd", "FD")):
+                value = self.values[t].get(key)
+                if value is None:
+                    continue
+                band = self.bands.get(t, {}).get(key)
+                parts.append(f"{name} {value:.4g}" + (f" [{band[0]:.4g}, {band[1]:.4g}]"
+                                                      if band else ""))
+            lines.append(f"t = {t}: " + "; ".join(parts)
+                         + (f" ({self.measured_label})" if self.kept else ""))
+        for kept in self.kept:
+            t = min(kept.values, key=lambda v: abs(v - x))
+            row = kept.values[t]
+            parts = [f"{name} {row[key]:.4g}" for key, name in
+                     (("mmd_data", "MMD² to P^(Z)"), ("fd", "FD")) if row.get(key) is not None]
+            lines.append(f"{kept.name}, t = {t}: " + "; ".join(parts))
+        return "\n".join(lines)
+
     def table(self) -> list[dict]:
-        """The measured numbers, one row per t: each measure and its bootstrap 95% band."""
+        """The measured numbers, one row per t: each measure and its bootstrap 95% band
+        (``series``: run · sampler), then the kept series' rows (their MMD² to P^(Z) and FD)."""
         rows = []
         for t in sorted(self.values):
-            row = {"t": int(t), "chains": self.measured_n, "seed": self.measured_seed}
+            row = {"series": self.measured_label, "t": int(t), "chains": self.measured_n,
+                   "seed": self.measured_seed}
             for key, value in self.values[t].items():
                 row[key] = None if value is None else float(value)
             for key, (low, high) in self.bands.get(t, {}).items():
                 row[f"{key}_low"], row[f"{key}_high"] = float(low), float(high)
             rows.append(row)
+        for kept in self.kept:
+            rows.extend({"series": kept.name, "t": int(t), "kept": True,
+                         **{k: None if v is None else float(v) for k, v in row.items()}}
+                        for t, row in sorted(kept.values.items()))
         return rows
 
     def curve(self, key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -74,12 +74,13 @@ class Measured:
 
 def measure_task(*, run, lock, reference, state: ChainState | None, n: int,
                  wanted: list[int], bn_mode: str, noise_std: float | None, seed: int,
-                 n_boot: int = N_BOOT):
+                 n_boot: int = N_BOOT, sampler=None):
     """Run ``n`` chains on to max(wanted), measuring each wanted step.
 
     Yields Progress, a Measured for each wanted step and a ChainState after every step (so a
     later task continues where this one stopped). Starts from z0 ~ P(Z) drawn with ``seed``
-    when ``state`` is None.
+    when ``state`` is None, or from ``n`` codes of ``sampler`` (a built sampler, see
+    genae_studio.tasks.samplers) drawn with ``seed``.
     """
     import torch
 
@@ -92,6 +93,11 @@ def measure_task(*, run, lock, reference, state: ChainState | None, n: int,
     if state is None:
         generator.manual_seed(seed)
         z0, t0 = None, 0
+        if sampler is not None:
+            from ..evaluation.samplers import draw
+
+            codes = draw(sampler, n, seed=seed, latent_dim=int(run.model.latent_dim))
+            z0 = torch.from_numpy(codes.astype(np.float32)).to(run.device)
     else:
         generator.set_state(state.generator_state)
         z0, t0 = torch.from_numpy(state.z).to(run.device), state.t

@@ -18,15 +18,20 @@ from ..sampling import BN_MODES
 @evented
 @dataclass
 class ChainSettings:
-    """What the next chain is run with: the open run's model, the batch-norm mode, the seed of
-    z0, the number of chains and the corruption std of denoising models."""
+    """What the next chain is run with: the open run's model, the batch-norm mode, the sampler
+    of z0 (a registered sampler's name; ``temperature`` is the prior's), the seed of z0, the
+    number of chains and the corruption std of denoising models."""
 
     model: str = ""  # the open run's model name ("" while none is open)
     bn_mode: str = "batch"  # one of genae_studio.options.BN_MODES
     seed: int = 0
     n: int = 64
     noise_std: float = 0.5
+    sampler: str = "prior"  # the name of a registered sampler (genae_studio plugins lists them)
+    temperature: float = 1.0  # the prior's: z0 ~ N(0, temperature^2 I)
 
     def __post_init__(self) -> None:
         if self.bn_mode not in BN_MODES:
             raise ValueError(f"batch-norm mode {self.bn_mode!r}: choose one of {BN_MODES}")
+        if not self.temperature > 0:
+            raise ValueError(f"temperature {self.temperature}: it must be positive")

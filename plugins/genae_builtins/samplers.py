@@ -26,11 +26,15 @@ class PriorSampler:
         return self.temperature * rng.standard_normal((n, self.latent_dim))
 
 
-def build_prior(context, *, temperature=1.0):
+def check_prior(*, temperature=1.0):
     from genae_studio import UsageError
 
     if not temperature > 0:
         raise UsageError(f"prior: temperature must be positive, got {temperature}")
+
+
+def build_prior(context, *, temperature=1.0):
+    check_prior(temperature=temperature)
     return PriorSampler(context.latent_dim, float(temperature))
 
 
@@ -64,7 +68,7 @@ class MixtureSampler:
         return z[rng.permutation(n)]  # components mixed, so that batches are too
 
 
-def build_gmm(context, *, n_components=10, covariance_type="full"):
+def check_gmm(*, n_components=10, covariance_type="full"):
     from genae_studio import UsageError
 
     if covariance_type not in COVARIANCE_TYPES:
@@ -72,6 +76,10 @@ def build_gmm(context, *, n_components=10, covariance_type="full"):
                          f"got {covariance_type!r}")
     if n_components < 1:
         raise UsageError(f"gmm: n_components must be at least 1, got {n_components}")
+
+
+def build_gmm(context, *, n_components=10, covariance_type="full"):
+    check_gmm(n_components=n_components, covariance_type=covariance_type)
 
     def fit():
         import numpy as np
@@ -150,37 +158,45 @@ def adversary_log_ratio(model):
     return log_ratio
 
 
-def build_reweighted(context, *, power=0.5, draws=20, classifier="score"):
+def check_reweighted(*, power=0.5, draws=20, classifier="score"):
     from genae_studio import UsageError
 
     if not 0 <= power:
         raise UsageError(f"reweighted: power must be >= 0, got {power}")
     if draws < 1:
         raise UsageError(f"reweighted: draws must be at least 1, got {draws}")
+    if classifier not in ("score", "adversary"):
+        raise UsageError(f"reweighted: classifier must be score or adversary, got "
+                         f"{classifier!r}")
+
+
+def build_reweighted(context, *, power=0.5, draws=20, classifier="score"):
+    from genae_studio import UsageError
+
+    check_reweighted(power=power, draws=draws, classifier=classifier)
     if classifier == "score":
         score = context.data_score()
         log_ratio, info = score_log_ratio(score), {
             "classifier": "data score", "classifier_cv_accuracy": round(score.cv_accuracy, 4)}
-    elif classifier == "adversary":
+    else:  # adversary (check_reweighted allows nothing else)
         model = context.run.model
         if not hasattr(model, "adversary"):
             raise UsageError(f"reweighted: classifier=adversary needs an adversarial model; "
                              f"{context.run.name} has no latent adversary")
         log_ratio, info = adversary_log_ratio(model), {"classifier": "the model's adversary"}
-    else:
-        raise UsageError(f"reweighted: classifier must be score or adversary, got "
-                         f"{classifier!r}")
     return ReweightedSampler(context.latent_dim, log_ratio, float(power), int(draws), info)
 
 
 @hookimpl
 def register_samplers(register):
     register(SamplerSpec("prior", "N(0, temperature^2 I): the paper's start at temperature 1",
-                         build_prior, options={"temperature": 1.0}))
+                         build_prior, options={"temperature": 1.0}, check=check_prior))
     register(SamplerSpec("gmm", "Gaussian mixture fitted on encoded training codes "
                                 "(scikit-learn; cached per run)",
-                         build_gmm, options={"n_components": 10, "covariance_type": "full"}))
+                         build_gmm, options={"n_components": 10, "covariance_type": "full"},
+                         check=check_gmm))
     register(SamplerSpec("reweighted", "prior draws resampled by the data score's density "
                                        "ratio, tempered (weights^power); reports the ESS",
                          build_reweighted,
-                         options={"power": 0.5, "draws": 20, "classifier": "score"}))
+                         options={"power": 0.5, "draws": 20, "classifier": "score"},
+                         check=check_reweighted))
