@@ -93,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        from .blame import describe
+
+        line = describe(exc)  # a plugin's bug is the plugin's: it names the plugin
+        if line is not None:
+            print(f"{PROG}: error: {line}", file=sys.stderr)
+            return 2
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
               "(run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pluggy
 
-from . import hookspecs
+from . import blame, hookspecs
 from .env import AUTOLOAD_ENV, plugin_autoload
 from .errors import PluginError, plugin_code
 from .hookspecs import PROJECT, hookimpl
@@ -217,8 +217,9 @@ class _Loader:
     def fail(self, name: str, reason: str) -> None:
         self.host.failures.append(PluginFailure(name, reason))
 
-    def add(self, name: str, load, *aliases: str) -> None:
-        """Register what ``load()`` returns as ``name``; ``aliases`` block it too."""
+    def add(self, name: str, load, *aliases: str, load_arg: str | None = None) -> None:
+        """Register what ``load()`` returns as ``name``; ``aliases`` block it too;
+        ``load_arg`` is the ``--plugin`` argument that asked for it."""
         if self.blocked & {name, *aliases} or self.manager.has_plugin(name):
             return
         if self.on_loading:
@@ -233,6 +234,7 @@ class _Loader:
             return
         if self._known(plugin) or not self._register(name, plugin):
             return
+        blame.plugin_loaded(name, plugin, load_arg)
         for hook in _unknown_hooks(self.manager, plugin):
             self.fail(name, f"hookimpl {hook!r} matches no hook (hooks: {', '.join(HOOKS)})")
 
@@ -265,11 +267,12 @@ class _Loader:
                 return
             # A file named like a loaded or blocked plugin (vae.py) is named by its path.
             taken = self.manager.has_plugin(path.stem) or path.stem in self.blocked
-            self.add(arg if taken else path.stem, lambda: _import_by_path(path), arg)
+            self.add(arg if taken else path.stem, lambda: _import_by_path(path), arg,
+                     load_arg=arg)
         elif arg in eps:
-            self.add(arg, eps[arg].load, eps[arg].module)
+            self.add(arg, eps[arg].load, eps[arg].module, load_arg=arg)
         else:
-            self.add(arg, lambda: importlib.import_module(arg), arg)
+            self.add(arg, lambda: importlib.import_module(arg), arg, load_arg=arg)
 
 
 def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,

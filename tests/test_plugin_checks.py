@@ -136,7 +136,7 @@ def not_a_model(**hparams):
 
 @pytest.mark.parametrize("factory, failing", [
     (sigmoid_decoder, ["decoder logits"]),
-    (decoder_for_32_only, ["shapes 64x64", "training step", "chain"]),
+    (decoder_for_32_only, ["shapes 64x64"]),  # the checks at 64x64 after it are skipped
     (nan_loss, ["training step"]),
     (frozen, ["training step"]),
     (unsaved_state, ["checkpoint round trip"]),

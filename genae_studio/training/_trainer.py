@@ -23,7 +23,7 @@ import torch
 
 from .. import distributed
 from ..data.prefetch import Prefetcher
-from ..errors import CheckpointError, TrainingDiverged, UsageError
+from ..errors import CheckpointError, PluginError, TrainingDiverged, UsageError
 from ..fileio import OutputError
 from ..preflight import check_run
 from ..runs import RunConfig, check_finite, read_config, run_versions, save_run
@@ -75,6 +75,19 @@ def run_config(spec, settings: TrainSettings, dataset, hparams: dict, precision:
         training={**{k: v for k, v in asdict(settings).items() if k in kept},
                   "precision": precision, "processes": processes},
         versions=run_versions())
+
+
+def check_contract(spec, model) -> None:
+    """The cheap contract checks (shapes, logits) on a model about to be trained, so that a
+    sigmoid decoder or a wrong-shaped encoder is refused before an epoch is wasted."""
+    from .. import blame
+    from ..testing import contract_problem
+
+    problem = contract_problem(model)
+    if problem:
+        subject = blame.Subject(spec.plugin, "model", spec.name)
+        raise PluginError(f"{subject}: refused before training, {problem}; run "
+                          f"`{blame.check_command(subject)}`")
 
 
 def reduce_losses(raw: dict, stop: bool, ctx) -> tuple[dict[str, float], bool]:
@@ -136,6 +149,8 @@ class Trainer:
 
         torch.manual_seed(settings.seed)
         model = spec.build(hparams).to(device)
+        if snapshot is None:  # a new run: refuse a model that breaks the contract, now
+            check_contract(spec, model)
         synced_bn = distributed.replicate(model, ctx, settings.sync_bn) if ctx else []
         speed = speed_options(settings, device)
         model, hooks = speed.apply(model, settings.compile)
