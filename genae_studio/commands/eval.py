@@ -161,7 +161,8 @@ def _load_runs(args, host) -> list:
         check_bundled_name(model)
         runs.append((label, load_run(path, model=model, device=args.device, host=host)))
     for label, run in runs:
-        run.prepare_bn(args.bn_mode, host=host, log=lambda msg, label=label: log(f"{label}: {msg}"))
+        run.prepare_bn(args.bn_mode, host=host, data=args.data, data_format=args.data_format,
+                       log=lambda msg, label=label: log(f"{label}: {msg}"))
     return runs
 
 
@@ -180,7 +181,7 @@ def main(args) -> int:
     spaces = parse_spaces(args.features)
     results, references = [], {}
     for label, run in runs:
-        data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
+        data = args.data or run.config.data_source() or default_dataset(host.datasets)
         data_format = args.data_format if args.data else run.config.data.get("format")
         key = (data, data_format, run.model.image_size)
         if key not in references:

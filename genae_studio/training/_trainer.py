@@ -63,18 +63,30 @@ def model_hparams(spec, settings: TrainSettings, dataset) -> dict:
     return hparams
 
 
+def data_path(data: str | None, datasets: dict) -> str | None:
+    """The absolute path of ``--data`` when it names a path rather than a registered
+    dataset (runs record it beside the path as given)."""
+    if not data or data in datasets:
+        return None
+    path = Path(data).expanduser()
+    return str(path.resolve()) if path.exists() else None
+
+
 def run_config(spec, settings: TrainSettings, dataset, hparams: dict, precision: str,
-               processes: int) -> RunConfig:
+               processes: int, host=None) -> RunConfig:
     """The config.json of the run being trained (progress is filled in at each save)."""
     kept = ("epochs", "batch_size", "lr", "betas", "seed", "device")
+    datasets = host.datasets if host is not None else {}
+    source = host.sources.get(spec.plugin) if host is not None else None
     return RunConfig(
         plugin=spec.plugin, model=settings.model, hparams=hparams,
-        data={"data": settings.data, "format": settings.data_format, "name": dataset.name,
+        data={"data": settings.data, "path": data_path(settings.data, datasets),
+              "format": settings.data_format, "name": dataset.name,
               "image_size": dataset.image_size, "channels": dataset.channels,
               "limit": settings.limit, "images": len(dataset)},
         training={**{k: v for k, v in asdict(settings).items() if k in kept},
                   "precision": precision, "processes": processes},
-        versions=run_versions())
+        versions=run_versions(), plugin_source=source.to_json() if source else {})
 
 
 def check_contract(spec, model) -> None:
@@ -164,7 +176,7 @@ class Trainer:
             start = StartPoint()
             if ctx is not None:  # independent draws per process (rank 0 too: all are alike)
                 torch.manual_seed(distributed.rank_seed(settings.seed, ctx.rank))
-        config = run_config(spec, settings, dataset, hparams, speed.precision, world)
+        config = run_config(spec, settings, dataset, hparams, speed.precision, world, host)
         return cls(settings, Path(out), dataset, model, groups, optimizers, speed, config,
                    device, start, ctx, callbacks or TrainCallbacks(), synced_bn, hooks)
 
