@@ -378,6 +378,25 @@ def _images(spec: DatasetSpec, source, size: int, limit: int) -> str:
     return f"uint8 {expected}"
 
 
+BAD_SPLIT = "no-such-split"
+
+
+def _bad_split(spec: DatasetSpec, source) -> str:
+    """A split the dataset does not have is refused with an error that names it (a loader
+    that returns some images instead would train or test on the wrong ones silently)."""
+    try:
+        dataset = spec.load(source, split=BAD_SPLIT, image_size=None, limit=4, seed=0)
+    except Exception as exc:  # the error the user would see
+        _expect(BAD_SPLIT in str(exc),
+                f"load(split={BAD_SPLIT!r}) raised {one_line(exc)}, which does not name the "
+                "split: raise genae_studio.DataError naming it (genae_studio.data.disk."
+                "check_split(split, where) does)")
+        return f"load(split={BAD_SPLIT!r}) raised {one_line(exc, 120)}"
+    raise _Failed(f"load(split={BAD_SPLIT!r}) returned {type(dataset).__name__} instead of "
+                  "refusing the split: call genae_studio.data.disk.check_split(split, where) "
+                  "first, which raises a DataError naming it")
+
+
 def _metadata(state: dict) -> str:
     notes = []
     for split in ("train", "test"):
@@ -462,6 +481,7 @@ def run_dataset_checks(spec: DatasetSpec, source: str | Path | None = None, *,
                                                                          limit))
     _run(results, "labels and attributes", lambda: _metadata(state),
          None if all(splits) else "a split did not load")
+    _run(results, "unknown split", lambda: _bad_split(spec, source))
     return results
 
 

@@ -255,8 +255,9 @@ def _reference_data(data, data_format, run, host, settings, args, spaces):
         bar.close()
     info = built.extractor.info
     scores = ", ".join(f"{k} {v:.3f}" for k, v in info.get("heldout", {}).items())
-    log(f"feature network for {data}: {built.extractor.mode} "
-        f"({'loaded from cache' if info.get('from_cache') else 'trained'}; "
+    how = "loaded from cache" if info.get("from_cache") else \
+        f"trained in {info.get('train_s', 0):.0f} s"
+    log(f"feature network for {data}: {built.extractor.mode} ({how}; "
         f"held-out {scores or 'n/a'})")
     if built.pca is not None:
         log(f"pixel PCA for {data}: {built.pca.components.shape[1]} components, "
