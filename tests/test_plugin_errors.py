@@ -304,3 +304,35 @@ def register_models(register):
     assert main(["--plugin", plugin, "plugins", "--check", "x"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  loading plugins: plugin badreg: register_models raised TypeError" in out
+
+
+SAMPLER_PLUGIN = '''
+from genae_studio import SamplerSpec, hookimpl
+
+
+class Broken:
+    def sample(self, n, rng):
+        raise RuntimeError("boom in sample")
+
+
+def build(context):
+    return Broken()
+
+
+@hookimpl
+def register_samplers(register):
+    register(SamplerSpec("brokensampler", "raises when drawing", build))
+'''
+
+
+def test_a_plugin_samplers_error_names_the_plugin_and_sampler(boom_run, tmp_path, capsys):
+    plugin, run = boom_run
+    sampler = write(tmp_path, "samplerplugin", SAMPLER_PLUGIN)
+    code = main(["--plugin", plugin, "--plugin", sampler, "eval", "--checkpoint", str(run),
+                 "--n", "16", "--steps", "0,1", "--features", "pca", "--data", "digits",
+                 "--sampler", "brokensampler", "--json", str(tmp_path / "e.json")])
+    line = one_error_line(capsys)
+    assert code == 2
+    assert "plugin samplerplugin, sampler 'brokensampler': sample() raised RuntimeError: " \
+           "boom in sample" in line
+    assert f"genae-studio --plugin {sampler} plugins --check brokensampler" in line

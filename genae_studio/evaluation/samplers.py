@@ -142,6 +142,10 @@ def draw(sampler, n: int, *, seed: int, latent_dim: int, label: str = "sampler")
     except (KeyboardInterrupt, UsageError):
         raise
     except BaseException as exc:
+        subject = blame.find(exc) if isinstance(exc, Exception) else None
+        if subject is not None:  # a plugin's sampler: name the plugin, say how to check it
+            raise PluginError(f"{subject}: sample() raised {one_line(exc)}; run "
+                              f"`{blame.check_command(subject)}`") from exc
         raise PluginError(f"sampler {label!r}: sample() raised {one_line(exc)}") from exc
     if hasattr(z, "detach"):
         z = z.detach().cpu().numpy()
