@@ -92,6 +92,29 @@ def register_datasets(register):
     register(DatasetSpec("brokendata", "a loader that fails", load, channels=1, image_size=32))
 '''
 
+# A dataset whose own class fails while training reads its batches (in the prefetch thread).
+FLAKY_DATASET_PLUGIN = '''
+import numpy as np
+
+from genae_studio import ArrayDataset, DatasetSpec, hookimpl
+
+
+class Flaky(ArrayDataset):
+    def batch(self, indices):
+        if len(indices) > 4:
+            raise IndexError("flaky batch")
+        return super().batch(indices)
+
+
+def load(source, *, split, image_size, limit, seed):
+    return Flaky(np.zeros((64, 1, 32, 32), np.uint8))
+
+
+@hookimpl
+def register_datasets(register):
+    register(DatasetSpec("flaky", "raises in batch", load, channels=1, image_size=32))
+'''
+
 TRAIN = ["--data", "digits", "--limit", "32", "--batch-size", "16", "--epochs", "1"]
 
 
@@ -199,6 +222,17 @@ def test_a_plugin_datasets_error_names_the_plugin_and_dataset(tmp_path, capsys):
     assert code == 2
     assert "plugin dataplugin, dataset 'brokendata': OSError: cannot open the archive" in line
     assert "plugins --check brokendata" in line
+
+
+def test_a_plugin_datasets_error_while_training_names_the_plugin(tmp_path, capsys):
+    plugin = write(tmp_path, "flakyplugin", FLAKY_DATASET_PLUGIN)
+    code = main(["--plugin", plugin, "train", "--model", "vae", "--width", "8", "--latent-dim",
+                 "8", "--data", "flaky", "--batch-size", "16", "--epochs", "1",
+                 "--out", str(tmp_path / "run")])
+    line = one_error_line(capsys)
+    assert code == 2
+    assert "plugin flakyplugin, dataset 'flaky': IndexError: flaky batch" in line
+    assert "plugins --check flaky" in line
 
 
 # --- train runs the cheap contract checks before its first step ----------------------------

@@ -2,7 +2,6 @@
 explicit ``--plugin file.py`` beats the installed copy of the same module (§5), and the small
 things of §9 (``sample --model`` of a model without a bundled run)."""
 import json
-import os
 import shutil
 import sys
 
@@ -136,19 +135,17 @@ def test_plugins_shows_where_each_plugin_came_from(installed, tmp_path, capsys):
     assert "vae          built-in genae_builtins.vae" in out
 
 
-def test_an_installed_plugin_is_recorded_with_its_distribution(installed, tmp_path, capsys):
+def test_an_installed_plugin_is_recorded_with_its_distribution(installed, tmp_path, capsys,
+                                                               monkeypatch):
     run = tmp_path / "run"
     assert main(["train", "--model", "shadowy", "--data", "digits", *TRAIN,
                  "--out", str(run)]) == 0
     assert config_of(run)["plugin_source"] == {
         "kind": "entry point", "module": "genae_shadowy", "entry_point": "shadowy",
         "distribution": "genae-genae_shadowy", "version": "1.2.3"}
-    os.environ["GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD"] = "1"  # as if uninstalled
-    try:
-        assert main(["sample", "--checkpoint", str(run), "--n", "2", "--steps", "0",
-                     "--out", str(tmp_path / "s.png")]) == 2
-    finally:
-        del os.environ["GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD"]
+    monkeypatch.setenv("GENAE_STUDIO_DISABLE_PLUGIN_AUTOLOAD", "1")  # as if uninstalled
+    assert main(["sample", "--checkpoint", str(run), "--n", "2", "--steps", "0",
+                 "--out", str(tmp_path / "s.png")]) == 2
     assert "install it (pip install genae-genae_shadowy==1.2.3)" in capsys.readouterr().err
 
 
