@@ -131,11 +131,8 @@ def _subject_for(plugin: str, file: str | None) -> Subject:
 
 
 def _frames(exc: BaseException) -> list:
-    frames, tb = [], exc.__traceback__
-    while tb is not None:
-        frames.append(tb.tb_frame)
-        tb = tb.tb_next
-    return frames[::-1]  # innermost first
+    """The traceback's frames, innermost first."""
+    return [frame for frame, _ in _frames_and_lines(exc)]
 
 
 def find(exc: BaseException) -> Subject | None:
@@ -156,6 +153,23 @@ def find(exc: BaseException) -> Subject | None:
         if subject is not None:
             return subject
     return None
+
+
+def location(exc: BaseException, plugin: str) -> str:
+    """``" (at file.py:LINE)"`` for the innermost frame of ``plugin``'s code in ``exc``'s
+    traceback, or ""."""
+    for frame, line in _frames_and_lines(exc):
+        if _plugin_of(frame.f_code.co_filename) == plugin:
+            return f" (at {os.path.basename(frame.f_code.co_filename)}:{line})"
+    return ""
+
+
+def _frames_and_lines(exc: BaseException) -> list:
+    found, tb = [], exc.__traceback__
+    while tb is not None:
+        found.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return found[::-1]
 
 
 def check_command(subject: Subject) -> str:

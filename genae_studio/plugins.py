@@ -154,7 +154,8 @@ class PluginHost:
                     raise
                 except BaseException as exc:  # sys.exit() too: one plugin must not end us
                     self.failures.append(PluginFailure(
-                        impl.plugin_name, f"{hook_name} raised {one_line(exc)}"))
+                        impl.plugin_name, f"{hook_name} raised {one_line(exc)}"
+                                          f"{blame.location(exc, impl.plugin_name)}"))
                     continue
                 for name, spec in found.items():
                     if name in target:

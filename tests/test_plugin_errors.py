@@ -338,6 +338,7 @@ def register_models(register):
     assert main(["--plugin", plugin, "plugins", "--check", "x"]) == 1
     out = capsys.readouterr().out
     assert "FAIL  loading plugins: plugin badreg: register_models raised TypeError" in out
+    assert "(at badreg.py:7)" in out  # the line of the plugin that raised
 
 
 SAMPLER_PLUGIN = '''
