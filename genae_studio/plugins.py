@@ -157,13 +157,29 @@ class PluginHost:
                         impl.plugin_name, f"{hook_name} raised {one_line(exc)}"
                                           f"{blame.location(exc, impl.plugin_name)}"))
                     continue
-                for name, spec in found.items():
-                    if name in target:
-                        self.failures.append(PluginFailure(
-                            impl.plugin_name, f"{name!r} is already registered by plugin "
-                            f"{target[name].plugin}; kept that one"))
-                    else:
-                        target[name] = spec
+                self._keep(impl.plugin_name, found, target)
+
+    def _keep(self, plugin: str, found: dict, target: dict) -> None:
+        """Add what ``plugin`` registered. A name taken already is reported and the first
+        kept, except that a plugin loaded explicitly (``--plugin`` file or module) takes it
+        from an installed one (an entry point), said in one note: explicit beats installed."""
+        for name, spec in found.items():
+            old = target.get(name)
+            if old is None:
+                target[name] = spec
+            elif self._explicit_over_installed(plugin, old.plugin):
+                target[name] = spec
+                self.notes.append(f"{name!r} of plugin {plugin} ({self.sources[plugin]}) "
+                                  f"replaces the one of the installed plugin {old.plugin}")
+            else:
+                self.failures.append(PluginFailure(
+                    plugin, f"{name!r} is already registered by plugin {old.plugin}; kept "
+                            "that one"))
+
+    def _explicit_over_installed(self, new: str, old: str) -> bool:
+        new_source, old_source = self.sources.get(new), self.sources.get(old)
+        return (new_source is not None and new_source.kind in ("file", "module")
+                and old_source is not None and old_source.kind == "entry point")
 
 
 def _registrar(found: dict, plugin_name: str, hook_name: str):

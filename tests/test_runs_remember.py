@@ -174,6 +174,17 @@ def test_an_explicit_file_is_said_in_one_line_on_other_commands(installed, tmp_p
     assert config_of(run)["plugin_source"] == {"kind": "file", "path": str(source.resolve())}
 
 
+def test_an_explicit_plugin_takes_a_name_from_an_installed_one(installed, tmp_path, capsys):
+    source = tmp_path / "shadowy_dev.py"  # another module registering the same model
+    source.write_text(PLUGIN.format(model="shadowy", description="the development copy"))
+    assert main(["--plugin", str(source), "plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "the development copy" in out and "the installed copy" not in out
+    assert "already registered" not in out
+    assert f"'shadowy' of plugin shadowy_dev (file {source.resolve()}) replaces the one of " \
+           "the installed plugin shadowy" in out
+
+
 # --- small things ----------------------------------------------------------------------------
 
 def test_version(capsys):
