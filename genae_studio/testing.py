@@ -479,8 +479,10 @@ def run_dataset_checks(spec: DatasetSpec, source: str | Path | None = None, *,
     for size in image_sizes:
         _run(results, f"images {size}x{size}", lambda size=size: _images(spec, source, size,
                                                                          limit))
+    failed = [f"load {split}" for split, ok in zip(("train", "test"), splits, strict=True)
+              if not ok]
     _run(results, "labels and attributes", lambda: _metadata(state),
-         None if all(splits) else "a split did not load")
+         f"skipped (needs: {' and '.join(failed)}, which failed)" if failed else None)
     _run(results, "unknown split", lambda: _bad_split(spec, source))
     return results
 

@@ -371,3 +371,21 @@ def test_a_plugin_samplers_error_names_the_plugin_and_sampler(boom_run, tmp_path
     assert "plugin samplerplugin, sampler 'brokensampler': sample() raised RuntimeError: " \
            "boom in sample" in line
     assert f"genae-studio --plugin {sampler} plugins --check brokensampler" in line
+
+
+def test_check_skips_what_needs_a_split_that_failed():
+    import numpy as np
+
+    from genae_studio import ArrayDataset, DatasetSpec
+    from genae_studio.data.disk import check_split
+    from genae_studio.testing import run_dataset_checks
+
+    def load(source, *, split, image_size, limit, seed):
+        check_split(split, "halfempty")
+        n = 8 if split == "train" else 0
+        return ArrayDataset(np.zeros((n, 1, image_size or 32, image_size or 32), np.uint8))
+
+    results = {r.check: r for r in run_dataset_checks(DatasetSpec("halfempty", "", load))}
+    assert results["load test"].status == "FAIL"
+    assert results["labels and attributes"].status == "skip"
+    assert results["labels and attributes"].detail == "skipped (needs: load test, which failed)"
