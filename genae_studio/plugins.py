@@ -374,7 +374,8 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
                    source=PluginSource("built-in", module=module))
     eps = _entry_points()
     requested = [arg for arg in plugin_args if not arg.startswith("no:")]
-    shadowed = _shadowed(requested, eps) if autoload else {}
+    shadowed = _shadowed(requested, {name: ep for name, ep in eps.items()
+                                     if not blocked & {name, ep.module}}) if autoload else {}
     for arg, ep in shadowed.items():
         host.notes.append(f"plugin {ep.name}: loading {arg} (--plugin) instead of the "
                           f"installed {PluginSource.of_entry_point(ep)}")

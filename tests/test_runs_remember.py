@@ -162,6 +162,15 @@ def test_an_explicit_file_beats_the_installed_copy_of_its_module(installed, tmp_
     assert f"shadowy      file {source.resolve()}" in out
 
 
+def test_a_blocked_installed_plugin_leaves_its_file_to_load(installed, tmp_path, capsys):
+    source = tmp_path / "src" / "genae_shadowy.py"
+    source.parent.mkdir()
+    source.write_text(PLUGIN.format(model="shadowy", description="the edited copy"))
+    assert main(["--plugin", "no:shadowy", "--plugin", str(source), "plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "the edited copy" in out and "instead of the installed" not in out
+
+
 def test_an_explicit_file_is_said_in_one_line_on_other_commands(installed, tmp_path, capsys):
     source = tmp_path / "src" / "genae_shadowy.py"
     source.parent.mkdir()
