@@ -67,6 +67,8 @@ def plugin_loaded(name: str, module, load_arg: str | None = None) -> None:
         _roots[root] = name
     if load_arg is not None:
         _load_args[name] = load_arg
+    else:
+        _load_args.pop(name, None)
 
 
 def third_party(plugin: str) -> bool:
@@ -130,6 +132,15 @@ def _subject_for(plugin: str, file: str | None) -> Subject:
     return mine[0][0] if mine else Subject(plugin)
 
 
+def _frames_and_lines(exc: BaseException) -> list:
+    """(frame, line) of the traceback, innermost first."""
+    found, tb = [], exc.__traceback__
+    while tb is not None:
+        found.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    return found[::-1]
+
+
 def _frames(exc: BaseException) -> list:
     """The traceback's frames, innermost first."""
     return [frame for frame, _ in _frames_and_lines(exc)]
@@ -162,14 +173,6 @@ def location(exc: BaseException, plugin: str) -> str:
         if _plugin_of(frame.f_code.co_filename) == plugin:
             return f" (at {os.path.basename(frame.f_code.co_filename)}:{line})"
     return ""
-
-
-def _frames_and_lines(exc: BaseException) -> list:
-    found, tb = [], exc.__traceback__
-    while tb is not None:
-        found.append((tb.tb_frame, tb.tb_lineno))
-        tb = tb.tb_next
-    return found[::-1]
 
 
 def check_command(subject: Subject) -> str:
