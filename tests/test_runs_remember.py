@@ -89,6 +89,30 @@ def test_a_data_path_that_is_gone_says_it_came_from_the_run(trained, tmp_path, m
                  "--out", "s.png"]) == 0
 
 
+def test_another_copy_of_the_data_is_used_only_where_the_runs_is_gone(trained, tmp_path):
+    """The studio's and the commands' --data feed the precise batch norm only as a stand-in
+    for a training path that is gone (the held-out --data of latent may be other data)."""
+    from genae_studio.api import load_run
+    from genae_studio.errors import DataError
+    from genae_studio.plugins import load_plugins
+
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(60):  # flat grey: told apart from the run's noise
+        Image.new("L", (32, 32), 7).save(other / f"{i}.png")
+    host = load_plugins([str(trained / "genae_tinyvae.py")], autoload=False)
+    run = load_run(trained / "run", host=host)
+
+    def grey(data) -> bool:
+        return bool((data.batch(np.arange(4)) == 7).all())
+
+    assert not grey(run.training_data(host, data=str(other)))  # the run's own
+    shutil.move(trained / "pics", tmp_path / "moved")
+    with pytest.raises(DataError, match="pass --data PATH"):
+        run.training_data(host)
+    assert grey(run.training_data(host, data=str(other)))
+
+
 def test_a_file_plugin_is_recorded_and_named_when_missing(trained, capsys):
     config = config_of(trained / "run")
     assert config["plugin"] == "genae_tinyvae"
