@@ -199,12 +199,16 @@ def _logits(model) -> str:
     from .sampling import sampling_mode
 
     z = model.sample_prior(PRIOR_SAMPLES, device=model.device)
+    constant = True
     with torch.no_grad(), sampling_mode(model, "eval"):
         for scale in (1, 10, 100):
             raw = model.decoder(z * scale)
             low, high = float(raw.min()), float(raw.max())
             if not (0.0 <= low and high <= 1.0):
                 return f"raw decoder output spans [{low:.3g}, {high:.3g}] (codes x {scale})"
+            constant = constant and low == high
+    if constant:  # e.g. a zero-initialised last layer: no sigmoid gives one value for all
+        return f"raw decoder output is {low:.3g} for every code (untrained): cannot tell yet"
     raise _Failed(f"the raw decoder output stays inside [0, 1] (min {low:.3g}, max {high:.3g}) "
                   f"for {PRIOR_SAMPLES} prior samples, also scaled by 10 and 100: the decoder "
                   "must return logits (remove its final sigmoid; decode() applies one)")

@@ -389,3 +389,30 @@ def test_check_skips_what_needs_a_split_that_failed():
     assert results["load test"].status == "FAIL"
     assert results["labels and attributes"].status == "skip"
     assert results["labels and attributes"].detail == "skipped (needs: load test, which failed)"
+
+
+def test_a_zero_initialised_last_layer_is_not_taken_for_a_sigmoid(host):
+    """Its logits are all 0 before training: inside [0, 1], but no sigmoid gives one value
+    for every code, so neither --check nor train refuses it."""
+    import torch
+    from torch import nn
+
+    from genae_studio import VAE
+    from genae_studio.testing import contract_problem
+
+    class ZeroLast(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.last = nn.Linear(8, 32 * 32)
+            nn.init.zeros_(self.last.weight)
+            nn.init.zeros_(self.last.bias)
+
+        def forward(self, z):
+            return self.last(z).reshape(-1, 1, 32, 32)
+
+    model = VAE(image_size=32, channels=1, latent_dim=8, width=8, decoder=ZeroLast())
+    assert contract_problem(model) is None
+    with torch.no_grad():
+        model.decoder.last.bias.fill_(0.5)
+        model.decoder.last.weight.normal_(0, 1e-5)  # varied, inside [0, 1]: refused
+    assert contract_problem(model).startswith("decoder logits: the raw decoder output stays")
