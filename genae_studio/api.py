@@ -22,9 +22,9 @@ import torch
 
 from .devices import resolve_device
 from .env import resources_dir
-from .errors import CheckpointError, PluginError, UsageError
+from .errors import CheckpointError, DataError, PluginError, UsageError
 from .imaging import to_float_tensor
-from .plugins import PluginHost, load_plugins
+from .plugins import PluginHost, load_hint, load_plugins
 from .preflight import check_run
 from .runs import RunConfig, fit_weights, read_checkpoint
 from .sampling import (
@@ -184,17 +184,20 @@ class Run:
 
     def prepare_bn(self, bn_mode: str = "precise", *, dataset=None,
                    host: PluginHost | None = None, settings=None, log=None,
-                   on_progress=None) -> None:
+                   on_progress=None, data: str | None = None,
+                   data_format: str | None = None) -> None:
         """Make ``bn_mode`` usable: for "precise", estimate the batch-norm statistics on
-        ``dataset`` (default: the run's training data) or load them from the cache. Other
-        modes need nothing; statistics already installed are kept. ``on_progress(done,
-        total)`` is called after each batch (raising from it stops the estimate)."""
+        ``dataset`` (default: the run's training data; where that is not found here, the
+        training split of ``data``, a dataset name or path) or load them from the cache.
+        Other modes need nothing; statistics already installed are kept.
+        ``on_progress(done, total)`` is called after each batch (raising from it stops the
+        estimate)."""
         from .sampling import has_precise_stats, prepare
 
         if bn_mode != "precise" or has_precise_stats(self.model):
             return
         if dataset is None:
-            dataset = self.training_data(host)
+            dataset = self.training_data(host, data=data, data_format=data_format)
         prepare(self.model, dataset, settings, log=log, on_progress=on_progress)
 
     def has_bn_stats(self, bn_mode: str) -> bool:
@@ -203,16 +206,26 @@ class Run:
 
         return bn_mode != "precise" or has_precise_stats(self.model)
 
-    def training_data(self, host: PluginHost | None = None):
-        """The run's training split, as it was trained (format, limit, seed)."""
+    def training_data(self, host: PluginHost | None = None, *, data: str | None = None,
+                      data_format: str | None = None):
+        """The run's training split, as it was trained (format, limit, seed); where the run's
+        data is not found here (a path that is gone), ``data`` (and ``data_format``): the
+        ``--data`` of the commands, another copy of it."""
         from .data import resolve_dataset
 
-        data = self.config.data.get("data")
+        try:
+            own = self.config.data_source()
+        except DataError:
+            if data is None:
+                raise
+            own = None
+        if own:
+            data, data_format = own, self.config.data.get("format")
         if not data:
             raise UsageError(f"{self.path}: the run does not name its training data; "
-                             f"pass a dataset for the precise batch-norm statistics")
+                             f"pass a dataset for the precise batch-norm statistics (--data)")
         return resolve_dataset(data, (host or load_plugins()).datasets, split="train",
-                               data_format=self.config.data.get("format"),
+                               data_format=data_format,
                                image_size=self.model.image_size,
                                limit=self.config.data.get("limit"),
                                seed=int(self.config.training.get("seed", 0)))
@@ -263,7 +276,8 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
         if not path.is_dir():
             bundled = ", ".join(bundled_models()) or "none"
             raise CheckpointError(f"no bundled run for model {model or 'vae'!r} in "
-                                  f"{path.parent} (bundled: {bundled})")
+                                  f"{path.parent} (bundled: {bundled}); for a run you "
+                                  "trained, pass --checkpoint RUN (the folder train wrote)")
     path = Path(path)
     check_run(path, host)  # the weights' header against the model, before it is built
     checkpoint = read_checkpoint(path)  # the config and the weights of one committed save
@@ -271,7 +285,7 @@ def load_run(path: str | Path | None = None, *, model: str | None = None,
     try:
         spec = host.model(config.model)
     except PluginError:
-        hint = f"; load it with --plugin {config.plugin}" if config.plugin else ""
+        hint = f"; {load_hint(config.plugin, config.plugin_source)}" if config.plugin else ""
         raise CheckpointError(f"{path}: the run needs model {config.model!r} from plugin "
                               f"{config.plugin!r}, which is not loaded{hint}") from None
     try:

@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Generative autoencoders sampled with Markov chains "
         "(Creswell et al. 2017). With no command, opens the studio.")
     _common(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=version_line(),
+                        help="show the versions of genae-studio and torch, and exit")
     parser.add_argument("--checkpoint", type=Path, metavar="DIR", help="studio: open this run")
     parser.add_argument("--data", help="studio: dataset name or path")
     parser.add_argument("--device", default="auto", help="studio: auto|cpu|cuda[:i]|mps")
@@ -68,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p, suppress=True)
         module.add_arguments(p)
     return parser
+
+
+def version_line() -> str:
+    """``genae-studio X (torch Y, Python Z)``, without importing torch."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from . import __version__
+
+    try:
+        torch = version("torch")
+    except PackageNotFoundError:
+        torch = "not installed"
+    return f"{PROG} {__version__} (torch {torch}, Python {platform.python_version()})"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
+        from .blame import describe
+
+        line = describe(exc)  # a plugin's bug is the plugin's: it names the plugin
+        if line is not None:
+            print(f"{PROG}: error: {line}", file=sys.stderr)
+            return 2
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc} "
               "(run with --debug for the traceback)", file=sys.stderr)
         return 1

@@ -68,3 +68,11 @@ def plugin_code(name: str) -> Iterator[None]:
 def running_plugin() -> str | None:
     """The plugin whose code runs now (under ``plugin_code``), if any."""
     return _running_plugins[-1] if _running_plugins else None
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """``Type: message`` on one line, shortened: failures are listed one per line."""
+    text = " ".join(str(exc).split())
+    if len(text) > limit:
+        text = text[:limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -349,8 +349,11 @@ def feature_extractor(dataset: ImageDataset, settings: FeatureSettings | None = 
         if log:
             log(f"training the feature network on {dataset.name} ({len(dataset)} images, "
                 f"{settings.steps} steps); cached for later runs")
-        return train_feature_net(dataset, settings, heldout=heldout, device=device,
-                                 on_progress=on_progress, should_stop=should_stop)
+        started = time.perf_counter()
+        extractor = train_feature_net(dataset, settings, heldout=heldout, device=device,
+                                      on_progress=on_progress, should_stop=should_stop)
+        extractor.info["train_s"] = round(time.perf_counter() - started, 1)
+        return extractor
 
     extractor, found, from_cache = load_or_compute(
         lambda entry: load_extractor(entry, key, device), train,

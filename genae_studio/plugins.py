@@ -24,14 +24,14 @@ from pathlib import Path
 
 import pluggy
 
-from . import hookspecs
+from . import blame, hookspecs
 from .env import AUTOLOAD_ENV, plugin_autoload
 from .errors import PluginError, plugin_code
 from .hookspecs import PROJECT, hookimpl
 from .registry import DatasetSpec, ModelSpec, SamplerSpec, one_line
 
-__all__ = ["AUTOLOAD_ENV", "BUILTIN_PLUGINS", "PluginFailure", "PluginHost", "hookimpl",
-           "load_plugins"]
+__all__ = ["AUTOLOAD_ENV", "BUILTIN_PLUGINS", "PluginFailure", "PluginHost", "PluginSource",
+           "hookimpl", "load_hint", "load_plugins"]
 
 HOOKS = tuple(name for name in vars(hookspecs) if name.startswith("register_"))
 
@@ -55,6 +55,54 @@ class PluginFailure:
         return f"plugin {self.name}: {self.reason}"
 
 
+@dataclass(frozen=True)
+class PluginSource:
+    """Where a plugin came from: ``kind`` is "built-in", "entry point", "module" (``--plugin
+    MODULE``) or "file" (``--plugin path/file.py``). Runs record it (config.json's
+    ``plugin_source``) so that a missing plugin is named with how to get it back."""
+
+    kind: str
+    module: str = ""
+    path: str = ""  # a file plugin's absolute path
+    entry_point: str = ""
+    distribution: str = ""
+    version: str = ""
+
+    def __str__(self) -> str:
+        if self.kind == "entry point":
+            dist = f" of {self.distribution} {self.version}".rstrip() if self.distribution \
+                else ""
+            return f"entry point {self.entry_point}{dist} (module {self.module})"
+        if self.kind == "file":
+            return f"file {self.path}"
+        return f"{self.kind} {self.module}"
+
+    def to_json(self) -> dict:
+        return {k: v for k, v in vars(self).items() if v}
+
+    @classmethod
+    def of_entry_point(cls, ep) -> PluginSource:
+        dist = getattr(ep, "dist", None)
+        return cls("entry point", module=ep.module, entry_point=ep.name,
+                   distribution=getattr(dist, "name", "") or "",
+                   version=getattr(dist, "version", "") or "")
+
+
+def load_hint(plugin: str, recorded: dict) -> str:
+    """How to load a run's plugin again, from what its config.json recorded."""
+    kind = recorded.get("kind")
+    if kind == "file" and recorded.get("path"):
+        gone = "" if Path(recorded["path"]).is_file() else " (that file is gone now)"
+        return f"load it with --plugin {recorded['path']}{gone}"
+    if kind == "entry point" and recorded.get("distribution"):
+        pin = f"=={recorded['version']}" if recorded.get("version") else ""
+        return (f"install it (pip install {recorded['distribution']}{pin}) or load its "
+                f"module with --plugin {recorded.get('module', plugin)}")
+    if recorded.get("module"):
+        return f"load it with --plugin {recorded['module']}"
+    return f"load it with --plugin {plugin}"
+
+
 @dataclass
 class PluginHost:
     """The loaded plugins and what they registered."""
@@ -64,6 +112,8 @@ class PluginHost:
     datasets: dict[str, DatasetSpec] = field(default_factory=dict)
     samplers: dict[str, SamplerSpec] = field(default_factory=dict)
     failures: list[PluginFailure] = field(default_factory=list)
+    sources: dict[str, PluginSource] = field(default_factory=dict)  # plugin -> where from
+    notes: list[str] = field(default_factory=list)  # one line each, e.g. a shadowed install
 
     def plugin_names(self) -> list[str]:
         return [name for name, plugin in self.manager.list_name_plugin() if plugin is not None]
@@ -104,15 +154,32 @@ class PluginHost:
                     raise
                 except BaseException as exc:  # sys.exit() too: one plugin must not end us
                     self.failures.append(PluginFailure(
-                        impl.plugin_name, f"{hook_name} raised {one_line(exc)}"))
+                        impl.plugin_name, f"{hook_name} raised {one_line(exc)}"
+                                          f"{blame.location(exc, impl.plugin_name)}"))
                     continue
-                for name, spec in found.items():
-                    if name in target:
-                        self.failures.append(PluginFailure(
-                            impl.plugin_name, f"{name!r} is already registered by plugin "
-                            f"{target[name].plugin}; kept that one"))
-                    else:
-                        target[name] = spec
+                self._keep(impl.plugin_name, found, target)
+
+    def _keep(self, plugin: str, found: dict, target: dict) -> None:
+        """Add what ``plugin`` registered. A name taken already is reported and the first
+        kept, except that a plugin loaded explicitly (``--plugin`` file or module) takes it
+        from an installed one (an entry point), said in one note: explicit beats installed."""
+        for name, spec in found.items():
+            old = target.get(name)
+            if old is None:
+                target[name] = spec
+            elif self._explicit_over_installed(plugin, old.plugin):
+                target[name] = spec
+                self.notes.append(f"{name!r} of plugin {plugin} ({self.sources[plugin]}) "
+                                  f"replaces the one of the installed plugin {old.plugin}")
+            else:
+                self.failures.append(PluginFailure(
+                    plugin, f"{name!r} is already registered by plugin {old.plugin}; kept "
+                            "that one"))
+
+    def _explicit_over_installed(self, new: str, old: str) -> bool:
+        new_source, old_source = self.sources.get(new), self.sources.get(old)
+        return (new_source is not None and new_source.kind in ("file", "module")
+                and old_source is not None and old_source.kind == "entry point")
 
 
 def _registrar(found: dict, plugin_name: str, hook_name: str):
@@ -217,8 +284,10 @@ class _Loader:
     def fail(self, name: str, reason: str) -> None:
         self.host.failures.append(PluginFailure(name, reason))
 
-    def add(self, name: str, load, *aliases: str) -> None:
-        """Register what ``load()`` returns as ``name``; ``aliases`` block it too."""
+    def add(self, name: str, load, *aliases: str, source: PluginSource,
+            load_arg: str | None = None) -> None:
+        """Register what ``load()`` returns as ``name``, from ``source``; ``aliases`` block
+        it too; ``load_arg`` is the ``--plugin`` argument that asked for it."""
         if self.blocked & {name, *aliases} or self.manager.has_plugin(name):
             return
         if self.on_loading:
@@ -233,6 +302,8 @@ class _Loader:
             return
         if self._known(plugin) or not self._register(name, plugin):
             return
+        self.host.sources[name] = source
+        blame.plugin_loaded(name, plugin, load_arg)
         for hook in _unknown_hooks(self.manager, plugin):
             self.fail(name, f"hookimpl {hook!r} matches no hook (hooks: {', '.join(HOOKS)})")
 
@@ -256,20 +327,30 @@ class _Loader:
             return False
         return True
 
-    def add_requested(self, arg: str, eps: dict) -> None:
-        """``--plugin ARG``: a .py path, an entry-point name or a module name."""
+    def add_requested(self, arg: str, eps: dict, shadowed: dict) -> None:
+        """``--plugin ARG``: a .py path, an entry-point name or a module name. A file that is
+        an installed plugin's module (``shadowed``: file -> entry point) takes its name."""
         if arg.endswith(".py"):
             path = Path(arg)
             if not path.is_file():
                 self.fail(arg, "no such plugin file")
                 return
+            source = PluginSource("file", path=str(path.resolve()))
+            installed = shadowed.get(arg)
+            if installed is not None:
+                self.add(installed.name, lambda: _import_by_path(path), arg, source=source,
+                         load_arg=arg)
+                return
             # A file named like a loaded or blocked plugin (vae.py) is named by its path.
             taken = self.manager.has_plugin(path.stem) or path.stem in self.blocked
-            self.add(arg if taken else path.stem, lambda: _import_by_path(path), arg)
+            self.add(arg if taken else path.stem, lambda: _import_by_path(path), arg,
+                     source=source, load_arg=arg)
         elif arg in eps:
-            self.add(arg, eps[arg].load, eps[arg].module)
+            self.add(arg, eps[arg].load, eps[arg].module,
+                     source=PluginSource.of_entry_point(eps[arg]), load_arg=arg)
         else:
-            self.add(arg, lambda: importlib.import_module(arg), arg)
+            self.add(arg, lambda: importlib.import_module(arg), arg,
+                     source=PluginSource("module", module=arg), load_arg=arg)
 
 
 def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
@@ -289,13 +370,52 @@ def load_plugins(plugin_args: list[str] | tuple[str, ...] = (), *,
         autoload = plugin_autoload()
     loader = _Loader(host, blocked, on_loading)
     for name, module in BUILTIN_PLUGINS.items():
-        loader.add(name, lambda module=module: importlib.import_module(module), module)
+        loader.add(name, lambda module=module: importlib.import_module(module), module,
+                   source=PluginSource("built-in", module=module))
     eps = _entry_points()
+    requested = [arg for arg in plugin_args if not arg.startswith("no:")]
+    shadowed = _shadowed(requested, {name: ep for name, ep in eps.items()
+                                     if not blocked & {name, ep.module}}) if autoload else {}
+    for arg, ep in shadowed.items():
+        host.notes.append(f"plugin {ep.name}: loading {arg} (--plugin) instead of the "
+                          f"installed {PluginSource.of_entry_point(ep)}")
     if autoload:
+        skipped = {ep.name for ep in shadowed.values()}
         for name, ep in eps.items():
-            loader.add(name, ep.load, ep.module)
-    for arg in plugin_args:
-        if not arg.startswith("no:"):
-            loader.add_requested(arg, eps)
+            if name not in skipped:
+                loader.add(name, ep.load, ep.module, source=PluginSource.of_entry_point(ep))
+    for arg in requested:
+        loader.add_requested(arg, eps, shadowed)
     host.collect(on_loading)
     return host
+
+
+def _module_path(path: Path) -> list[str]:
+    """The dotted module name a file would have, as parts, as long as its folders go."""
+    path = path.resolve()
+    return list(path.parent.parts) if path.name == "__init__.py" \
+        else [*path.parent.parts, path.stem]
+
+
+def _shadowed(requested: list[str], eps: dict) -> dict:
+    """``--plugin file.py`` arguments that are another copy of an installed plugin's module
+    (its dotted name ends the file's path, and the installed module is another file):
+    file argument -> the entry point, which is then not loaded (the file is being edited)."""
+    found = {}
+    for arg in requested:
+        if not arg.endswith(".py") or not Path(arg).is_file():
+            continue
+        parts = _module_path(Path(arg))
+        for ep in eps.values():
+            dotted = ep.module.split(".")
+            if parts[-len(dotted):] != dotted:
+                continue
+            try:
+                spec = importlib.util.find_spec(ep.module)
+            except (ImportError, ValueError):
+                spec = None
+            origin = getattr(spec, "origin", None)
+            if origin is None or not _same_file(origin, arg):
+                found[arg] = ep
+                break
+    return found

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .errors import PluginError, plugin_code
+from . import blame
+from .errors import PluginError, one_line, plugin_code
 from .models import ModelConfig
 
 if TYPE_CHECKING:  # torch loads only when a model is built
@@ -107,11 +108,14 @@ class ModelSpec:
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # sys.exit() in a factory too
-            raise PluginError(f"{where}: the factory raised {one_line(exc)}") from exc
+            check = blame.check_command(blame.Subject(self.plugin, "model", self.name))
+            raise PluginError(f"{where}: the factory raised {one_line(exc)}; run `{check}`"
+                              ) from exc
         if not isinstance(model, GenerativeAutoencoder):
             raise PluginError(f"{where}: the factory returned {type(model).__name__}, "
                               "not a genae_studio.GenerativeAutoencoder")
         model.denoising = self.denoising
+        blame.used(self.plugin, "model", self.name, self.factory, model)
         return model
 
 
@@ -184,14 +188,6 @@ class SamplerSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     plugin: str = ""
     check: Callable[..., None] | None = None
-
-
-def one_line(exc: BaseException, limit: int = 300) -> str:
-    """``Type: message`` on one line, shortened: failures are listed one per line."""
-    text = " ".join(str(exc).split())
-    if len(text) > limit:
-        text = text[:limit - 3] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 __all__ = ["DatasetLoader", "DatasetSpec", "ModelConfig", "ModelFactory", "ModelSpec",

@@ -110,28 +110,84 @@ def _model_hparams(spec: ModelSpec, image_size: int, channels: int, overrides: d
 
 
 def _shapes(spec: ModelSpec, image_size: int, channels: int, overrides: dict) -> str:
+    model = spec.build(_model_hparams(spec, image_size, channels, overrides))
+    return model_shapes(model, image_size, channels)
+
+
+def _code_fix(model, shape: tuple, k: int) -> str:
+    """Why encode's codes have ``shape`` instead of (batch, k), and the fix."""
+    from .models import VAE
+
+    if len(shape) != 2:
+        return (f": encode must return (batch, latent_dim) codes; flatten the encoder's "
+                f"{len(shape)}-D output to (B, K) (e.g. end it with nn.Flatten() and "
+                f"nn.Linear(..., {2 * k if isinstance(model, VAE) else k}))")
+    if isinstance(model, VAE):
+        return (f": a VAE's encoder returns 2 x latent_dim = {2 * k} values per image (mean "
+                f"then log-variance), its encoder gives {2 * shape[1]}; give its last layer "
+                f"{2 * k} outputs")
+    return f": the encoder must give latent_dim = {k} values per image"
+
+
+def _image_fix(shape: tuple, expected: tuple) -> str:
+    """Why the decoder's output has ``shape`` instead of ``expected``, and the fix."""
+    if len(shape) != 4:
+        return ": the decoder must return (B, C, H, W) logits; reshape its output"
+    if shape[1] != expected[1]:
+        return (f": the decoder must give `channels` = {expected[1]} channel(s); build its "
+                "last layer from the factory's channels argument")
+    if shape[2:] != expected[2:]:
+        return (f": the decoder must give {expected[2]}x{expected[3]} images for image_size "
+                f"{expected[2]}; scale its upsampling with the factory's image_size argument")
+    return ""
+
+
+def model_shapes(model, image_size: int, channels: int, batch: int = BATCH) -> str:
+    """encode gives (batch, latent_dim) codes and the decoder (batch, C, H, W) logits, which
+    decode squashes into [0, 1]; a failure says how to fix it."""
     import torch
 
-    model = spec.build(_model_hparams(spec, image_size, channels, overrides))
     k = model.latent_dim
-    x = torch.rand(BATCH, channels, image_size, image_size)
+    x = torch.rand(batch, channels, image_size, image_size, device=model.device)
     with torch.no_grad():
         model.eval()
         for sample in (False, True):
             z = model.encode(x, sample=sample)
-            _expect(tuple(z.shape) == (BATCH, k),
+            _expect(tuple(z.shape) == (batch, k),
                     f"encode(x, sample={sample}) gave shape {tuple(z.shape)}, expected "
-                    f"(batch, latent_dim) = {(BATCH, k)}")
-        image_shape = (BATCH, channels, image_size, image_size)
+                    f"(batch, latent_dim) = {(batch, k)}" + _code_fix(model, tuple(z.shape), k))
+        image_shape = (batch, channels, image_size, image_size)
         logits = model.decoder(z)
         _expect(tuple(logits.shape) == image_shape,
                 f"the decoder gave shape {tuple(logits.shape)} for codes of shape "
-                f"{tuple(z.shape)}, expected {image_shape}")
+                f"{tuple(z.shape)}, expected {image_shape}"
+                + _image_fix(tuple(logits.shape), image_shape))
         out = model.decode(z)
         _expect(tuple(out.shape) == image_shape,
-                f"decode(z) gave shape {tuple(out.shape)}, expected {image_shape}")
-        _expect(bool(((out >= 0) & (out <= 1)).all()), "decode(z) left [0, 1]")
+                f"decode(z) gave shape {tuple(out.shape)}, expected {image_shape}: decode "
+                "must return the decoder's image (the base class's decode does)")
+        _expect(bool(((out >= 0) & (out <= 1)).all()),
+                "decode(z) left [0, 1]: decode must squash the decoder's logits with a "
+                "sigmoid (the base class's decode does; don't override it)")
     return f"encode {tuple(x.shape)} -> {tuple(z.shape)}, decode -> {image_shape}"
+
+
+def contract_problem(model, batch: int = 2) -> str | None:
+    """The cheap checks ``genae-studio train`` runs before the first step: codes' and images'
+    shapes and logits that no sigmoid squashed, on ``batch`` random images. The failure's
+    line, or None. The model is left in eval mode; the random state is kept as it was."""
+    import torch
+
+    devices = [model.device] if model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        for check, body in (("shapes", lambda: model_shapes(model, model.image_size,
+                                                           model.channels, batch)),
+                            ("decoder logits", lambda: _logits(model))):
+            try:
+                body()
+            except _Failed as exc:
+                return f"{check}: {exc}"
+    return None
 
 
 def _logits(model) -> str:
@@ -143,12 +199,16 @@ def _logits(model) -> str:
     from .sampling import sampling_mode
 
     z = model.sample_prior(PRIOR_SAMPLES, device=model.device)
+    constant = True
     with torch.no_grad(), sampling_mode(model, "eval"):
         for scale in (1, 10, 100):
             raw = model.decoder(z * scale)
             low, high = float(raw.min()), float(raw.max())
             if not (0.0 <= low and high <= 1.0):
                 return f"raw decoder output spans [{low:.3g}, {high:.3g}] (codes x {scale})"
+            constant = constant and low == high
+    if constant:  # e.g. a zero-initialised last layer: no sigmoid gives one value for all
+        return f"raw decoder output is {low:.3g} for every code (untrained): cannot tell yet"
     raise _Failed(f"the raw decoder output stays inside [0, 1] (min {low:.3g}, max {high:.3g}) "
                   f"for {PRIOR_SAMPLES} prior samples, also scaled by 10 and 100: the decoder "
                   "must return logits (remove its final sigmoid; decode() applies one)")
@@ -265,11 +325,13 @@ def run_model_checks(spec: ModelSpec, *, hparams: dict[str, Any] | None = None,
                 f"latent_dim {model.latent_dim}")
 
     built = _run(results, "build", build)
-    skip = None if built else "the model did not build"
-    for size in sizes:
-        _run(results, f"shapes {size}x{size}", lambda size=size: _shapes(spec, size, 3, overrides),
-             skip)
+    skip = None if built else "skipped (needs: build, which failed)"
+    shaped = {size: _run(results, f"shapes {size}x{size}",
+                         lambda size=size: _shapes(spec, size, 3, overrides), skip)
+              for size in sizes}
     _run(results, "shapes 1 channel", lambda: _shapes(spec, sizes[0], 1, overrides), skip)
+    if skip is None and not shaped[main_size]:  # the rest runs the model at main_size
+        skip = f"skipped (needs: shapes {main_size}x{main_size}, which failed)"
     model = state.get("model")
     _run(results, "decoder logits", lambda: _logits(model), skip)
     _run(results, "training step", lambda: _training_step(model, main_size, 3), skip)
@@ -318,6 +380,25 @@ def _images(spec: DatasetSpec, source, size: int, limit: int) -> str:
     _expect(batch.dtype == np.uint8 and batch.shape == (n, *expected),
             f"batch() gave {batch.dtype} {batch.shape}, expected uint8 {(n, *expected)}")
     return f"uint8 {expected}"
+
+
+BAD_SPLIT = "no-such-split"
+
+
+def _bad_split(spec: DatasetSpec, source) -> str:
+    """A split the dataset does not have is refused with an error that names it (a loader
+    that returns some images instead would train or test on the wrong ones silently)."""
+    try:
+        dataset = spec.load(source, split=BAD_SPLIT, image_size=None, limit=4, seed=0)
+    except Exception as exc:  # the error the user would see
+        _expect(BAD_SPLIT in str(exc),
+                f"load(split={BAD_SPLIT!r}) raised {one_line(exc)}, which does not name the "
+                "split: raise genae_studio.DataError naming it (genae_studio.data.disk."
+                "check_split(split, where) does)")
+        return f"load(split={BAD_SPLIT!r}) raised {one_line(exc, 120)}"
+    raise _Failed(f"load(split={BAD_SPLIT!r}) returned {type(dataset).__name__} instead of "
+                  "refusing the split: call genae_studio.data.disk.check_split(split, where) "
+                  "first, which raises a DataError naming it")
 
 
 def _metadata(state: dict) -> str:
@@ -402,8 +483,11 @@ def run_dataset_checks(spec: DatasetSpec, source: str | Path | None = None, *,
     for size in image_sizes:
         _run(results, f"images {size}x{size}", lambda size=size: _images(spec, source, size,
                                                                          limit))
+    failed = [f"load {split}" for split, ok in zip(("train", "test"), splits, strict=True)
+              if not ok]
     _run(results, "labels and attributes", lambda: _metadata(state),
-         None if all(splits) else "a split did not load")
+         f"skipped (needs: {' and '.join(failed)}, which failed)" if failed else None)
+    _run(results, "unknown split", lambda: _bad_split(spec, source))
     return results
 
 

@@ -42,7 +42,8 @@ def test_the_example_plugin_passes():
 def test_every_builtin_dataset_passes(name):
     results = check_dataset(name)
     assert [r.check for r in results] == ["load train", "load test", "images 32x32",
-                                          "images 64x64", "labels and attributes"]
+                                          "images 64x64", "labels and attributes",
+                                          "unknown split"]
 
 
 @pytest.mark.parametrize("name, make", [
@@ -136,7 +137,7 @@ def not_a_model(**hparams):
 
 @pytest.mark.parametrize("factory, failing", [
     (sigmoid_decoder, ["decoder logits"]),
-    (decoder_for_32_only, ["shapes 64x64", "training step", "chain"]),
+    (decoder_for_32_only, ["shapes 64x64"]),  # the checks at 64x64 after it are skipped
     (nan_loss, ["training step"]),
     (frozen, ["training step"]),
     (unsaved_state, ["checkpoint round trip"]),
@@ -183,7 +184,10 @@ class ShortLabels(FloatImages):
 
 
 def loader(make):
+    from genae_studio.data.disk import check_split
+
     def load(source, *, split, image_size, limit, seed):
+        check_split(split, "broken")
         return make(split, image_size or 32)
     return load
 
@@ -206,6 +210,28 @@ def test_a_broken_dataset_fails_on_its_named_check(make, failing):
     spec = DatasetSpec("broken", "broken on purpose", loader(make), plugin="test")
     results = run_dataset_checks(spec)
     assert failed(results) == failing, [str(r) for r in results]
+
+
+def ignores_split(source, *, split, image_size, limit, seed):
+    return _array(8, image_size or 32)
+
+
+def unnamed_split_error(source, *, split, image_size, limit, seed):
+    if split not in ("train", "test"):
+        raise KeyError(3)
+    return _array(8, image_size or 32)
+
+
+@pytest.mark.parametrize("load, detail", [
+    (ignores_split, "load(split='no-such-split') returned ArrayDataset instead of refusing "
+                    "the split: call genae_studio.data.disk.check_split(split, where) first"),
+    (unnamed_split_error, "load(split='no-such-split') raised KeyError: 3, which does not "
+                          "name the split"),
+])
+def test_a_dataset_must_refuse_an_unknown_split_by_name(load, detail):
+    results = run_dataset_checks(DatasetSpec("broken", "broken on purpose", load))
+    assert failed(results) == ["unknown split"]
+    assert detail in results[-1].detail
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -243,7 +269,7 @@ def test_check_on_the_command_line_prints_a_line_per_check_and_exits_1(tmp_path,
 def test_check_on_the_command_line_passes_a_builtin(capsys):
     assert main(["plugins", "--check", "digits"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[0] == "checking dataset digits (plugin datasets)" and len(out) == 7
+    assert out[0] == "checking dataset digits (plugin datasets)" and len(out) == 8
     assert out[-1] == "all checks passed"
 
 

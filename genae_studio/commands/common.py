@@ -83,6 +83,8 @@ def load_host(args, model: str | None = None):
     if model is not None:
         host.model(model)
     if args.command != "plugins":
+        for note in host.notes:
+            log(f"{PROG}: {note}")
         for failure in host.failures:
             warn(f"{failure} (skipped)")
     return host

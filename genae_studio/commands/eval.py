@@ -166,7 +166,8 @@ def _load_runs(args, host) -> list:
         check_bundled_name(model)
         runs.append((label, load_run(path, model=model, device=args.device, host=host)))
     for label, run in runs:
-        run.prepare_bn(args.bn_mode, host=host, log=lambda msg, label=label: log(f"{label}: {msg}"))
+        run.prepare_bn(args.bn_mode, host=host, data=args.data, data_format=args.data_format,
+                       log=lambda msg, label=label: log(f"{label}: {msg}"))
     return runs
 
 
@@ -187,7 +188,7 @@ def main(args) -> int:
     spaces = parse_spaces(args.features)
     results, references = [], {}
     for label, run in runs:
-        data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
+        data = args.data or run.config.data_source() or default_dataset(host.datasets)
         data_format = args.data_format if args.data else run.config.data.get("format")
         key = (data, data_format, run.model.image_size)
         if key not in references:
@@ -261,8 +262,9 @@ def _reference_data(data, data_format, run, host, settings, args, spaces):
         bar.close()
     info = built.extractor.info
     scores = ", ".join(f"{k} {v:.3f}" for k, v in info.get("heldout", {}).items())
-    log(f"feature network for {data}: {built.extractor.mode} "
-        f"({'loaded from cache' if info.get('from_cache') else 'trained'}; "
+    how = "loaded from cache" if info.get("from_cache") else \
+        f"trained in {info.get('train_s', 0):.0f} s"
+    log(f"feature network for {data}: {built.extractor.mode} ({how}; "
         f"held-out {scores or 'n/a'})")
     if built.pca is not None:
         log(f"pixel PCA for {data}: {built.pca.components.shape[1]} components, "

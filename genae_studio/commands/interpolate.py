@@ -52,7 +52,7 @@ def _encode_endpoints(args, run, host):
 
     from ..data import check_fits, default_dataset, resolve_dataset
 
-    data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
+    data = args.data or run.config.data_source() or default_dataset(host.datasets)
     dataset = resolve_dataset(data, host.datasets, data_format=args.data_format, split="test",
                               image_size=run.model.image_size)
     check_fits(dataset, run.model.channels, name=data)
@@ -93,7 +93,8 @@ def main(args) -> int:
     _check_args(args)
     host = load_host(args)
     run = load_run_arg(args, host)
-    run.prepare_bn(args.bn_mode, host=host, log=log)
+    run.prepare_bn(args.bn_mode, host=host, log=log, data=args.data,
+                   data_format=args.data_format)
     model = run.model
     z = _encode_endpoints(args, run, host)
     mix = slerp if args.method == "slerp" else lerp

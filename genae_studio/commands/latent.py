@@ -71,8 +71,9 @@ def main(args) -> int:
 
     host = load_host(args)
     run = load_run(args.checkpoint, model=args.model, device=args.device, host=host)
-    run.prepare_bn(args.bn_mode, host=host, log=log)
-    data = args.data or run.config.data.get("data") or default_dataset(host.datasets)
+    run.prepare_bn(args.bn_mode, host=host, log=log, data=args.data,
+                   data_format=args.data_format)
+    data = args.data or run.config.data_source() or default_dataset(host.datasets)
     data_format = args.data_format if args.data else run.config.data.get("format")
     heldout = resolve_dataset(data, host.datasets, data_format=data_format, split="test",
                               image_size=run.model.image_size, limit=args.heldout)

@@ -78,7 +78,12 @@ def main(args) -> int:
     if args.set:
         raise UsageError("--set needs --check NAME (the model to check with those settings)")
     host = load_host(args)
-    print("plugins: " + ", ".join(host.plugin_names()))
+    print("plugins:")
+    for name in host.plugin_names():
+        source = host.sources.get(name)
+        print(f"  {name:<12} {source or ''}".rstrip())
+    for note in host.notes:
+        print(f"  ({note})")
     print("\nmodels:")
     for spec in host.models.values():
         tag = " [denoising]" if spec.denoising else ""

@@ -26,6 +26,9 @@ def add_arguments(p) -> None:
                    help="images per grid line; a step's row wraps after this many (16)")
     p.add_argument("--noise-std", type=noise_std,
                    help="corruption std for denoising models (a finite number >= 0)")
+    p.add_argument("--data", help="with --bn-mode precise: the training data to estimate "
+                                  "the statistics on where the run's is not found here")
+    p.add_argument("--data-format", help="force the on-disk format of --data")
     p.add_argument("--out", type=Path, default=Path("grid.png"))
     p.add_argument("--npz", type=Path, help="also save x, z and steps as .npz")
     p.add_argument("--batch-size", type=positive, default=256,
@@ -39,7 +42,8 @@ def main(args) -> int:
     check_outputs(args)
     host = load_host(args)
     run = load_run_arg(args, host)
-    run.prepare_bn(args.bn_mode, host=host, log=log)
+    run.prepare_bn(args.bn_mode, host=host, log=log, data=args.data,
+                   data_format=args.data_format)
     model, steps = run.model, args.steps
     image = (model.channels, model.image_size, model.image_size)
     # One block per step, labelled with its t; a block wraps after --columns chains.

@@ -4,8 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from .. import blame
 from ..errors import DataError
-from ..registry import DatasetSpec
+from ..registry import DatasetSpec, one_line
 from .base import ImageDataset
 
 
@@ -105,11 +106,16 @@ def _load(spec: DatasetSpec, source, data: str, **kwargs) -> ImageDataset:
     except DataError:
         raise
     except Exception as exc:  # a plugin's loader must still fail with one clear line
+        if blame.third_party(spec.plugin):
+            subject = blame.Subject(spec.plugin, "dataset", spec.name)
+            raise DataError(f"{subject}: {one_line(exc)} (loading {data}); run "
+                            f"`{blame.check_command(subject)}`") from exc
         raise DataError(f"{data}: the {spec.name} loader failed: "
                         f"{type(exc).__name__}: {exc}") from exc
     if not isinstance(dataset, ImageDataset):
         raise DataError(f"{data}: the {spec.name} loader returned {type(dataset).__name__}, "
                         f"not an ImageDataset")
+    blame.used(spec.plugin, "dataset", spec.name, spec.load, dataset)
     return dataset
 
 

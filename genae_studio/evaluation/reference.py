@@ -227,7 +227,7 @@ def _run_dataset(run: Run, host) -> tuple[str, dict]:
     """The run's dataset name (default: the default dataset) and how to resolve it."""
     from ..data import default_dataset
 
-    data = run.config.data.get("data") or default_dataset(host.datasets)
+    data = run.config.data_source() or default_dataset(host.datasets)
     return data, dict(data_format=run.config.data.get("format"),
                       image_size=run.model.image_size)
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import blame
 from ..errors import PluginError, UsageError
 from ..registry import SamplerSpec, one_line
 
@@ -136,10 +137,13 @@ def build_sampler(choice: SamplerChoice, context: SamplerContext):
     except (KeyboardInterrupt, UsageError):
         raise
     except BaseException as exc:
-        raise PluginError(f"{where}: build raised {one_line(exc)}") from exc
+        check = blame.check_command(blame.Subject(choice.spec.plugin, "sampler",
+                                                  choice.spec.name))
+        raise PluginError(f"{where}: build raised {one_line(exc)}; run `{check}`") from exc
     if not callable(getattr(sampler, "sample", None)):
         raise PluginError(f"{where}: build returned {type(sampler).__name__}, which has no "
                           "sample(n, rng) method")
+    blame.used(choice.spec.plugin, "sampler", choice.spec.name, choice.spec.build, sampler)
     return sampler
 
 
@@ -154,6 +158,10 @@ def draw(sampler, n: int, *, seed: int, latent_dim: int, label: str = "sampler")
     except (KeyboardInterrupt, UsageError):
         raise
     except BaseException as exc:
+        subject = blame.find(exc) if isinstance(exc, Exception) else None
+        if subject is not None:  # a plugin's sampler: name the plugin, say how to check it
+            raise PluginError(f"{subject}: sample() raised {one_line(exc)}; run "
+                              f"`{blame.check_command(subject)}`") from exc
         raise PluginError(f"sampler {label!r}: sample() raised {one_line(exc)}") from exc
     if hasattr(z, "detach"):
         z = z.detach().cpu().numpy()

@@ -23,6 +23,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
+from .. import blame
 from ..errors import GenaeError
 from ..plugins import PluginHost
 from ..runs import read_config
@@ -334,6 +335,8 @@ class MainWindow(QMainWindow):
         a bug keeps its traceback in the log, and --debug keeps every traceback."""
         user_error = isinstance(exc, GenaeError)
         text = str(exc) if user_error else f"{type(exc).__name__}: {exc}"
+        if not user_error:  # a plugin's bug is the plugin's: one line naming it
+            text = blame.describe(exc) or text
         fits_not = getattr(exc, "fits_not", None)
         action = ("Train a model on it", lambda: self.train_on(fits_not)) if fits_not else None
         self.banner.show_message(f"<b>{job_name} failed:</b> {escape(text, quote=False)}",

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from ..errors import GenaeError
 from ..plugins import PluginHost
 from ..tasks.chain_settings import ChainSettings
 from ..tasks.loading import LoadedData, load_data_task, load_run_task
@@ -94,7 +95,7 @@ class Session(QObject):
 
         self._bn_run = run
         self.jobs.start("Precise batch norm", precise_bn_task, run=run, lock=self.lock,
-                        host=self.host,
+                        host=self.host, data=self.data_name,
                         key="precise-bn", on_finish=lambda: self._bn_done(run))
 
     def _bn_done(self, run) -> None:
@@ -116,7 +117,10 @@ class Session(QObject):
 
         default = default_dataset(self.host.datasets) or ""
         if self.run is not None:
-            return self.run.config.data.get("data") or default
+            try:
+                return self.run.config.data_source() or default
+            except GenaeError:  # its recorded path is gone: loading it says so
+                return self.run.config.data.get("data") or default
         return default
 
     def load_data(self, name: str | None = None, *, explicit: bool = False,

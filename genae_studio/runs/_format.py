@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DataError
 
 FORMAT = "genae-studio-run"
 FORMAT_VERSION = 2  # 1: files side by side; 2: config.json is a manifest of a checkpoint folder
@@ -34,15 +34,36 @@ class RunConfig:
     progress: dict[str, Any] = field(default_factory=dict)  # epoch, step, history
     versions: dict[str, str] = field(default_factory=dict)
     checkpoint: dict[str, Any] | None = None  # the manifest (format 2), set by save_run
+    # Where the model's plugin came from (genae_studio.plugins.PluginSource.to_json): its
+    # distribution and version, its module or its file; {} in runs written before it.
+    plugin_source: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "plugin": self.plugin,
                "model": self.model, "hparams": self.hparams, "data": self.data,
                "training": self.training, "progress": self.progress,
                "versions": self.versions}
+        if self.plugin_source:
+            doc["plugin_source"] = self.plugin_source
         if self.checkpoint is not None:
             doc["checkpoint"] = self.checkpoint
         return doc
+
+    def data_source(self) -> str | None:
+        """The run's training data as ``--data`` takes it: the name or path given to train;
+        a relative path not found from here is looked up as the absolute path recorded
+        beside it (``data.path``). A recorded path found neither way is a DataError that
+        says it came from the run and suggests ``--data``."""
+        data, path = self.data.get("data"), self.data.get("path")
+        looks_like_path = bool(data) and ("/" in data or "\\" in data or data.startswith("."))
+        if not data or not (path or looks_like_path) or Path(data).expanduser().exists():
+            return data
+        if path and Path(path).exists():
+            return str(path)
+        shown = f"{data!r}" + (f" (absolute: {path})" if path and str(path) != str(data) else "")
+        raise DataError(f"the run's training data {shown}, recorded in its config.json when "
+                        "it was trained, is not found from here; pass --data PATH to use "
+                        "another copy")
 
 
 @dataclass

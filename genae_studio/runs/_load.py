@@ -91,7 +91,8 @@ def read_config(run_dir: Path) -> RunConfig:
                            training=dict(raw.get("training", {})),
                            progress=dict(raw.get("progress", {})),
                            versions=dict(raw.get("versions", {})),
-                           checkpoint=raw.get("checkpoint"))
+                           checkpoint=raw.get("checkpoint"),
+                           plugin_source=dict(raw.get("plugin_source") or {}))
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: incomplete config (missing or bad {exc})") from None
     _validate(config, path, version)

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from .progress import Progress, raise_if_stopped, reporter
 
 
-def precise_bn_task(*, run, lock, host, report: Callable[[object], None] | None = None,
+def precise_bn_task(*, run, lock, host, data: str | None = None,
+                    report: Callable[[object], None] | None = None,
                     should_stop: Callable[[], bool] | None = None) -> None:
-    """Estimate the run's precise batch-norm statistics on its training data, or load them
-    from the cache; they are installed on the model, so it is done once per loaded model."""
+    """Estimate the run's precise batch-norm statistics on its training data (or on the
+    training split of ``data``, the studio's --data), or load them from the cache; they are
+    installed on the model, so it is done once per loaded model."""
     report = reporter(report)
     report(Progress(0, 0, "precise batch norm: loading the training data"))
-    data = run.training_data(host)
+    data = run.training_data(host, data=data)
     raise_if_stopped(should_stop, "precise batch norm")
 
     def progress(done: int, total: int) -> None:

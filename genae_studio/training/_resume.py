@@ -144,7 +144,7 @@ def settings_from_run(run: RunConfig, settings: TrainSettings) -> TrainSettings:
     precision = settings.precision
     if precision == "auto":
         precision = t.get("precision", "auto")
-    return TrainSettings(model=run.model, data=run.data.get("data"),
+    return TrainSettings(model=run.model, data=run.data_source(),
                          data_format=run.data.get("format"), epochs=settings.epochs,
                          batch_size=t.get("batch_size", settings.batch_size),
                          lr=t.get("lr", settings.lr), betas=tuple(t.get("betas", settings.betas)),

@@ -23,7 +23,7 @@ import torch
 
 from .. import distributed
 from ..data.prefetch import Prefetcher
-from ..errors import CheckpointError, TrainingDiverged, UsageError
+from ..errors import CheckpointError, PluginError, TrainingDiverged, UsageError
 from ..fileio import OutputError
 from ..preflight import check_run
 from ..runs import RunConfig, check_finite, read_config, run_versions, save_run
@@ -64,18 +64,43 @@ def model_hparams(spec, settings: TrainSettings, dataset) -> dict:
     return hparams
 
 
+def data_path(data: str | None, datasets: dict) -> str | None:
+    """The absolute path of ``--data`` when it names a path rather than a registered
+    dataset (runs record it beside the path as given)."""
+    if not data or data in datasets:
+        return None
+    path = Path(data).expanduser()
+    return str(path.resolve()) if path.exists() else None
+
+
 def run_config(spec, settings: TrainSettings, dataset, hparams: dict, precision: str,
-               processes: int) -> RunConfig:
+               processes: int, host=None) -> RunConfig:
     """The config.json of the run being trained (progress is filled in at each save)."""
     kept = ("epochs", "batch_size", "lr", "betas", "seed", "device")
+    datasets = host.datasets if host is not None else {}
+    source = host.sources.get(spec.plugin) if host is not None else None
     return RunConfig(
         plugin=spec.plugin, model=settings.model, hparams=hparams,
-        data={"data": settings.data, "format": settings.data_format, "name": dataset.name,
+        data={"data": settings.data, "path": data_path(settings.data, datasets),
+              "format": settings.data_format, "name": dataset.name,
               "image_size": dataset.image_size, "channels": dataset.channels,
               "limit": settings.limit, "images": len(dataset)},
         training={**{k: v for k, v in asdict(settings).items() if k in kept},
                   "precision": precision, "processes": processes},
-        versions=run_versions())
+        versions=run_versions(), plugin_source=source.to_json() if source else {})
+
+
+def check_contract(spec, model) -> None:
+    """The cheap contract checks (shapes, logits) on a model about to be trained, so that a
+    sigmoid decoder or a wrong-shaped encoder is refused before an epoch is wasted."""
+    from .. import blame
+    from ..testing import contract_problem
+
+    problem = contract_problem(model)
+    if problem:
+        subject = blame.Subject(spec.plugin, "model", spec.name)
+        raise PluginError(f"{subject}: refused before training, {problem}; run "
+                          f"`{blame.check_command(subject)}`")
 
 
 def reduce_losses(raw: dict, stop: bool, ctx) -> tuple[dict[str, float], bool]:
@@ -137,6 +162,8 @@ class Trainer:
 
         torch.manual_seed(settings.seed)
         model = spec.build(hparams).to(device)
+        if snapshot is None:  # a new run: refuse a model that breaks the contract, now
+            check_contract(spec, model)
         synced_bn = distributed.replicate(model, ctx, settings.sync_bn) if ctx else []
         speed = speed_options(settings, device)
         model, hooks = speed.apply(model, settings.compile)
@@ -150,7 +177,7 @@ class Trainer:
             start = StartPoint()
             if ctx is not None:  # independent draws per process (rank 0 too: all are alike)
                 torch.manual_seed(distributed.rank_seed(settings.seed, ctx.rank))
-        config = run_config(spec, settings, dataset, hparams, speed.precision, world)
+        config = run_config(spec, settings, dataset, hparams, speed.precision, world, host)
         return cls(settings, Path(out), dataset, model, groups, optimizers, speed, config,
                    device, start, ctx, callbacks or TrainCallbacks(), synced_bn, hooks)
 
