@@ -36,7 +36,8 @@ def test_precise_chains_do_not_depend_on_their_batch_mates(qtbot, window):
     z_big, x_big = _first_step(qtbot, window, 16)
     z_small, x_small = _first_step(qtbot, window, 4)
     np.testing.assert_array_equal(z_small, z_big[:4])  # the same z0 for the first 4 chains
-    assert np.abs(x_small - x_big[:4]).max() > 8  # batch mode: the batch mates matter
+    # batch mode: the batch mates matter, beyond the uint8 rounding that bounds precise mode
+    assert np.abs(x_small - x_big[:4]).max() > 2
 
     assert not run.has_bn_stats("precise")
     cv.bn_combo.setCurrentText("precise")  # estimated at once, in a job
