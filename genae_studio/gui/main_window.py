@@ -29,6 +29,7 @@ from ..runs import read_config
 from ..tasks.latent_cloud import fit_latent_task
 from . import theme
 from .chain_view import ChainView
+from .explore import link_views
 from .export_actions import Exports
 from .interpolation_panel import InterpolationPanel
 from .latent_view import LatentView
@@ -169,6 +170,7 @@ class MainWindow(QMainWindow):
         self.chain_view.changed.connect(self._chains_changed)
         self.chain_view.chain_finished.connect(lambda: self._settled("Chain"))
         self.latent_view.view_changed.connect(self._latent_view_changed)
+        link_views(self.latent_view, self.chain_view)
         self.interp_panel.created.connect(self._interpolated)
         self.train_panel.trained.connect(self._trained)
         self.chain_view.selected_changed.connect(
