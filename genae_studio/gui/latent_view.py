@@ -146,7 +146,9 @@ class LatentView(QWidget):
         self.show_chains = QCheckBox("chains", checked=True)
         for box, tip in ((self.show_data, "Encoded held-out data, samples of P^(Z)"),
                          (self.show_prior, "Samples of the prior P(Z) = N(0, I)"),
-                         (self.show_chains, "Chain trajectories z0 → zT")):
+                         (self.show_chains, "Chain trajectories z0 → zT. Hover a chain "
+                                            "point to see its image; Shift+drag a rectangle "
+                                            "to select chains (F1: help)")):
             box.setToolTip(tip)
             box.toggled.connect(self._visibility)
         clear = QPushButton("Clear paths")
@@ -225,8 +227,6 @@ class LatentView(QWidget):
         self.preview = HoverPreview(self.plot)
         self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
         self.plot.getViewBox().sigRegion.connect(self.select_region)
-        self.plot.setToolTip("Hover a chain point to see its image; Shift+drag a rectangle to "
-                             "select chains; drag pans, the wheel zooms, A fits")
         self.path_method = "slerp"
         self._legend_shown: tuple = ()
         self._sync_legend()
