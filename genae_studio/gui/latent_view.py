@@ -72,6 +72,21 @@ def _score_key() -> str:
                     for c, v in zip(colours, ("0", "0.5", "1"), strict=True))
 
 
+def fit_view(plot) -> None:
+    """Fit the view to its items once (padding 5%), then keep it: auto-range would move the
+    axes with every chain step (and re-render them, the costliest part of a repaint)."""
+    box = plot.getViewBox()
+    box.autoRange(padding=0.05)
+    box.disableAutoRange()
+
+
+def _light_grid(plot) -> None:
+    """Grid lines at the major and minor ticks, not the finest level: re-rendering the axes
+    (their grid spans the plot) after a range change took about half the time."""
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setStyle(maxTickLevel=1)
+
+
 class CompactSample(ItemSample):
     """A legend sample 14 px tall instead of 20: the legend's rows as tall as their text."""
 
@@ -173,6 +188,7 @@ class LatentView(QWidget):
         self.plot = pg.PlotWidget(background="w", viewBox=SelectViewBox())
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        _light_grid(self.plot)
         self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         # The legend sits below the x axis, in the plot's own layout: it never covers the
         # data or the axis titles, and exports (SVG, PNG) keep it. Its columns follow the
@@ -234,6 +250,8 @@ class LatentView(QWidget):
         self.plot.addItem(self.message)
         self.message.setPos(0, 0)
         self.info = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        # As tall empty as filled: clearing it does not resize (and re-render) the plot below.
+        self.info.setMinimumHeight(7 * self.info.fontMetrics().lineSpacing())
         self.info.setToolTip(
             "Active units: latent units whose posterior mean varies across the data "
             "(variance > 0.01). Held: the share of the encoded data's variance (posterior "
@@ -254,6 +272,7 @@ class LatentView(QWidget):
                                    "(line) and 10–90% of chains (band); dashed: encoded data's "
                                    "level, dotted: the prior's")
         self.score_plot.showGrid(x=True, y=True, alpha=0.15)
+        _light_grid(self.score_plot)
         self.score_mean = pg.PlotDataItem(pen=_pen((235, 120, 20), 2), symbol="o",
                                           symbolSize=4, symbolBrush=(235, 120, 20),
                                           symbolPen=None)
@@ -280,6 +299,9 @@ class LatentView(QWidget):
         middle.addWidget(self.plot, 1)
         middle.addWidget(side_widget)
         self.clear("The view is fitted once a run and its data are loaded…")
+        # Until the first fit; a later clear keeps the last fit's range until the next fit
+        # (each range change re-renders the axes and their grid: the model switch's cost).
+        self.plot.setRange(xRange=(-4, 4), yRange=(-4, 4))
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -310,7 +332,6 @@ class LatentView(QWidget):
         self._set_axes(None)
         self.warning.hide()
         self.info.setText("")
-        self.plot.setRange(xRange=(-4, 4), yRange=(-4, 4))
         self.set_message(message)
         self._sync_legend()
 
@@ -373,7 +394,7 @@ class LatentView(QWidget):
             f"AUC {view.auc:.2f}<br><b>Data score</b> accuracy {score.cv_accuracy:.2f}<br>"
             f"prior {score.prior_level:.2f} → data {score.data_level:.2f}<br>"
             f"z_t colour: {_score_key()}")
-        self.plot.enableAutoRange()
+        fit_view(self.plot)
 
     def _set_axes(self, view: LatentProjection | None) -> None:
         """Axis titles with the share of variance each axis holds; the short form where the

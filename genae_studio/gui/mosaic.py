@@ -128,7 +128,9 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self.mosaic = compose(panels)
         self.placeholder.setVisible(False)
         titles = self._show_titles and any(p.title for p in panels)
-        self.image.setImage(self.mosaic, levels=(0, 255), autoLevels=False)
+        # uint8 without levels: pyqtgraph wraps the array in a QImage as it is, where levels
+        # (0, 255) rescaled every pixel first (about 6 ms a redraw for the same picture).
+        self.image.setImage(self.mosaic, levels=None, autoLevels=False)
         layout, x = [], 0
         for p in panels:
             rows, cols, _, h, w = p.images.shape
