@@ -203,8 +203,9 @@ class Run:
 
         return bn_mode != "precise" or has_precise_stats(self.model)
 
-    def training_data(self, host: PluginHost | None = None):
-        """The run's training split, as it was trained (format, limit, seed)."""
+    def training_data(self, host: PluginHost | None = None, *, progress=None, cancel=None):
+        """The run's training split, as it was trained (format, limit, seed). ``progress``
+        and ``cancel`` follow the first decode into the cache (data.cache.use_cache)."""
         from .data import resolve_dataset
 
         data = self.config.data.get("data")
@@ -215,7 +216,8 @@ class Run:
                                data_format=self.config.data.get("format"),
                                image_size=self.model.image_size,
                                limit=self.config.data.get("limit"),
-                               seed=int(self.config.training.get("seed", 0)))
+                               seed=int(self.config.training.get("seed", 0)),
+                               progress=progress, cancel=cancel)
 
     # --- helpers ---------------------------------------------------------------------
     def _tensor(self, value):

@@ -134,7 +134,7 @@ def test_a_failing_precise_estimate_is_shown_and_the_mode_goes_back(qtbot, windo
     wait_idle(qtbot, window)
     run = window.session.run
 
-    def no_data(host=None):
+    def no_data(host=None, **_cache_callbacks):
         raise DataError("the run's training data is gone")
 
     monkeypatch.setattr(run, "training_data", no_data)
