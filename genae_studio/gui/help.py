@@ -30,6 +30,9 @@ VIEWS = [
     ("Training",
      "Train a model on a dataset with the settings shown; its losses are plotted live. A "
      "finished run is offered, never opened by itself."),
+    ("Run",
+     "The runs opened in this session (double-click one to open it again), the open run's "
+     "settings (model, data, training, versions) and its training losses per epoch."),
     ("Log and status bar",
      "Every job's start, end and error; the status bar shows the open model, run, data, the "
      "running jobs (with cancel) and the device."),

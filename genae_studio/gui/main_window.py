@@ -36,6 +36,7 @@ from .latent_view import LatentView
 from .menus import Menus
 from .metrics_panel import MetricsPanel
 from .pickers import Pickers
+from .run_panel import RunPanel
 from .session import Session
 from .status import JobStatus, NoticeBanner
 from .train_panel import TrainPanel
@@ -98,6 +99,8 @@ class MainWindow(QMainWindow):
         self.train_dock = self._dock("Training", _scrolling(self.train_panel),
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.run_panel = RunPanel(s)  # the runs of this session, settings and loss history
+        self.run_dock = self._dock("Run", self.run_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         # The docks' sizes follow the window's: the chain grid is square and needs the
         # height more than the width. On a short screen (1366 x 768, 1280 x 800) the latent
         # view, the chain metrics and training are tabs of the right column, each as tall as
@@ -108,6 +111,7 @@ class MainWindow(QMainWindow):
         else:
             self.tabifyDockWidget(self.latent_dock, self.metrics_dock)
         self.tabifyDockWidget(self.latent_dock, self.train_dock)
+        self.tabifyDockWidget(self.latent_dock, self.run_dock)
         self.tabifyDockWidget(self.interp_dock, self.log_dock)
         self.interp_dock.raise_()
         self.latent_dock.raise_()

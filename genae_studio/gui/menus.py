@@ -82,7 +82,7 @@ class Menus:
 
         self.view_menu = w.menuBar().addMenu("&View")
         for dock in (w.latent_dock, w.interp_dock, w.train_dock, w.log_dock,
-                     w.metrics_dock):
+                     w.metrics_dock, w.run_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(self._action("Reset layout", w.reset_layout))
