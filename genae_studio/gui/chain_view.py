@@ -49,6 +49,7 @@ class ChainView(QWidget):
         self.live_score = LiveScore()  # the data score, applied in the chain's worker
         self.selected: int | None = None
         self.marked: list[int] = []  # chains selected with a rectangle in the latent view
+        self.partner = None  # another run's chains from the same z0 (gui.partner), or None
         self.job = None
         self.step_mode = ""  # the batch-norm mode the last chain job ran with
         self.chain_id = 0
@@ -417,6 +418,10 @@ class ChainView(QWidget):
         panels = [Panel(as_grid(h.x[i], cols), f"t = {h.t[i]}", h.n)]
         if self.compare_box.isChecked():
             panels.insert(0, Panel(as_grid(h.x[0], cols), f"t = {h.t[0]}", h.n))
+        beside = self.partner.panels(h.t[i], cols) if self.partner is not None else []
+        if beside:  # two runs side by side: each panel names its run
+            panels[-1].title = f"{self.session.run.name} · {panels[-1].title}"
+            panels += beside
         self.grid.set_panels(panels)
         self.grid.select(self.selected)
         self.t_label.setText(f"t = {h.t[i]}  (T = {h.last_t})")

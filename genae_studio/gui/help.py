@@ -32,7 +32,9 @@ VIEWS = [
      "finished run is offered, never opened by itself."),
     ("Run",
      "The runs opened in this session (double-click one to open it again), the open run's "
-     "settings (model, data, training, versions) and its training losses per epoch."),
+     "settings (model, data, training, versions) and its training losses per epoch. "
+     "<i>Beside the grid</i> shows a listed run's chains next to the open run's, from the "
+     "same z₀ (their latent sizes must match)."),
     ("Log and status bar",
      "Every job's start, end and error; the status bar shows the open model, run, data, the "
      "running jobs (with cancel) and the device."),

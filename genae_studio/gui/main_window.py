@@ -35,6 +35,7 @@ from .interpolation_panel import InterpolationPanel
 from .latent_view import LatentView
 from .menus import Menus
 from .metrics_panel import MetricsPanel
+from .partner import ChainPartner
 from .pickers import Pickers
 from .run_panel import RunPanel
 from .session import Session
@@ -101,6 +102,9 @@ class MainWindow(QMainWindow):
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.run_panel = RunPanel(s)  # the runs of this session, settings and loss history
         self.run_dock = self._dock("Run", self.run_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.partner = ChainPartner(s, self.chain_view, self)  # a second run beside the grid
+        self.run_panel.beside.connect(lambda path: self.partner.open(path) if path
+                                      else self.partner.clear())
         # The docks' sizes follow the window's: the chain grid is square and needs the
         # height more than the width. On a short screen (1366 x 768, 1280 x 800) the latent
         # view, the chain metrics and training are tabs of the right column, each as tall as

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PyQt6.QtCore import Qt
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (
+    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QSplitter,
     QTreeWidget,
     QTreeWidgetItem,
@@ -22,7 +24,10 @@ from .train_panel import CURVE_COLOURS
 
 class RunPanel(QWidget):
     """Lists the runs opened in this session (double-click reopens one), and shows the open
-    run's settings (model, data, training, versions) and its losses per epoch."""
+    run's settings (model, data, training, versions) and its losses per epoch. *Beside the
+    grid* shows the chosen run's chains next to the open run's, from the same z0."""
+
+    beside = pyqtSignal(object)  # the path of the run to show beside the grid, None: none
 
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
@@ -44,6 +49,17 @@ class RunPanel(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.15)
         self.plot.addLegend(offset=(-8, 8))
         self.note = QLabel(wordWrap=True)
+        self.beside_button = QPushButton("Beside the grid")
+        self.beside_button.setToolTip("Show the chosen run's chains beside the open run's, "
+                                      "from the same z0 (their latent sizes must match)")
+        self.beside_button.clicked.connect(self._beside)
+        self.alone_button = QPushButton("Grid alone")
+        self.alone_button.setToolTip("Show only the open run's chains")
+        self.alone_button.clicked.connect(lambda: self.beside.emit(None))
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.beside_button)
+        buttons.addWidget(self.alone_button)
+        buttons.addStretch(1)
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.settings)
         split.addWidget(self.plot)
@@ -53,6 +69,7 @@ class RunPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(QLabel("Runs opened in this session"))
         lay.addWidget(self.runs)
+        lay.addLayout(buttons)
         lay.addWidget(self.note)
         lay.addWidget(split, 1)
         session.run_changed.connect(self.show_run)
@@ -111,6 +128,12 @@ class RunPanel(QWidget):
             x, y = item.getOriginalDataset()
             out[item.name()] = (np.asarray(x), np.asarray(y))
         return out
+
+    def _beside(self) -> None:
+        item = self.runs.currentItem()
+        path = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        if path:
+            self.beside.emit(path)
 
     def _reopen(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)

@@ -37,9 +37,11 @@ class LiveScore:
 
 def chain_task(*, run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps: int,
                start_t: int, bn_mode: str, noise_std: float | None, generator,
-               score: Callable[[np.ndarray], np.ndarray | None] | None = None):
-    """Yield Frames t = start_t + 1 .. start_t + steps (and t = 0 when z0 is None), each after
-    a Progress, with the data ``score`` of their codes. ``lock`` is held while the model runs."""
+               score: Callable[[np.ndarray], np.ndarray | None] | None = None,
+               emit_z0: bool = False):
+    """Yield Frames t = start_t + 1 .. start_t + steps (and t = 0 when z0 is None, or given
+    with ``emit_z0``: another run's chain from the same z0), each after a Progress, with the
+    data ``score`` of their codes. ``lock`` is held while the model runs."""
     import torch
 
     from ..imaging import to_uint8
@@ -55,8 +57,8 @@ def chain_task(*, run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps
         chain = markov_chain(run.model, z0, n=n, steps=steps, bn_mode=bn_mode,
                              noise_std=noise_std, generator=generator)
         first = next(chain)  # decodes z0; a continued chain already has it
-    if z0 is None:
-        yield frame(0, first.z, first.x)
+    if z0 is None or emit_z0:
+        yield frame(start_t, first.z, first.x)
     for k in range(steps):
         with lock:
             step = next(chain)

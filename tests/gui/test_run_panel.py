@@ -67,3 +67,50 @@ def test_a_run_summary_without_history_or_with_gaps():
     assert s.losses["adv"][0] == 0.5 and math.isnan(s.losses["adv"][1])
     Config.progress = {}
     assert run_summary(Run).epochs == [] and run_summary(Run).title == "aae"
+
+
+def test_a_second_run_shows_beside_the_grid_from_the_same_z0(qtbot, window, bundled, tmp_path):
+    cv, panel = window.chain_view, window.run_panel
+    other = shutil.copytree(bundled, tmp_path / "twin")
+    wait_idle(qtbot, window)
+    window.session.open_run(other)  # listed in the Run panel, then back to the first run
+    qtbot.waitUntil(lambda: panel.runs.count() == 2, timeout=60_000)
+    window.session.open_run(bundled)
+    qtbot.waitUntil(lambda: str(window.session.run.path) == str(bundled) and len(cv.history)
+                    and window.latent_view.cloud is not None, timeout=60_000)
+    wait_idle(qtbot, window)
+    panel.runs.setCurrentRow(1)
+    panel.beside_button.click()
+    partner = window.partner
+    qtbot.waitUntil(lambda: len(partner.history) == 1, timeout=60_000)
+    np.testing.assert_array_equal(partner.history.z[0], cv.history.z[0])  # the same z0
+    # The twin has the same weights: the same z0 decodes to the same images.
+    np.testing.assert_array_equal(partner.history.x[0], cv.history.x[0])
+    cv.run_steps(3)
+    qtbot.waitUntil(lambda: partner.history.last_t == 3 and cv.history.last_t == 3,
+                    timeout=60_000)
+    wait_idle(qtbot, window)
+    titles = [item.toPlainText() for item in cv.grid._titles if item.isVisible()]
+    assert titles == ["vae · t = 3", "vae · t = 3"]
+    assert len(cv.grid._layout) == 2
+    cv.reset(cv.settings.seed + 1)  # a new z0: the partner starts over from it
+    qtbot.waitUntil(lambda: len(partner.history) == 1 and partner.chain_id == cv.chain_id
+                    and len(cv.history) == 1, timeout=60_000)
+    np.testing.assert_array_equal(partner.history.z[0], cv.history.z[0])
+    panel.alone_button.click()
+    wait_idle(qtbot, window)
+    assert partner.run is None and len(cv.grid._layout) == 1
+
+
+def test_a_run_of_another_latent_size_is_refused_with_a_message(qtbot, window):
+    class Model:
+        latent_dim = window.session.run.model.latent_dim + 1
+
+    class Other:
+        name, model = "other", Model
+
+    messages = []
+    window.session.message.connect(messages.append)
+    window.partner.set_run(Other)
+    assert window.partner.run is None
+    assert any("latent sizes differ" in m for m in messages)
