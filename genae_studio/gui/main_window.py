@@ -18,7 +18,6 @@ from PyQt6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QTabBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -30,6 +29,7 @@ from ..runs import read_config
 from ..tasks.latent_cloud import fit_latent_task
 from . import theme
 from .chain_view import ChainView
+from .dock_tabs import hide_stale_tab_bars
 from .explore import link_views
 from .export_actions import Exports
 from .interpolation_panel import InterpolationPanel
@@ -410,30 +410,7 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        call_soon(self, self._hide_stale_tab_bars)
-
-    def _hide_stale_tab_bars(self) -> None:
-        """Qt can leave a dock group's tab bar of an earlier layout (before a resize) visible
-        where it was, over a dock's title. Of two bars with the same tabs, the one that does
-        not stand at the edge of a visible dock is that stale copy: it is hidden."""
-        bars = self.findChildren(QTabBar, options=Qt.FindChildOption.FindDirectChildrenOnly)
-        docks = [d.geometry() for d in self.findChildren(QDockWidget)
-                 if d.isVisible() and not d.isFloating()]
-
-        def tabs(bar):
-            return tuple(bar.tabText(i) for i in range(bar.count()))
-
-        def attached(bar) -> bool:
-            g = bar.geometry()
-            return any(abs(g.left() - d.left()) <= 2 and (abs(g.top() - d.bottom() - 1) <= 2
-                                                         or abs(g.bottom() + 1 - d.top()) <= 2)
-                       for d in docks)
-
-        shown = [b for b in bars if b.isVisible()]
-        for bar in shown:
-            twins = [b for b in shown if b is not bar and tabs(b) == tabs(bar) and attached(b)]
-            if twins and not attached(bar):
-                bar.hide()
+        call_soon(self, lambda: hide_stale_tab_bars(self))
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
