@@ -47,7 +47,9 @@ class RunPanel(QWidget):
         self.plot.setLabel("left", "loss (training, per epoch)")
         self.plot.getAxis("bottom").enableAutoSIPrefix(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
-        self.plot.addLegend(offset=(-8, 8))
+        self.plot.getViewBox().setDefaultPadding(0.08)  # the first epoch's marker stays whole
+        legend = self.plot.addLegend()
+        legend.anchor((1, 0.5), (1, 0.5), offset=(-8, 0))  # the curves start high and end low
         self.note = QLabel(wordWrap=True)
         self.beside_button = QPushButton("Beside the grid")
         self.beside_button.setToolTip("Show the chosen run's chains beside the open run's, "
