@@ -207,10 +207,11 @@ class Run:
         return bn_mode != "precise" or has_precise_stats(self.model)
 
     def training_data(self, host: PluginHost | None = None, *, data: str | None = None,
-                      data_format: str | None = None):
+                      data_format: str | None = None, progress=None, cancel=None):
         """The run's training split, as it was trained (format, limit, seed); where the run's
         data is not found here (a path that is gone), ``data`` (and ``data_format``): the
-        ``--data`` of the commands, another copy of it."""
+        ``--data`` of the commands, another copy of it. ``progress`` and ``cancel`` follow
+        the first decode into the cache (data.cache.use_cache)."""
         from .data import resolve_dataset
 
         try:
@@ -228,7 +229,8 @@ class Run:
                                data_format=data_format,
                                image_size=self.model.image_size,
                                limit=self.config.data.get("limit"),
-                               seed=int(self.config.training.get("seed", 0)))
+                               seed=int(self.config.training.get("seed", 0)),
+                               progress=progress, cancel=cancel)
 
     # --- helpers ---------------------------------------------------------------------
     def _tensor(self, value):

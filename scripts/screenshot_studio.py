@@ -1,9 +1,12 @@
-"""Takes the README's studio screenshot: the bundled VAE after a chain and the metrics.
+"""Takes the README's studio screenshots: the bundled VAE after a chain and the metrics
+(OUT), the same window in Compare mode (OUT's folder/studio-compare.png) and exploring the
+latent view: a hovered point's image and a rectangle of selected chains (studio-explore.png).
 
-    QT_QPA_PLATFORM=offscreen python scripts/screenshot_studio.py [WIDTH HEIGHT [OUT]]
+    python scripts/screenshot_studio.py [WIDTH HEIGHT [OUT]]
 
-Defaults: 1600 x 1000, docs/screenshots/studio.png. Needs no display (offscreen Qt); the
-first metrics use loads the feature network shipped for toyfaces.
+Defaults: 1600 x 1000, docs/screenshots/studio.png. Runs in a real X window (DISPLAY, xcb)
+or with QT_QPA_PLATFORM=offscreen; the first metrics use loads the feature network shipped
+for toyfaces.
 """
 from __future__ import annotations
 
@@ -47,11 +50,43 @@ def main(argv: list[str]) -> int:
         window.chain_view.redraw()
         app.processEvents()
         out.parent.mkdir(parents=True, exist_ok=True)
-        if not window.grab().save(str(out)):
-            raise OSError(f"could not write {out}")
-        print(f"wrote {out} ({width} x {height})")
+        save(window, out)
+        window.chain_view.compare_box.setChecked(True)
+        window.chain_view.redraw()
+        app.processEvents()
+        save(window, out.with_name("studio-compare.png"))
+        window.chain_view.compare_box.setChecked(False)
+        explore(app, window)
+        save(window, out.with_name("studio-explore.png"))
         window.close()
     return 0
+
+
+def save(window, out: Path) -> None:
+    if not window.grab().save(str(out)):
+        raise OSError(f"could not write {out}")
+    print(f"wrote {out} ({window.width()} x {window.height()})")
+
+
+def explore(app, window) -> None:
+    """Select the chains in the lower left quarter of their cloud, then hover the point
+    farthest from the others (its image shows beside it; its cell is outlined)."""
+    import numpy as np
+    from PyQt6.QtCore import QPointF, QRectF
+
+    lv = window.latent_view
+    window.latent_dock.raise_()
+    window.chain_view.redraw()
+    app.processEvents()
+    points = window.chain_view.history.trajectories()[-1]
+    low, mid = points.min(axis=0), np.median(points, axis=0)
+    lv.select_region(QRectF(QPointF(*(low - 0.1)), QPointF(*mid)))
+    gaps = np.linalg.norm(points[:, None] - points[None], axis=-1) + 1e9 * np.eye(len(points))
+    k = int(np.argmax(gaps.min(axis=1)))
+    scene = lv.plot.getViewBox().mapViewToScene(QPointF(*points[k]))
+    lv._mouse_moved(scene)  # as a mouse move over the point does
+    window.chain_view.redraw()
+    app.processEvents()
 
 
 if __name__ == "__main__":

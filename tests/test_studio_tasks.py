@@ -293,3 +293,40 @@ def test_the_table_task_writes_csv_and_json(tmp_path):
     with pytest.raises(ValueError, match="measure"):
         table_task(rows=[], path=tmp_path / "none.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "m.json"]
+
+
+def _face_folder(folder, n=24):
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (20, 20, 3), np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_loading_data_reports_the_first_decode_and_stops_when_asked(tmp_path, monkeypatch,
+                                                                     host):
+    """The studio's data loading passes the cache's progress and cancel: the first decode of
+    a dataset is shown (issue 24's CacheProgress), and a cancel keeps nothing."""
+    from genae_studio.data import cache
+    from genae_studio.tasks.loading import load_data_task
+
+    monkeypatch.setenv("GENAE_STUDIO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv(cache.DISABLE_ENV, raising=False)
+    folder = str(_face_folder(tmp_path / "faces"))
+    seen = []
+    with pytest.raises(Cancelled):
+        load_data_task(host=host, name=folder, image_size=16, channels=3, report=seen.append,
+                       should_stop=lambda: any("decoding" in p.text for p in seen))
+    assert not list(cache.cache_root().glob("decoded/*"))  # nothing half-built is kept
+    seen.clear()
+    data = load_data_task(host=host, name=folder, image_size=16, channels=3,
+                          report=seen.append, should_stop=lambda: False)
+    decoding = [p for p in seen if "decoding the test split" in p.text]
+    assert decoding and decoding[-1].done == decoding[-1].total == len(data.dataset)
+    seen.clear()
+    again = load_data_task(host=host, name=folder, image_size=16, channels=3,
+                           report=seen.append)
+    assert not any("decoding" in p.text for p in seen)  # read from the cache
+    np.testing.assert_array_equal(again.images, data.images)

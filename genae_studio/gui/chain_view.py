@@ -45,6 +45,7 @@ class ChainView(QWidget):
     selected_changed = pyqtSignal(object)  # chain index or None (the GIF export listens)
     chain_finished = pyqtSignal()  # a chain job of the current chain ended
     chains_reset = pyqtSignal()  # Reset: new z0, the stored chain is gone
+    hovered_changed = pyqtSignal(object)  # the chain under the mouse in the grid, or None
 
     def __init__(self, session: Session, parent=None):
         super().__init__(parent)
@@ -54,6 +55,8 @@ class ChainView(QWidget):
         self.project = None  # z (n, K) -> (n, 2), set by the latent view
         self.live_score = LiveScore()  # the data score, applied in the chain's worker
         self.selected: int | None = None
+        self.marked: list[int] = []  # chains selected with a rectangle in the latent view
+        self.partner = None  # another run's chains from the same z0 (gui.partner), or None
         self.job = None
         self.step_mode = ""  # the batch-norm mode the last chain job ran with
         self.chain_id = 0
@@ -176,6 +179,8 @@ class ChainView(QWidget):
         self.grid.setToolTip("Click a sample to follow its chain")
         self.grid.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # clicking it leaves an editor
         self.grid.cellClicked.connect(lambda panel, i: self.select(i))
+        self.grid.cellHovered.connect(
+            lambda i: self.hovered_changed.emit(i if i >= 0 else None))
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Step t of the stored chain  [Left/Right, Home/End]")
         self.slider.valueChanged.connect(self._slider_moved)
@@ -264,6 +269,7 @@ class ChainView(QWidget):
         self.history.clear()
         self.session.jobs.cancel("score")
         self.selected = None
+        self.mark([])
         self.chain_seed = self.settings.seed
         self.generator = run.generator(self.chain_seed)  # z0 and every step's noise
         self.start = None
@@ -386,14 +392,19 @@ class ChainView(QWidget):
 
     def _prepare_precise(self) -> None:
         run = self.session.run
-        self.session.with_bn("precise", lambda: self._precise_ready(run),
+        estimated = not run.has_bn_stats("precise")  # False: cached, ready at once
+        self.session.with_bn("precise", lambda: self._precise_ready(run, estimated),
                              lambda: self._bn_failed(self.chain_id))
         self.schedule()
 
-    def _precise_ready(self, run) -> None:
-        if run is self.session.run and self.settings.bn_mode == "precise":
-            self.session.message.emit("Precise batch-norm statistics are ready: the next chain "
-                                      "steps use them (Reset starts the chains over with them)")
+    def _precise_ready(self, run, estimated: bool = True) -> None:
+        """The precise statistics arrived after an estimate: the current chain, which ran
+        with batch statistics meanwhile, starts over from its z0 (same seed) with them."""
+        if estimated and run is self.session.run and self.settings.bn_mode == "precise":
+            if self.step_mode != "precise":
+                self.reset(self.chain_seed)
+            self.session.message.emit("Precise batch-norm statistics are ready: the chains "
+                                      "started over from their z0 with them")
         self.schedule()
 
     def _bn_changed(self, mode: str) -> None:
@@ -501,6 +512,10 @@ class ChainView(QWidget):
         panels = [Panel(as_grid(h.x[i], cols), f"t = {h.t[i]}", h.n)]
         if self.compare_box.isChecked():
             panels.insert(0, Panel(as_grid(h.x[0], cols), f"t = {h.t[0]}", h.n))
+        beside = self.partner.panels(h.t[i], cols) if self.partner is not None else []
+        if beside:  # two runs side by side: each panel names its run
+            panels[-1].title = f"{self.session.run.name} · {panels[-1].title}"
+            panels += beside
         self.grid.set_panels(panels)
         self.grid.select(self.selected)
         self.t_label.setText(f"t = {h.t[i]}  (T = {h.last_t})")
@@ -511,6 +526,8 @@ class ChainView(QWidget):
                           + (" · τ is divided out by batch norm batch (eval or precise keep it)"
                              if self.tau_ignored else "")
                           + (f" · chain {self.selected} selected" if self.selected is not None
+                             else "")
+                          + (f" · {len(self.marked)} chains in the region" if self.marked
                              else ""))
         self.info.setToolTip(self.info.text())
         self._draw_strip()
@@ -535,6 +552,24 @@ class ChainView(QWidget):
         current = np.flatnonzero(idx == self.index)
         self.strip.select(int(current[0]) if len(current) else None)
         self.strip.setVisible(True)
+
+    # --- exploring with the latent view ----------------------------------------------------
+    def image_at(self, chain: int, index: int) -> np.ndarray | None:
+        """The decoded image of ``chain`` at stored step ``index`` (already in the history)."""
+        h = self.history
+        if 0 <= index < len(h) and 0 <= chain < h.n:
+            return h.x[index][chain]
+        return None
+
+    def set_hovered(self, chain: int | None) -> None:
+        """Outline ``chain``'s cell: the chain under the mouse in the latent view."""
+        self.grid.hover(chain)
+
+    def mark(self, chains: list[int]) -> None:
+        """Outline the cells of ``chains`` (a region of the latent view); [] clears."""
+        self.marked = list(chains)
+        self.grid.mark(self.marked)
+        self.schedule()
 
     # --- settings --------------------------------------------------------------------------
     def state(self) -> dict:

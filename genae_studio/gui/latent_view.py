@@ -35,6 +35,7 @@ from ..latent import (
 )
 from ..tasks.latent_cloud import LatentCloud
 from . import theme
+from .explore import HoverPreview, SelectViewBox, inside, nearest
 from .workers import call_soon
 
 CATEGORICAL = [(31, 119, 180), (60, 60, 60), (44, 160, 44), (214, 39, 40), (148, 103, 189),
@@ -48,6 +49,8 @@ WARNING_STYLE = ("QLabel { color: #7a1010; background: #fdecea; border: 1px soli
                  "border-radius: 3px; padding: 3px; }")
 SELECT_COLOUR = (230, 40, 120)
 PATH_COLOUR = (20, 150, 60)
+HOVER_COLOUR = (0, 170, 230)
+MARK_COLOUR = (0, 140, 160)
 PLOT_MIN_HEIGHT = 150  # the view, its axis titles and the legend below it stay readable
 LEGEND_COLUMNS = 3  # at most; fewer where the plot is narrow
 SIDE_WIDTH = 180  # the numbers and the data-score plot beside the view
@@ -67,6 +70,21 @@ def _score_key() -> str:
     colours = pg.colormap.get(SCORE_MAP).map(np.array([0.0, 0.5, 1.0]), mode="byte")
     return " ".join(f"<span style='color: rgb({c[0]},{c[1]},{c[2]})'>●</span> {v}"
                     for c, v in zip(colours, ("0", "0.5", "1"), strict=True))
+
+
+def fit_view(plot) -> None:
+    """Fit the view to its items once (padding 5%), then keep it: auto-range would move the
+    axes with every chain step (and re-render them, the costliest part of a repaint)."""
+    box = plot.getViewBox()
+    box.autoRange(padding=0.05)
+    box.disableAutoRange()
+
+
+def _light_grid(plot) -> None:
+    """Grid lines at the major and minor ticks, not the finest level: re-rendering the axes
+    (their grid spans the plot) after a range change took about half the time."""
+    for name in ("left", "bottom"):
+        plot.getAxis(name).setStyle(maxTickLevel=1)
 
 
 class CompactSample(ItemSample):
@@ -108,12 +126,21 @@ class LatentView(QWidget):
     it the view's numbers and the data score of the chains against t."""
 
     view_changed = pyqtSignal()  # another method was chosen: projections must be redone
+    chain_hovered = pyqtSignal(object)  # the chain under the mouse, or None
+    region_selected = pyqtSignal(object)  # the chains (list of int) in a Shift+drag rectangle
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.cloud: LatentCloud | None = None
         self.paths: list[tuple[np.ndarray, np.ndarray]] = []  # (z before, z after)
         self._curve_key = None  # the stored steps the score curve was drawn for
+        self._traj: np.ndarray | None = None  # (steps, n, 2) chain points, as last drawn
+        self._index = 0  # the stored step shown
+        self._t_steps: list[int] = []  # t of each stored step
+        self.hovered: int | None = None  # the chain highlighted by a hover (here or the grid)
+        self.marked: list[int] = []  # chains selected with a rectangle
+        #: (chain, stored step) -> its decoded uint8 (C, H, W) image, or None (the grid's own)
+        self.image_source = None
         lut = pg.colormap.get(SCORE_MAP).getLookupTable(0.0, 1.0, 256, alpha=False)
         self._score_brushes = [pg.mkBrush(int(r), int(g), int(b)) for r, g, b in lut]
         self._build()
@@ -134,7 +161,9 @@ class LatentView(QWidget):
         self.show_chains = QCheckBox("chains", checked=True)
         for box, tip in ((self.show_data, "Encoded held-out data, samples of P^(Z)"),
                          (self.show_prior, "Samples of the prior P(Z) = N(0, I)"),
-                         (self.show_chains, "Chain trajectories z0 → zT")):
+                         (self.show_chains, "Chain trajectories z0 → zT. Hover a chain "
+                                            "point to see its image; Shift+drag a rectangle "
+                                            "to select chains (F1: help)")):
             box.setToolTip(tip)
             box.toggled.connect(self._visibility)
         clear = QPushButton("Clear paths")
@@ -156,9 +185,10 @@ class LatentView(QWidget):
         self.warning.hide()
         self.colour_note = QLabel(wordWrap=True)
 
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background="w", viewBox=SelectViewBox())
         self.plot.setAspectLocked(False)
         self.plot.showGrid(x=True, y=True, alpha=0.15)
+        _light_grid(self.plot)
         self.plot.setMinimumHeight(PLOT_MIN_HEIGHT)
         # The legend sits below the x axis, in the plot's own layout: it never covers the
         # data or the axis titles, and exports (SVG, PNG) keep it. Its columns follow the
@@ -201,6 +231,18 @@ class LatentView(QWidget):
                                              name="2σ ellipses: data, prior, z_t")
         for item in (self.data_ellipse, self.prior_ellipse, self.chain_ellipse):
             self.plot.addItem(item)
+        # Exploring: the chain under the mouse (or under it in the grid) and the chains in a
+        # Shift+drag rectangle.
+        self.hover_line = pg.PlotDataItem(pen=_pen(HOVER_COLOUR, 2.5))
+        self.hover_point = pg.ScatterPlotItem(size=12, pen=pg.mkPen("k", width=1),
+                                              brush=HOVER_COLOUR)
+        self.marked_points = pg.ScatterPlotItem(size=11, pen=pg.mkPen(MARK_COLOUR, width=2),
+                                                brush=None)
+        for item in (self.marked_points, self.hover_line, self.hover_point):
+            self.plot.addItem(item)
+        self.preview = HoverPreview(self.plot)
+        self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        self.plot.getViewBox().sigRegion.connect(self.select_region)
         self.path_method = "slerp"
         self._legend_shown: tuple = ()
         self._sync_legend()
@@ -208,6 +250,8 @@ class LatentView(QWidget):
         self.plot.addItem(self.message)
         self.message.setPos(0, 0)
         self.info = QLabel(wordWrap=True, textFormat=Qt.TextFormat.RichText)
+        # As tall empty as filled: clearing it does not resize (and re-render) the plot below.
+        self.info.setMinimumHeight(7 * self.info.fontMetrics().lineSpacing())
         self.info.setToolTip(
             "Active units: latent units whose posterior mean varies across the data "
             "(variance > 0.01). Held: the share of the encoded data's variance (posterior "
@@ -228,6 +272,7 @@ class LatentView(QWidget):
                                    "(line) and 10–90% of chains (band); dashed: encoded data's "
                                    "level, dotted: the prior's")
         self.score_plot.showGrid(x=True, y=True, alpha=0.15)
+        _light_grid(self.score_plot)
         self.score_mean = pg.PlotDataItem(pen=_pen((235, 120, 20), 2), symbol="o",
                                           symbolSize=4, symbolBrush=(235, 120, 20),
                                           symbolPen=None)
@@ -254,6 +299,9 @@ class LatentView(QWidget):
         middle.addWidget(self.plot, 1)
         middle.addWidget(side_widget)
         self.clear("The view is fitted once a run and its data are loaded…")
+        # Until the first fit; a later clear keeps the last fit's range until the next fit
+        # (each range change re-renders the axes and their grid: the model switch's cost).
+        self.plot.setRange(xRange=(-4, 4), yRange=(-4, 4))
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
@@ -278,10 +326,12 @@ class LatentView(QWidget):
                      self.data_ellipse, self.prior_ellipse, self.chain_ellipse,
                      self.score_mean, self.score_low, self.score_high):
             item.setData([], [])
+        self._traj, self.hovered, self.marked = None, None, []
+        self._draw_explore()
+        self.preview.hide()
         self._set_axes(None)
         self.warning.hide()
         self.info.setText("")
-        self.plot.setRange(xRange=(-4, 4), yRange=(-4, 4))
         self.set_message(message)
         self._sync_legend()
 
@@ -344,7 +394,7 @@ class LatentView(QWidget):
             f"AUC {view.auc:.2f}<br><b>Data score</b> accuracy {score.cv_accuracy:.2f}<br>"
             f"prior {score.prior_level:.2f} → data {score.data_level:.2f}<br>"
             f"z_t colour: {_score_key()}")
-        self.plot.enableAutoRange()
+        fit_view(self.plot)
 
     def _set_axes(self, view: LatentProjection | None) -> None:
         """Axis titles with the share of variance each axis holds; the short form where the
@@ -445,6 +495,8 @@ class LatentView(QWidget):
     def eventFilter(self, obj, event) -> bool:
         if obj is self.plot and event.type() == QEvent.Type.Resize:
             call_soon(self, self._fit_to_size)  # once the layout has settled
+        if obj is self.plot and event.type() == QEvent.Type.Leave:
+            self._hover(None)
         return False
 
     def _fit_to_size(self) -> None:
@@ -476,6 +528,9 @@ class LatentView(QWidget):
         """Draw every chain's trajectory ``traj`` (steps, n, 2) and mark step ``index``; with
         the data ``scores`` (steps, n) of the stored steps ``t_steps`` (computed in the chain's
         worker), colour the points by P(data) and plot its mean and band against t."""
+        self._traj, self._index = traj, index
+        self._t_steps = list(t_steps) if t_steps is not None else []
+        self._draw_explore()
         if traj is None or not len(traj):
             for item in (self.lines, self.selected_line, self.chain_ellipse, self.score_mean,
                          self.score_low, self.score_high):
@@ -543,3 +598,77 @@ class LatentView(QWidget):
 
     def path_count(self) -> int:
         return len(self.paths)
+
+    # --- exploring -------------------------------------------------------------------------
+    def _chain_points(self) -> np.ndarray | None:
+        """(n, 2): every chain's point at the step shown."""
+        traj = self._traj
+        if traj is None or not len(traj) or not self.show_chains.isChecked():
+            return None
+        return traj[min(self._index, len(traj) - 1)]
+
+    def point_at(self, x: float, y: float) -> tuple[int, int] | None:
+        """(chain, stored step) of the chain point nearest to view point (x, y) within a few
+        screen pixels: the points at the step shown first, then the trajectories' points."""
+        current = self._chain_points()
+        if current is None:
+            return None
+        pixel = tuple(self.plot.getViewBox().viewPixelSize())
+        index = min(self._index, len(self._traj) - 1)
+        chain = nearest(current, x, y, pixel)
+        if chain is not None:
+            return chain, index
+        steps = self._traj[:index + 1]
+        hit = nearest(steps.reshape(-1, 2), x, y, pixel)
+        return None if hit is None else (hit % steps.shape[1], hit // steps.shape[1])
+
+    def _mouse_moved(self, scene_pos) -> None:
+        box = self.plot.getViewBox()
+        if not box.sceneBoundingRect().contains(scene_pos):
+            self._hover(None)
+            return
+        pos = box.mapSceneToView(scene_pos)
+        hit = self.point_at(pos.x(), pos.y())
+        self._hover(hit, self.plot.mapFromScene(scene_pos))
+
+    def _hover(self, hit: tuple[int, int] | None, at=None) -> None:
+        """Show the decoded image of (chain, step) ``hit`` beside ``at``; None hides it."""
+        image = self.image_source(*hit) if hit is not None and self.image_source else None
+        if image is None:
+            self.preview.hide()
+        else:
+            t = self._t_steps[hit[1]] if hit[1] < len(self._t_steps) else hit[1]
+            self.preview.show_image(image, f"chain {hit[0]} · t = {t}", at)
+        chain = hit[0] if hit is not None else None
+        if chain != self.hovered:
+            self.set_hovered(chain)
+            self.chain_hovered.emit(chain)
+
+    def set_hovered(self, chain: int | None) -> None:
+        """Highlight chain ``chain``'s trajectory and point (None: no highlight)."""
+        self.hovered = chain
+        self._draw_explore()
+
+    def select_region(self, rect) -> None:
+        """Select the chains whose point at the step shown lies in ``rect`` (view
+        coordinates); an empty rectangle clears the selection."""
+        self.mark(inside(self._chain_points(), rect))
+        self.region_selected.emit(list(self.marked))
+
+    def mark(self, chains: list[int]) -> None:
+        self.marked = [int(c) for c in chains]
+        self._draw_explore()
+
+    def _draw_explore(self) -> None:
+        traj, chain = self._traj, self.hovered
+        n = traj.shape[1] if traj is not None and len(traj) else 0
+        index = min(self._index, len(traj) - 1) if n else 0
+        if chain is not None and chain < n:
+            path = traj[:index + 1, chain]
+            self.hover_line.setData(path[:, 0], path[:, 1])
+            self.hover_point.setData(pos=path[-1:])
+        else:
+            self.hover_line.setData([], [])
+            self.hover_point.setData([], [])
+        marked = [c for c in self.marked if c < n]
+        self.marked_points.setData(pos=traj[index, marked] if marked else np.empty((0, 2)))

@@ -30,12 +30,16 @@ from ..runs import read_config
 from ..tasks.latent_cloud import fit_latent_task
 from . import theme
 from .chain_view import ChainView
+from .dock_tabs import hide_stale_tab_bars
+from .explore import link_views
 from .export_actions import Exports
 from .interpolation_panel import InterpolationPanel
 from .latent_view import LatentView
 from .menus import Menus
 from .metrics_panel import MetricsPanel
+from .partner import ChainPartner
 from .pickers import Pickers
+from .run_panel import RunPanel
 from .session import Session
 from .status import JobStatus, NoticeBanner
 from .train_panel import TrainPanel
@@ -98,6 +102,11 @@ class MainWindow(QMainWindow):
         self.train_dock = self._dock("Training", _scrolling(self.train_panel),
                                      Qt.DockWidgetArea.RightDockWidgetArea)
         self.log_dock = self._dock("Log", self.log_view, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.run_panel = RunPanel(s)  # the runs of this session, settings and loss history
+        self.run_dock = self._dock("Run", self.run_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.partner = ChainPartner(s, self.chain_view, self)  # a second run beside the grid
+        self.run_panel.beside.connect(lambda path: self.partner.open(path) if path
+                                      else self.partner.clear())
         # The docks' sizes follow the window's: the chain grid is square and needs the
         # height more than the width. On a short screen (1366 x 768, 1280 x 800) the latent
         # view, the chain metrics and training are tabs of the right column, each as tall as
@@ -108,6 +117,7 @@ class MainWindow(QMainWindow):
         else:
             self.tabifyDockWidget(self.latent_dock, self.metrics_dock)
         self.tabifyDockWidget(self.latent_dock, self.train_dock)
+        self.tabifyDockWidget(self.latent_dock, self.run_dock)
         self.tabifyDockWidget(self.interp_dock, self.log_dock)
         self.interp_dock.raise_()
         self.latent_dock.raise_()
@@ -170,6 +180,7 @@ class MainWindow(QMainWindow):
         self.chain_view.changed.connect(self._chains_changed)
         self.chain_view.chain_finished.connect(lambda: self._settled("Chain"))
         self.latent_view.view_changed.connect(self._latent_view_changed)
+        link_views(self.latent_view, self.chain_view)
         self.interp_panel.created.connect(self._interpolated)
         self.train_panel.trained.connect(self._trained)
         self.chain_view.selected_changed.connect(
@@ -399,6 +410,10 @@ class MainWindow(QMainWindow):
         focus = self.focusWidget()
         if focus is None or isinstance(focus, (QComboBox, QAbstractSpinBox, QLineEdit)):
             self.chain_view.setFocus()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        call_soon(self, lambda: hide_stale_tab_bars(self))
 
     def changeEvent(self, event) -> None:
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):

@@ -9,6 +9,7 @@ from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QMessageBox
 
 from ..tasks.system import library_versions
+from .help import HelpDialog
 
 
 class Menus:
@@ -16,6 +17,7 @@ class Menus:
 
     def __init__(self, window):
         self.window = window
+        self.help_dialog: HelpDialog | None = None
         self._build_menus()
 
     def _build_menus(self) -> None:
@@ -80,14 +82,15 @@ class Menus:
 
         self.view_menu = w.menuBar().addMenu("&View")
         for dock in (w.latent_dock, w.interp_dock, w.train_dock, w.log_dock,
-                     w.metrics_dock):
+                     w.metrics_dock, w.run_dock):
             self.view_menu.addAction(dock.toggleViewAction())
         self.view_menu.addSeparator()
         self.view_menu.addAction(self._action("Reset layout", w.reset_layout))
 
         menu = w.menuBar().addMenu("&Help")
+        menu.addAction(self._action("What am I looking at?", self.show_help, "F1"))
         menu.addAction(self._action("Keyboard shortcuts", self.show_shortcuts, "Ctrl+/"))
-        menu.addAction(self._action("About genae-studio", self.about, "F1"))
+        menu.addAction(self._action("About genae-studio", self.about))
 
     def _action(self, text: str, slot, shortcut=None) -> QAction:
         action = QAction(text, self.window)
@@ -110,6 +113,15 @@ class Menus:
         box.setText(about_text())
         box.open()  # not modal for the event loop: the window stays responsive
         return box
+
+    def show_help(self) -> HelpDialog:
+        """F1: what each view shows, and the mouse and keys (one window, raised again)."""
+        dialog = self.help_dialog
+        if dialog is None:
+            self.help_dialog = dialog = HelpDialog(self.window, self.shortcut_rows())
+        dialog.show()
+        dialog.raise_()
+        return dialog
 
     def shortcut_rows(self) -> list[tuple[str, str]]:
         """(action, key) of every window-wide shortcut, as Help ▸ Keyboard shortcuts lists."""

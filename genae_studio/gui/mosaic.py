@@ -20,6 +20,8 @@ TITLE_PX = 20  # screen pixels above the mosaic for panel titles
 LABEL_PX = 18  # and below it for cell labels
 BACKGROUND = 255
 HIGHLIGHT = QColor(230, 40, 120)
+HOVER = QColor(0, 170, 230)  # the cell under the mouse, or the chain hovered in the latent view
+MARK = QColor(0, 140, 160)  # cells of chains selected with a rectangle in the latent view
 
 
 def tile(images: np.ndarray, pad: int = PAD, fill: int = BACKGROUND) -> np.ndarray:
@@ -38,9 +40,10 @@ def as_grid(images: np.ndarray, cols: int | None = None) -> np.ndarray:
     return out.reshape(rows, cols, *images.shape[1:])
 
 
-def _highlight_box() -> QGraphicsRectItem:
+def _highlight_box(colour: QColor = HIGHLIGHT, style=Qt.PenStyle.SolidLine
+                   ) -> QGraphicsRectItem:
     box = QGraphicsRectItem()
-    pen = QPen(HIGHLIGHT, 2)
+    pen = QPen(colour, 2, style)
     pen.setCosmetic(True)  # 2 screen pixels at any zoom
     box.setPen(pen)
     return box
@@ -72,6 +75,7 @@ class MosaicView(pg.GraphicsLayoutWidget):
     """Shows panels of images; emits ``cellClicked(panel, index)`` and draws a selection box."""
 
     cellClicked = pyqtSignal(int, int)
+    cellHovered = pyqtSignal(int)  # the index of the cell under the mouse, -1 for none
     follows_palette = False  # images on white, like a figure in a paper, in any theme
 
     def __init__(self, parent=None, *, titles: bool = True, cell_labels: bool = False):
@@ -85,6 +89,11 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self._titles: list[pg.TextItem] = []
         self._labels: list[pg.TextItem] = []
         self._boxes: list[QGraphicsRectItem] = []
+        self._hover_boxes: list[QGraphicsRectItem] = []
+        self._mark_boxes: list[QGraphicsRectItem] = []
+        self._hovered = -1
+        self._hover_index: int | None = None
+        self._marked: list[int] = []
         self._show_titles = titles
         self._cell_labels = cell_labels
         self._layout: list[tuple[int, int, int, int, int, int, int]] = []
@@ -94,6 +103,7 @@ class MosaicView(pg.GraphicsLayoutWidget):
         self.view.addItem(self.placeholder)
         self.placeholder.setVisible(False)
         self.scene().sigMouseClicked.connect(self._clicked)
+        self.scene().sigMouseMoved.connect(self._moved)
         self.view.sigResized.connect(self._fit)
 
     def set_placeholder(self, text: str) -> None:
@@ -110,13 +120,17 @@ class MosaicView(pg.GraphicsLayoutWidget):
         for item in self._titles + self._labels:
             item.setVisible(False)
         self.select(None)
+        self._outline(self._hover_boxes, [], HOVER)
+        self._outline(self._mark_boxes, [], MARK)
 
     def set_panels(self, panels: list[Panel], labels: list[str] | None = None) -> None:
         """Draw the panels; ``labels`` (one per cell of the first panel) go under the cells."""
         self.mosaic = compose(panels)
         self.placeholder.setVisible(False)
         titles = self._show_titles and any(p.title for p in panels)
-        self.image.setImage(self.mosaic, levels=(0, 255), autoLevels=False)
+        # uint8 without levels: pyqtgraph wraps the array in a QImage as it is, where levels
+        # (0, 255) rescaled every pixel first (about 6 ms a redraw for the same picture).
+        self.image.setImage(self.mosaic, levels=None, autoLevels=False)
         layout, x = [], 0
         for p in panels:
             rows, cols, _, h, w = p.images.shape
@@ -170,11 +184,34 @@ class MosaicView(pg.GraphicsLayoutWidget):
     # --- selection -------------------------------------------------------------------------
     def select(self, index: int | None) -> None:
         """Outline cell ``index`` in every panel (None: no outline)."""
-        rects = [] if index is None else [self.cell_rect(p, index)
-                                          for p in range(len(self._layout))]
+        self._outline(self._boxes, [] if index is None else [index], HIGHLIGHT)
+        # The hover and region outlines follow the new layout too.
+        self._outline(self._hover_boxes, [] if self._hover_index is None
+                      else [self._hover_index], HOVER, Qt.PenStyle.DashLine)
+        self._outline(self._mark_boxes, self._marked, MARK, Qt.PenStyle.DotLine)
+
+    def hover(self, index: int | None) -> None:
+        """Outline cell ``index`` (dashed) as the hovered one (None: no outline)."""
+        self._hover_index = index
+        self._outline(self._hover_boxes, [] if index is None else [index], HOVER,
+                      Qt.PenStyle.DashLine)
+
+    def mark(self, indices: list[int]) -> None:
+        """Outline the cells ``indices`` (dotted): the chains selected with a rectangle."""
+        self._marked = list(indices)
+        self._outline(self._mark_boxes, self._marked, MARK, Qt.PenStyle.DotLine)
+
+    def outlined(self, kind: str = "select") -> list[QRectF]:
+        """The rectangles of the shown outlines of ``kind`` (select, hover or mark)."""
+        pool = {"select": self._boxes, "hover": self._hover_boxes, "mark": self._mark_boxes}
+        return [box.rect() for box in pool[kind] if box.isVisible()]
+
+    def _outline(self, pool: list, indices: list[int], colour: QColor,
+                 style=Qt.PenStyle.SolidLine) -> None:
+        rects = [self.cell_rect(p, i) for i in indices for p in range(len(self._layout))]
         rects = [r for r in rects if r is not None]
-        for box, rect in zip(self._shown(self._boxes, len(rects), _highlight_box), rects,
-                             strict=True):
+        boxes = self._shown(pool, len(rects), lambda: _highlight_box(colour, style))
+        for box, rect in zip(boxes, rects, strict=True):
             box.setRect(rect)
 
     def cell_rect(self, panel: int, index: int) -> QRectF | None:
@@ -196,6 +233,22 @@ class MosaicView(pg.GraphicsLayoutWidget):
         """Scene position of a cell's centre (for tests and tooltips)."""
         rect = self.cell_rect(panel, index)
         return self.view.mapViewToScene(rect.center())
+
+    def _moved(self, scene_pos) -> None:
+        hit = None
+        if self._layout and self.view.sceneBoundingRect().contains(scene_pos):
+            pos = self.view.mapSceneToView(scene_pos)
+            hit = self.cell_at(pos.x(), pos.y())
+        index = hit[1] if hit is not None else -1
+        if index != self._hovered:
+            self._hovered = index
+            self.cellHovered.emit(index)
+
+    def leaveEvent(self, event) -> None:
+        super().leaveEvent(event)
+        if self._hovered != -1:
+            self._hovered = -1
+            self.cellHovered.emit(-1)
 
     def _clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or not self._layout:

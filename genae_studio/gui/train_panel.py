@@ -14,6 +14,7 @@ from PyQt6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -21,6 +22,7 @@ from PyQt6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QToolButton,
@@ -34,6 +36,8 @@ from ..tasks.live_training import Preview, train_task
 from .mosaic import MosaicView, Panel
 from .session import Session
 
+FORM_LEAST = 90  # px of the settings form kept on a short screen (it scrolls on its own)
+PLOT_ROOM = 40  # px the loss plot gets above its minimum before the form takes more room
 CURVE_COLOURS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14),
                  (148, 103, 189), (140, 86, 75)]
 # Model settings with widgets of their own in the form; the model's other settings are generated.
@@ -146,12 +150,16 @@ class TrainPanel(QWidget):
         rows = (len(fields) + 1) // 2
         form.addWidget(self._make_model_box(), rows, 0, 1, 4)  # the model's own settings
         rows += 1
-        form.addWidget(self.start_button, rows, 0, 1, 2)
-        form.addWidget(self.stop_button, rows, 2, 1, 2)
-        form.setRowStretch(rows + 1, 1)
+        form.setRowStretch(rows, 1)
+        self.form = form
         left = QWidget()
         left.setLayout(form)
-        left.setMaximumHeight(left.sizeHint().height())
+        # The form scrolls on its own: on a short screen the loss curves and the preview
+        # stay in view, however many settings the form has (_fit_split).
+        self.form_area = QScrollArea(widgetResizable=True, frameShape=QFrame.Shape.NoFrame)
+        self.form_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.form_area.setWidget(left)
+        self.form_area.setMinimumHeight(FORM_LEAST)
 
         self.bar = QProgressBar()
         self.bar.setFormat("%p%")
@@ -170,6 +178,10 @@ class TrainPanel(QWidget):
         middle = QWidget()
         ml = QVBoxLayout(middle)
         ml.setContentsMargins(0, 0, 0, 0)
+        buttons = QHBoxLayout()  # below the form, never scrolled away with it
+        buttons.addWidget(self.start_button, 1)
+        buttons.addWidget(self.stop_button, 1)
+        ml.addLayout(buttons)
         bar_row = QHBoxLayout()
         bar_row.addWidget(self.bar, 1)
         bar_row.addWidget(self.log_box)
@@ -188,16 +200,36 @@ class TrainPanel(QWidget):
         rl.addWidget(self.preview_label)
         rl.addWidget(self.preview, 1)
         split = QSplitter(Qt.Orientation.Vertical)
-        for w in (left, middle, right):
+        for w in (self.form_area, middle, right):
             split.addWidget(w)
         split.setStretchFactor(0, 0)
         split.setStretchFactor(1, 3)
         split.setStretchFactor(2, 2)
-        split.setCollapsible(0, False)
+        for k in range(3):
+            split.setCollapsible(k, False)
+        self.split = split
+        self._user_split = False  # the user moved a handle: the sizes are theirs
+        split.splitterMoved.connect(lambda *_: setattr(self, "_user_split", True))
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(split)
         self._model_changed(self.model_combo.currentText())
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if not self._user_split:
+            self._fit_split()
+
+    def _fit_split(self) -> None:
+        """The whole form where it fits beside a readable loss plot and the preview; on a
+        short screen the form gives way (it scrolls) and the curves stay above the fold."""
+        split = self.split
+        total = split.height() - 2 * split.handleWidth()
+        middle, right = (split.widget(k).minimumSizeHint().height() for k in (1, 2))
+        natural = self.form_area.widget().sizeHint().height()
+        form = max(FORM_LEAST, min(natural, total - middle - PLOT_ROOM - right))
+        rest = max(0, total - form)
+        split.setSizes([form, rest * 2 // 3, rest - rest * 2 // 3])
 
     def _model_changed(self, name: str) -> None:
         """Show the model's registered defaults, as the command line would use them."""
@@ -243,8 +275,8 @@ class TrainPanel(QWidget):
             self.model_form.addWidget(QLabel(field.name), row, 2 * col)
             self.model_form.addWidget(widget, row, 2 * col + 1)
         self.model_box.setVisible(bool(extra))
-        form = self.model_box.parentWidget()  # the settings form: as tall as it needs
-        form.setMaximumHeight(form.sizeHint().height())
+        if not getattr(self, "_user_split", True):  # built before the splitter: fitted then
+            self._fit_split()
 
     def model_settings(self) -> dict:
         """The model's settings changed from their defaults: text where the user types."""

@@ -39,9 +39,10 @@ def chain_task(*, run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps
                start_t: int, bn_mode: str, noise_std: float | None, generator,
                score: Callable[[np.ndarray], np.ndarray | None] | None = None,
                start_frame: bool = False):
-    """Yield Frames t = start_t + 1 .. start_t + steps (and t = 0 when z0 is None, or when
-    ``start_frame``: z0 came from a sampler), each after a Progress, with the data ``score``
-    of their codes. ``lock`` is held while the model runs."""
+    """Yield Frames t = start_t + 1 .. start_t + steps (and t = start_t when z0 is None, or
+    when ``start_frame``: z0 came from a sampler, or it is another run's chain from the same
+    z0), each after a Progress, with the data ``score`` of their codes. ``lock`` is held
+    while the model runs."""
     import torch
 
     from ..imaging import to_uint8
@@ -58,7 +59,7 @@ def chain_task(*, run, lock, chain_id: int, z0: np.ndarray | None, n: int, steps
                              noise_std=noise_std, generator=generator)
         first = next(chain)  # decodes z0; a continued chain already has it
     if z0 is None or start_frame:
-        yield frame(0, first.z, first.x)
+        yield frame(start_t, first.z, first.x)
     for k in range(steps):
         with lock:
             step = next(chain)

@@ -1,11 +1,13 @@
 """Opening runs and held-out data for the studio."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from .progress import Progress
+from ..errors import Cancelled
+from .progress import Progress, decode_reporter, reporter
 
 DATA_LIMIT = 1000  # held-out images used for the latent view and the gallery
 
@@ -41,22 +43,31 @@ FORMAT_HINT = "choose its format in the Open dataset dialog's file-type list"
 
 
 def load_data_task(*, host, name: str, image_size: int | None, channels: int | None,
-                   data_format: str | None = None):
+                   data_format: str | None = None,
+                   report: Callable[[object], None] | None = None,
+                   should_stop: Callable[[], bool] | None = None):
     """The test split of dataset ``name`` (in ``data_format``, None: detected) at
     ``image_size``; checked against ``channels``. A dataset that loads but does not fit the
     run raises a DataError with ``fits_not`` set to ``name`` (the window offers to train a
-    model on it)."""
+    model on it). The first decode of a dataset into the cache reports its progress and
+    stops when asked (nothing of it is kept)."""
     from ..data import check_fits, resolve_dataset
+    from ..data.cache import CacheBuildCancelled
     from ..errors import DataError
 
-    yield Progress(0, 0, f"loading {name}")
+    report = reporter(report)
+    report(Progress(0, 0, f"loading {name}"))
     try:
         dataset = resolve_dataset(name, host.datasets, data_format=data_format, split="test",
-                                  image_size=image_size, limit=DATA_LIMIT)
+                                  image_size=image_size, limit=DATA_LIMIT,
+                                  progress=decode_reporter(report, f"the test split of {name}"),
+                                  cancel=should_stop)
+    except CacheBuildCancelled:
+        raise Cancelled(f"loading {name}: cancelled") from None
     except DataError as exc:
         raise DataError(str(exc).replace("choose one with --data-format", FORMAT_HINT)) \
             from None
-    yield Progress(0, 0, f"reading {name}")
+    report(Progress(0, 0, f"reading {name}"))
     if channels is not None:
         try:
             check_fits(dataset, channels, name=name, hint="; choose another dataset")

@@ -4,7 +4,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-from .progress import Progress, raise_if_stopped, reporter
+from ..errors import Cancelled
+from .progress import Progress, decode_reporter, raise_if_stopped, reporter
 
 
 def precise_bn_task(*, run, lock, host, data: str | None = None,
@@ -15,7 +16,14 @@ def precise_bn_task(*, run, lock, host, data: str | None = None,
     installed on the model, so it is done once per loaded model."""
     report = reporter(report)
     report(Progress(0, 0, "precise batch norm: loading the training data"))
-    data = run.training_data(host, data=data)
+    from ..data.cache import CacheBuildCancelled
+
+    try:
+        data = run.training_data(host, data=data,
+                                 progress=decode_reporter(report, "the training split"),
+                                 cancel=should_stop)
+    except CacheBuildCancelled:
+        raise Cancelled("precise batch norm: cancelled") from None
     raise_if_stopped(should_stop, "precise batch norm")
 
     def progress(done: int, total: int) -> None:

@@ -32,3 +32,16 @@ def raise_if_stopped(should_stop: Callable[[], bool] | None, what: str) -> None:
 def reporter(report: Callable[[object], None] | None) -> Callable[[object], None]:
     """``report``, or a callable that drops what it is given."""
     return report if report is not None else (lambda _value: None)
+
+
+def decode_reporter(report: Callable[[object], None] | None, what: str) -> Callable:
+    """A ``progress`` callback for the decoded-image cache's first pass
+    (genae_studio.data.cache.CacheProgress) that reports a Progress about ``what``."""
+    report = reporter(report)
+
+    def progress(p) -> None:
+        eta = f", about {p.eta_s:.0f} s left" if p.eta_s is not None else ""
+        report(Progress(p.done, p.total, f"decoding {what} once into the cache: "
+                                         f"{p.done}/{p.total} images{eta}"))
+
+    return progress

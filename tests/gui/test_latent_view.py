@@ -133,3 +133,19 @@ def test_the_data_score_is_never_computed_on_the_gui_thread(qtbot, window):
     assert threads and not any(threads)
     t, mean = lv.score_curve()
     np.testing.assert_allclose(mean, cv.history.scores().mean(axis=1), atol=1e-6)
+
+
+def test_a_cleared_view_keeps_its_range_until_the_next_fit(view):
+    """A model switch clears the view, then fits the new cloud: one range change (each one
+    re-renders the axes and their grid), and never the empty "-400...400" axes."""
+    box = view.plot.getViewBox()
+    np.testing.assert_allclose(box.viewRange(), [[-4, 4], [-4, 4]], atol=0.5)  # before a fit
+    view.set_cloud(constructed_cloud(structured=True))
+    fitted = box.viewRange()
+    assert not any(box.autoRangeEnabled())  # fitted once, then kept while chains move
+    changes = []
+    box.sigRangeChanged.connect(lambda *_: changes.append(box.viewRange()))
+    view.clear("Encoding held-out data…")
+    assert changes == [] and box.viewRange() == fitted
+    view.set_cloud(constructed_cloud(structured=False))
+    assert len(changes) == 1

@@ -46,3 +46,18 @@ def test_titles_labels_and_selection_boxes_show_only_what_the_panels_need(qtbot)
     assert len(view._titles) == 2 and len(view._boxes) == 2  # items are reused
     view.select(None)
     assert shown(view._boxes) == []
+
+
+def test_the_shown_image_is_the_mosaic_pixel_for_pixel(qtbot):
+    """The uint8 mosaic goes to the screen as it is (no levels: no rescale of every pixel)."""
+    view = MosaicView()
+    qtbot.addWidget(view)
+    images = np.random.default_rng(0).integers(0, 256, (6, 3, 8, 8), np.uint8)
+    view.set_panels([Panel(as_grid(images, 3))])
+    view.image.render()
+    shown = view.image.qimage.convertToFormat(view.image.qimage.Format.Format_RGB888)
+    h, w, _ = view.mosaic.shape
+    rows = np.frombuffer(shown.constBits().asstring(shown.sizeInBytes()), np.uint8)
+    pixels = rows.reshape(h, shown.bytesPerLine())[:, :3 * w].reshape(h, w, 3)
+    np.testing.assert_array_equal(pixels, view.mosaic)
+    assert view.image.levels is None

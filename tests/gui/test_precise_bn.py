@@ -95,20 +95,47 @@ def test_choosing_another_mode_cancels_the_precise_estimate(qtbot, window, monke
     assert cv.step_mode == "eval"
 
 
-def test_the_window_says_when_the_precise_statistics_arrive(qtbot, window):
+def test_the_chain_restarts_with_the_precise_statistics_when_they_arrive(qtbot, window):
+    """Issue 21: the chain ran with batch statistics while they were estimated; when they
+    arrive, it starts over from the same z0 with them, and the window says so."""
     wait_idle(qtbot, window)
+    cv = window.chain_view
+    z0, seed = cv.history.z[0].copy(), cv.chain_seed
     messages = []
     window.session.message.connect(messages.append)
-    window.chain_view.bn_combo.setCurrentText("precise")
+    cv.bn_combo.setCurrentText("precise")
+    cv.run_steps(3)  # in batch mode: the estimate has only begun
+    assert cv.step_mode == "batch"
     qtbot.waitUntil(lambda: any("ready" in m for m in messages), timeout=120_000)
     assert window.session.run.has_bn_stats("precise")
+    assert any("started over" in m for m in messages)
+    wait_idle(qtbot, window)
+    assert cv.step_mode == "precise" and cv.history.t == [0] and cv.chain_seed == seed
+    np.testing.assert_array_equal(cv.history.z[0], z0)  # the same z0, precise statistics
+    cv.run_steps(2)
+    qtbot.waitUntil(lambda: cv.history.last_t == 2, timeout=60_000)
+    assert cv.step_mode == "precise"
+
+
+def test_cached_precise_statistics_do_not_restart_the_chain(qtbot, window):
+    wait_idle(qtbot, window)
+    cv, run = window.chain_view, window.session.run
+    cv.bn_combo.setCurrentText("precise")
+    qtbot.waitUntil(lambda: run.has_bn_stats("precise"), timeout=120_000)
+    wait_idle(qtbot, window)
+    cv.bn_combo.setCurrentText("batch")
+    cv.run_steps(2)
+    qtbot.waitUntil(lambda: cv.history.last_t == 2, timeout=60_000)
+    chain_id = cv.chain_id
+    cv.bn_combo.setCurrentText("precise")  # ready at once: the next steps use them
+    assert cv.chain_id == chain_id and cv.history.last_t == 2
 
 
 def test_a_failing_precise_estimate_is_shown_and_the_mode_goes_back(qtbot, window, monkeypatch):
     wait_idle(qtbot, window)
     run = window.session.run
 
-    def no_data(host=None, **other_copy):
+    def no_data(host=None, **other_copy_and_cache_callbacks):
         raise DataError("the run's training data is gone")
 
     monkeypatch.setattr(run, "training_data", no_data)

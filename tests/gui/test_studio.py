@@ -433,3 +433,30 @@ def test_metrics_panel_picks_at_most_max_points():
     assert list(pick_steps(5, 40)) == [0, 1, 2, 3, 4]
     picks = pick_steps(200, 40)
     assert len(picks) <= 40 and picks[0] == 0 and picks[-1] == 199
+
+
+def test_the_first_decode_of_a_dataset_shows_its_progress_in_the_status_bar(
+        qtbot, window, monkeypatch):
+    """Loading data passes the decoded-image cache's progress callback (issue 21/24)."""
+    import threading
+
+    from genae_studio import data as data_module
+    from genae_studio.data.cache import CacheProgress
+
+    real = data_module.resolve_dataset
+    shown = threading.Event()
+
+    def first_decode(*args, progress=None, cancel=None, **kwargs):
+        progress(CacheProgress(120, 360, 1.5, 3.0))  # as the cache's first pass reports
+        shown.wait(30)
+        return real(*args, **kwargs)
+
+    wait_idle(qtbot, window)
+    monkeypatch.setattr(data_module, "resolve_dataset", first_decode)
+    window.session.load_data(None)
+    label = window.job_status.label
+    qtbot.waitUntil(lambda: "decoding" in label.text(), timeout=30_000)
+    assert "120/360 images" in label.text() and "about 3 s left" in label.text()
+    assert window.job_status.bar.value() == window.job_status.bar.maximum() // 3
+    shown.set()
+    qtbot.waitUntil(lambda: not window.jobs.running("data"), timeout=30_000)
