@@ -196,7 +196,7 @@ def files(kind: str, name: str) -> dict[str, str]:
 def check_name(name: str) -> None:
     if not (name.isidentifier() and name.isascii()) or keyword.iskeyword(name):
         raise UsageError(f"plugins new: {name!r} is not a valid NAME (a Python identifier: "
-                         "letters, digits and _, not starting with a digit, e.g. betavae)")
+                         "letters, numerals and _, not starting with a numeral, e.g. betavae)")
 
 
 def write_package(kind: str, name: str, parent: Path = Path(".")) -> Path:

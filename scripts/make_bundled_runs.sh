@@ -26,6 +26,7 @@ for key in ("checkpoint", "plugin_source"):
     config.pop(key, None)
 config.get("data", {}).pop("path", None)  # where it was trained: not the user's machine
 tmp = Path(tempfile.mkdtemp(dir=dst.parent, prefix=f".{dst.name}-"))
+tmp.chmod(0o755)
 shutil.copyfile(weights, tmp / "model.safetensors")
 (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 old = dst.with_name(f".{dst.name}-old")
