@@ -7,6 +7,7 @@ need them, so ``--help`` and ``plugins`` import neither torch nor Qt.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -106,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return exit_code(exc)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing is wrong here
+        try:  # and nothing to flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 0
     except Exception as exc:
         if args.debug:
             raise

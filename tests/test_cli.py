@@ -176,3 +176,17 @@ def test_every_module_of_genae_studio_commands_is_a_subcommand():
     assert {module.__name__.rsplit(".", 1)[1] for module, _ in COMMANDS.values()} == modules
     assert all(callable(m.add_arguments) and callable(m.main) for m, _ in COMMANDS.values())
     assert build_parser().parse_args(["latent", "--n", "5"]).n == 5
+
+
+
+def test_a_reader_that_goes_away_is_not_an_error(monkeypatch, capsys):
+    """`genae-studio plugins | head -1`: the closed pipe ends the command quietly."""
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["plugins"]) == 0
+    assert capsys.readouterr().err == ""

