@@ -46,7 +46,14 @@ PLUGIN = textwrap.dedent('''
                 step("model", rec + adv)
                 return {"loss": (rec + adv).detach(), "d_loss": d_loss.detach()}
 
-        return DeterministicAAE(**hparams)
+        model = DeterministicAAE(**hparams)
+        # PyTorch's default initialisation, not DCGAN's N(0, 0.02): from those small weights
+        # some gradients start near zero, where the two processes' summation order can flip
+        # their sign and Adam turns that into a whole step, which is not what this compares.
+        for module in model.modules():
+            if module is not model and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+        return model
 
 
     @hookimpl
@@ -105,17 +112,19 @@ def test_two_processes_train_exactly_like_one_on_the_same_global_batch(tmp_path)
 
     a, b = weights(tmp_path / "one"), weights(tmp_path / "two")
     assert a.keys() == b.keys()
-    # 16 Adam steps of both optimisers; batch norm over the global batch. From DCGAN's small
-    # initial weights some of the adversary's gradients are near zero, where the processes'
-    # summation order can flip their sign and Adam turns that into a whole step (lr 2e-4):
-    # seen as 1.4e-4 on one bias. A real fault (a missing average) is off by far more.
-    for k in a:
-        diff = (a[k].float() - b[k].float()).abs().max().item()
-        assert torch.allclose(a[k].float(), b[k].float(), rtol=1e-4, atol=5e-4), (k, diff)
+    # 16 Adam steps of both optimisers; batch norm over the global batch. Equal up to
+    # rounding: where a gradient is near zero the two processes' summation order can flip
+    # its sign and Adam turns that into a whole step (lr 2e-4) on that weight, so some weights
+    # differ by up to a few steps (seen: max 3.5e-4, 4.5% above 1e-5), while most agree to
+    # rounding (median 7e-7). A missing or wrong average moves nearly every weight.
+    diffs = torch.cat([(a[k].float() - b[k].float()).abs().flatten() for k in a])
+    print(f"one vs two processes: max |diff| {diffs.max():.2e}, median {diffs.median():.2e}, "
+          f"share above 1e-4 {(diffs > 1e-4).float().mean():.4f}")
+    assert diffs.max() < 2e-3 and diffs.median() < 1e-6 and (diffs > 1e-4).float().mean() < 0.02
     two = json.loads((tmp_path / "two" / "config.json").read_text())
     assert two["training"]["processes"] == 2 and two["progress"]["epoch"] == 2
     for h1, h2 in zip(one.history, two["progress"]["history"], strict=True):
-        assert h1 == pytest.approx(h2, rel=1e-5)
+        assert h1 == pytest.approx(h2, rel=1e-3)  # the losses follow the weights
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == \
         [".lock", "checkpoints", "config.json"]
     assert sorted(p.name for p in checkpoint_file(tmp_path / "two").parent.iterdir()) == \
