@@ -75,6 +75,7 @@ class MetricsPanel(QWidget):
         self.measured_label = ""  # run · sampler of the current curves
         self.kept: list[Kept] = []
         self._progress_text = False
+        self._notice = ""  # a cancellation the user has not yet seen replaced by results
         self._reference_error = None
         self._build()
         session.run_changed.connect(lambda _run: self.invalidate("another run was opened"))
@@ -188,8 +189,10 @@ class MetricsPanel(QWidget):
         self._progress_text = progress
 
     def _cancelled(self, what: str, why: str) -> None:
-        """A running job of the old state was cancelled: said here and in the log."""
+        """A running job of the old state was cancelled: said here and in the log; the
+        notice stays ahead of a later job's progress until a measurement ends."""
         text = f"{what} cancelled: {why}."
+        self._notice = text
         self._say(text + " Measure (M) starts again.")
         self.session.log.emit(f"chain metrics: {text}")
 
@@ -238,11 +241,17 @@ class MetricsPanel(QWidget):
         if job is None:
             job = jobs.job("metrics")
         p = jobs.last_progress.get(job) if job is not None and not job.aborted else None
+        notice = f"{self._notice} " if self._notice else ""
         if p is not None and p.text:
-            self._say(p.text[0].upper() + p.text[1:] + " … (Esc cancels)", progress=True)
+            self._say(notice + p.text[0].upper() + p.text[1:] + " … (Esc cancels)",
+                      progress=True)
         elif not self.busy and self._progress_text:  # the job it described has ended
-            self._say(self._summary() if self.values else
-                      "Measures its own chains when the grid's chain stops (M: now).")
+            if self.values:
+                self._notice = ""
+                self._say(self._summary())
+            else:
+                self._say(notice + "Measures its own chains when the grid's chain stops "
+                          "(M: now).")
 
     # --- measuring -----------------------------------------------------------------------------
     def _chain_finished(self) -> None:
